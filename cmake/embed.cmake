@@ -1,0 +1,15 @@
+# ct_embed_migrations(<target> <prefix> <dir>): compiles every <dir>/NNNN_*.sql
+# into a C array `const ct_migration_t <prefix>_migrations[]` and
+# `const size_t <prefix>_migrations_count`, in file name order.
+function(ct_embed_migrations target prefix dir)
+  file(GLOB sqls ${dir}/[0-9][0-9][0-9][0-9]_*.sql)
+  list(SORT sqls)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${prefix}_migrations.c)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DPREFIX=${prefix} "-DSQLS=${sqls}"
+            -P ${CMAKE_SOURCE_DIR}/cmake/embed_run.cmake
+    DEPENDS ${sqls} ${CMAKE_SOURCE_DIR}/cmake/embed_run.cmake
+    COMMENT "embedding ${prefix} migrations")
+  target_sources(${target} PRIVATE ${out})
+endfunction()

@@ -1,0 +1,15 @@
+# Script mode: writes OUT with the SQL files SQLS as C string literals.
+set(c "/* generated from migrations/*.sql: do not edit */\n#include <stddef.h>\n#include \"citerne/migrate.h\"\n\n")
+string(APPEND c "const ct_migration_t ${PREFIX}_migrations[] = {\n")
+set(count 0)
+foreach(f ${SQLS})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${hex}")
+  # split the literal to keep lines short and avoid hex-escape run-on
+  string(REGEX REPLACE "((\\\\x[0-9a-f][0-9a-f]){32})" "\\1\"\n    \"" esc "${esc}")
+  string(APPEND c "    {\"${name}\",\n    \"${esc}\"},\n")
+  math(EXPR count "${count}+1")
+endforeach()
+string(APPEND c "};\nconst size_t ${PREFIX}_migrations_count = ${count};\n")
+file(WRITE ${OUT} "${c}")

@@ -1,0 +1,24 @@
+/* Test support: the addresses of the test stack and fresh databases.
+ * Tests are single-threaded and may block (libpq synchronous calls here are
+ * fine: this is test code, not a service loop). */
+#ifndef CT_TEST_STACK_H
+#define CT_TEST_STACK_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+/* Value of KEY from the env file named by $CITERNE_TEST_STACK ("KEY=VALUE"
+ * lines), falling back to the process environment; NULL when absent. */
+const char *ct_test_env(const char *key);
+/* Calls cmocka's skip() when the stack is not available (no PG URL). */
+void ct_test_require_stack(void);
+/* Creates an empty database named <prefix>_<pid>_<n> on the stack's server
+ * (dropping any leftover) and returns its conninfo URI (malloc'ed). */
+char *ct_test_create_db(const char *prefix);
+/* Runs the loop until *flag is true or timeout_ms elapsed; returns *flag. */
+bool ct_test_run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
+/* Runs the loop so pending close callbacks finish, then asserts
+ * uv_loop_close() == 0: a handle left open fails the test. */
+void ct_test_loop_close(uv_loop_t *loop);
+
+#endif
