@@ -32,7 +32,10 @@ typedef struct {
     const char *name;             /* "orders": topic, group, database, log field */
     const char *default_http_addr; /* "127.0.0.1:8082" */
     bool use_cache;               /* connect Redis (sessions) */
-    const char *const *consumes;  /* topics, NULL-terminated; NULL: no consumer */
+    /* Topics consumed, NULL-terminated; NULL: no consumer. Each topic gets its
+     * own consumer (same group, <name>), so a message waiting for a read model
+     * fed by another topic never stalls that other topic. */
+    const char *const *consumes;
     ct_bus_msg_cb on_message;     /* handler for consumed messages */
     const ct_migration_t *migrations;
     size_t nmigrations;
@@ -52,7 +55,8 @@ struct ct_service {
     ct_db_t *db;
     ct_cache_t *cache;
     ct_bus_producer_t *producer;
-    ct_bus_consumer_t *consumer;
+    ct_bus_consumer_t *consumers[8]; /* one per consumed topic */
+    size_t nconsumers;
     ct_outbox_relay_t *relay;
     void *udata;               /* the service's own state */
     /* internal */
