@@ -16,6 +16,7 @@
 #define CITERNE_SERVICE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 #include "citerne/bus.h"
 #include "citerne/cache.h"
@@ -65,6 +66,10 @@ struct ct_service {
     int stage;
     int exit_status;
     long shutdown_timeout_ms;
+    long pg_pool;
+    int pending_closes;
+    int migrate_attempts;
+    uint64_t drain_deadline;
 };
 
 /* Reads settings (errors are logged) and creates the HTTP server, so the
