@@ -1,5 +1,5 @@
 # Script mode: writes OUT with the SQL files SQLS as C string literals.
-set(c "/* generated from migrations/*.sql: do not edit */\n#include <stddef.h>\n#include \"citerne/migrate.h\"\n\n")
+set(c "/* generated from the migrations directory: do not edit */\n#include <stddef.h>\n#include \"citerne/migrate.h\"\n\n")
 string(APPEND c "const ct_migration_t ${PREFIX}_migrations[] = {\n")
 set(count 0)
 foreach(f ${SQLS})
