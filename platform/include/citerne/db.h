@@ -46,7 +46,16 @@ typedef struct {
     const char *message;
 } ct_db_error_t;
 
-/* Connects size connections to conninfo (a libpq URI or key=value string). */
+/* Sets the application_name that connections opened afterwards report to the
+ * server (pg_stat_activity), unless conninfo sets its own. Default
+ * "citerne"; a service sets its name at start. Loop thread only. */
+void ct_db_set_application_name(const char *name);
+
+/* Connects size connections to conninfo (a libpq URI or key=value string).
+ * Returns 0 (connections come up in the background, broken ones reconnect
+ * with backoff from 100 ms to 5 s), -EINVAL for bad arguments, or
+ * CT_ECONFIG when conninfo cannot be parsed (logged). Work queued while no
+ * connection is up fails with CT_EUNAVAIL after about 5 s. */
 int ct_db_new(uv_loop_t *loop, const char *conninfo, int size, ct_db_t **out);
 /* At least one connection is up. */
 bool ct_db_ready(const ct_db_t *db);
@@ -84,13 +93,21 @@ void ct_db_tx_set_udata(ct_db_tx_t *tx, void *udata);
 
 /* ---- LISTEN ----
  * A dedicated connection that LISTENs on channel and calls cb on each
- * notification and after every (re)connect (so the caller re-checks what it
- * may have missed). */
+ * notification (payload "" when the NOTIFY had none) and with payload ""
+ * after every (re)connect (so the caller re-checks what it may have missed). */
 typedef struct ct_db_listener ct_db_listener_t;
 typedef void (*ct_db_notify_cb)(const char *payload, void *udata);
 int ct_db_listen(uv_loop_t *loop, const char *conninfo, const char *channel, ct_db_notify_cb cb,
                  void *udata, ct_db_listener_t **out);
 void ct_db_listener_close(ct_db_listener_t *l, void (*cb)(void *udata), void *udata);
+/* Runs a query on the listener's own connection (session state such as an
+ * advisory lock then lives as long as that connection). Fails now with
+ * CT_EUNAVAIL while the connection is down. */
+int ct_db_listener_query(ct_db_listener_t *l, const char *sql, const ct_db_params_t *params,
+                         ct_db_result_cb cb, void *udata);
+/* Identifies the current connection of the listener: 0 while down, another
+ * value after each reconnect (session state of an older one is gone). */
+unsigned long ct_db_listener_session(const ct_db_listener_t *l);
 
 /* ---- result helpers ---- */
 /* Value of row, column name; NULL for SQL NULL or unknown column. */
