@@ -281,7 +281,9 @@ def _wait(proc, check, timeout, what):
         if check():
             return
         if not _pid_alive(proc.pid):
-            _fail(proc, "%s exited while starting (%s)" % (proc.name, what))
+            rc = proc.popen.poll() if proc.popen is not None else None
+            _fail(proc, "%s exited%s while starting (%s)"
+                  % (proc.name, "" if rc is None else " with status %d" % rc, what))
         if time.monotonic() > deadline:
             _fail(proc, "%s not ready after %ds (%s)" % (proc.name, timeout, what))
         time.sleep(0.1)
@@ -309,7 +311,7 @@ def wait_ready(url, timeout=60, proc=None):
                 raise StackError("%s not ready after %ds: %s" % (url, timeout, last[0]))
             time.sleep(0.2)
         return
-    _wait(proc, check, timeout, "GET %s: %s" % (url, "see below"))
+    _wait(proc, check, timeout, "waiting for GET %s to answer 200" % url)
 
 
 def _tcp_ok(port, host="127.0.0.1"):
@@ -970,7 +972,7 @@ def _run(a, d):
 
 
 def _banner(d, edge, demo, ports, missing):
-    rel = os.path.relpath(d)
+    rel = os.path.relpath(d) if d.startswith(os.getcwd() + os.sep) else d
     lines = ["", "Citerne is running.",
              "  status page   %s/" % edge.url,
              "  APIs          %s/api/v1/<service>/...  (direct: accounts %d, orders %d, "
