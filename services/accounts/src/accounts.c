@@ -1,0 +1,76 @@
+/* The accounts service's settings, state and routes (see accounts.h). */
+#include "accounts.h"
+
+#include <string.h>
+
+#include "citerne/error.h"
+#include "citerne/log.h"
+
+#define EIGHT_HOURS_S (8 * 3600)
+
+void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->operator_key = ct_config_str(cfg, "CITERNE_OPERATOR_KEY", NULL);
+    if (out->operator_key && strlen(out->operator_key) < 16)
+        ct_config_fail(cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
+    out->session_ttl_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_SESSION_TTL_S", EIGHT_HOURS_S, 60, 30L * 86400);
+    out->pwhash_ops = (unsigned long long)ct_config_int(
+        cfg, "CITERNE_PWHASH_OPS", (long)crypto_pwhash_OPSLIMIT_INTERACTIVE,
+        (long)crypto_pwhash_OPSLIMIT_MIN, 64);
+    out->pwhash_mem = (size_t)ct_config_int(cfg, "CITERNE_PWHASH_MEM",
+                                            (long)crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                                            (long)crypto_pwhash_MEMLIMIT_MIN, 1L << 30);
+}
+
+int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *settings)
+{
+    memset(a, 0, sizeof *a);
+    if (sodium_init() < 0) {
+        ct_log_error("libsodium cannot initialise");
+        return CT_EINTERNAL;
+    }
+    a->svc = svc;
+    a->session_ttl_s = settings->session_ttl_s;
+    a->pwhash_ops = settings->pwhash_ops;
+    a->pwhash_mem = settings->pwhash_mem;
+    const char *key = settings->operator_key ? settings->operator_key : "";
+    crypto_generichash(a->operator_digest, sizeof a->operator_digest, (const unsigned char *)key,
+                       strlen(key), NULL, 0);
+
+    /* Same parameters as real hashes, so a miss costs what a hit costs. */
+    char dummy[33];
+    ct_random_hex(dummy, 16);
+    int rc = crypto_pwhash_str(a->dummy_hash, dummy, strlen(dummy), a->pwhash_ops, a->pwhash_mem);
+    sodium_memzero(dummy, sizeof dummy);
+    if (rc != 0) {
+        ct_log_error("cannot compute the dummy password hash (CITERNE_PWHASH_MEM too large?)");
+        return CT_EINTERNAL;
+    }
+    return 0;
+}
+
+int accounts_routes(accounts_t *a, ct_http_server_t *srv)
+{
+    static const struct {
+        const char *method;
+        const char *pattern;
+        ct_http_handler_cb cb;
+    } routes[] = {
+        {"POST", "/api/v1/accounts/customers", accounts_api_customer_create},
+        {"GET", "/api/v1/accounts/customers/{id}", accounts_api_customer_get},
+        {"POST", "/api/v1/accounts/contracts", accounts_api_contract_create},
+        {"POST", "/api/v1/accounts/sites", accounts_api_site_create},
+        {"POST", "/api/v1/accounts/users", accounts_api_user_create},
+        {"POST", "/api/v1/accounts/login", accounts_api_login},
+        {"POST", "/api/v1/accounts/logout", accounts_api_logout},
+        {"GET", "/api/v1/accounts/me", accounts_api_me},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = ct_http_route(srv, routes[i].method, routes[i].pattern, routes[i].cb, a);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* The accounts service: its state, domain values and HTTP handlers.
+ *
+ * Everything here runs on the loop thread unless said otherwise. */
+#ifndef ACCOUNTS_H
+#define ACCOUNTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "citerne/db.h"
+#include "citerne/http.h"
+#include "citerne/id.h"
+#include "citerne/migrate.h"
+#include "citerne/service.h"
+
+/* Generated from migrations/ by ct_embed_migrations. */
+extern const ct_migration_t accounts_migrations[];
+extern const size_t accounts_migrations_count;
+
+/* Settings of accounts beyond the common ones (README: Settings). */
+typedef struct {
+    const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
+    unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
+    unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
+    size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
+} accounts_settings_t;
+
+/* The service's state, shared by every handler (route udata). The platform
+ * handles (db, cache, loop, topic) are read from svc at request time: the
+ * runtime connects them after the routes are registered. */
+typedef struct {
+    ct_service_t *svc;
+    unsigned session_ttl_s;
+    unsigned long long pwhash_ops;
+    size_t pwhash_mem;
+    /* BLAKE2b of the operator key: compared in constant time against the
+     * digest of the presented key, so neither content nor length leaks. */
+    unsigned char operator_digest[crypto_generichash_BYTES];
+    /* argon2id hash of a random password, verified against when the e-mail is
+     * unknown so that a login takes as long whether the user exists or not. */
+    char dummy_hash[crypto_pwhash_STRBYTES];
+} accounts_t;
+
+/* Reads accounts' own settings from cfg (errors recorded in cfg, reported
+ * by ct_config_check). Strings are borrowed from the environment. */
+void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out);
+
+/* Fills a for svc from settings; computes the dummy password hash (blocks
+ * for one argon2id hash: call at start-up, before the loop runs). Returns 0,
+ * or CT_EINTERNAL when libsodium cannot initialise or hash. */
+int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *settings);
+
+/* Registers every route of the service on srv with a as udata. */
+int accounts_routes(accounts_t *a, ct_http_server_t *srv);
+
+/* ---- domain values (strings borrowed from the request's JSON) ---- */
+typedef struct {
+    char id[CT_UUID_STRLEN + 1];
+    const char *customer_number;
+    const char *name;
+    const char *segment;
+    int vat_rate_bp;
+    const char *siret; /* NULL for households */
+} accounts_customer_t;
+
+typedef struct {
+    char id[CT_UUID_STRLEN + 1];
+    char customer_id[CT_UUID_STRLEN + 1];
+    const char *delivery_mode;
+    long long price_per_tonne_cents;
+    const char *maintenance_plan;
+} accounts_contract_t;
+
+typedef struct {
+    char id[CT_UUID_STRLEN + 1];
+    char contract_id[CT_UUID_STRLEN + 1];
+    char customer_id[CT_UUID_STRLEN + 1]; /* from the contract */
+    char delivery_mode[16];               /* from the contract */
+    int capacity_kg;
+    int threshold_pct;
+    const char *address;
+    bool certificate_received;
+} accounts_site_t;
+
+typedef struct {
+    char id[CT_UUID_STRLEN + 1];
+    char customer_id[CT_UUID_STRLEN + 1];
+    char email[255]; /* normalised */
+    const char *phone; /* E.164 or NULL */
+    const char *name;
+    const char *role;
+    const char *password_hash; /* argon2id string */
+} accounts_user_t;
+
+/* ---- shared by the handlers (api_common.c) ---- */
+
+/* Checks "Authorization: Bearer <operator key>". On failure replies 401
+ * itself and returns false; the handler then just returns. */
+bool accounts_require_operator(accounts_t *a, ct_http_req_t *req);
+
+/* Replies the problem for a failed transaction or query: 503 when the
+ * database is unavailable or closing, 500 otherwise (logged without
+ * parameters). */
+void accounts_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err);
+/* The same for a call that failed at once with rc (CT_E* or -errno). */
+void accounts_reply_failure(ct_http_req_t *req, int rc);
+
+/* ---- handlers (api_*.c), registered by accounts_routes ---- */
+void accounts_api_customer_create(ct_http_req_t *req, void *udata);
+void accounts_api_customer_get(ct_http_req_t *req, void *udata);
+void accounts_api_contract_create(ct_http_req_t *req, void *udata);
+void accounts_api_site_create(ct_http_req_t *req, void *udata);
+void accounts_api_user_create(ct_http_req_t *req, void *udata);
+void accounts_api_login(ct_http_req_t *req, void *udata);
+void accounts_api_logout(ct_http_req_t *req, void *udata);
+void accounts_api_me(ct_http_req_t *req, void *udata);
+
+#endif

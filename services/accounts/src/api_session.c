@@ -1,0 +1,281 @@
+/* POST /api/v1/accounts/login, POST /api/v1/accounts/logout and
+ * GET /api/v1/accounts/me: the user's session. */
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "citerne/error.h"
+#include "citerne/log.h"
+#include "citerne/session.h"
+#include "password.h"
+#include "rules.h"
+#include "store.h"
+
+static void reply_unavailable(ct_http_req_t *req)
+{
+    ct_http_add_header(req, "Retry-After", "1");
+    ct_http_reply_error(req, CT_EUNAVAIL, "the session store is unavailable");
+}
+
+/* One answer for every failed login, whatever failed. */
+static void reply_invalid_credentials(ct_http_req_t *req)
+{
+    ct_http_reply_problem(req, 401, "invalid-credentials", "Invalid e-mail or password", NULL);
+}
+
+static json_t *grants_json(const ct_session_t *s)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < s->ngrants; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "customer_id", s->grants[i].customer_id,
+                                             "role", ct_role_name(s->grants[i].role)));
+    return arr;
+}
+
+/* ---- login ---- */
+
+typedef struct {
+    ct_http_req_t *req;
+    accounts_t *a;
+    char email[ACCOUNTS_EMAIL_MAX + 1];
+    const char *password; /* borrowed from the request's JSON */
+    size_t password_len;
+    char *hash; /* the user's stored hash, request memory; NULL when unknown */
+    ct_session_t session;
+    accounts_pw_job_t job;
+} login_ctx_t;
+
+static void on_session(int status, const char *token, const ct_session_t *s, void *udata)
+{
+    login_ctx_t *ctx = udata;
+    if (status != 0) {
+        if (status == CT_EUNAVAIL || status == CT_ECLOSED) {
+            reply_unavailable(ctx->req);
+        } else {
+            ct_logc_error(ct_http_request_id(ctx->req), "session not created: %s",
+                          ct_strerror(status));
+            ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
+        }
+        return;
+    }
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s signed in", s->user_id);
+    ct_session_set_cookies(ctx->req, token, s, ctx->a->session_ttl_s);
+    ct_http_add_header(ctx->req, "Cache-Control", "no-store");
+    json_t *out = json_pack("{s:s, s:s, s:o}", "user_id", s->user_id, "csrf", s->csrf,
+                            "customers", grants_json(s));
+    ct_http_reply_json(ctx->req, 200, out);
+}
+
+static void on_verified(int status, const char *hash, void *udata)
+{
+    (void)hash;
+    login_ctx_t *ctx = udata;
+    if (status == UV_ECANCELED) {
+        ct_http_reply_error(ctx->req, CT_ECLOSED, NULL);
+        return;
+    }
+    if (status != 0 || !ctx->hash) {
+        ct_logc_info(ct_http_request_id(ctx->req), "login refused");
+        reply_invalid_credentials(ctx->req);
+        return;
+    }
+    int rc = ct_session_create(ctx->a->svc->cache, &ctx->session, ctx->a->session_ttl_s,
+                               on_session, ctx);
+    if (rc != 0)
+        on_session(rc, NULL, NULL, ctx);
+}
+
+static void verify(login_ctx_t *ctx)
+{
+    /* Unknown user: verify against the dummy hash all the same, so the
+     * answer takes as long as for a wrong password. */
+    const char *hash = ctx->hash ? ctx->hash : ctx->a->dummy_hash;
+    int rc = accounts_pw_verify(&ctx->a->svc->loop, &ctx->job, hash, ctx->password,
+                                ctx->password_len, on_verified, ctx);
+    if (rc != 0) {
+        ct_logc_error(ct_http_request_id(ctx->req), "cannot queue password check: %s",
+                      uv_strerror(rc));
+        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
+    }
+}
+
+static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    login_ctx_t *ctx = udata;
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    int rows = PQntuples(res);
+    const char *user_id = rows > 0 ? ct_db_get(res, 0, "id") : NULL;
+    const char *hash = rows > 0 ? ct_db_get(res, 0, "password_hash") : NULL;
+    if (user_id && hash && strlen(user_id) == CT_UUID_STRLEN) {
+        ctx->hash = ct_http_strdup(ctx->req, hash);
+        memcpy(ctx->session.user_id, user_id, CT_UUID_STRLEN + 1);
+        for (int i = 0; i < rows && ctx->session.ngrants < CT_SESSION_MAX_GRANTS; i++) {
+            const char *customer_id = ct_db_get(res, i, "customer_id");
+            ct_role_t role;
+            if (!customer_id || strlen(customer_id) != CT_UUID_STRLEN ||
+                ct_role_parse(ct_db_get(res, i, "role"), &role) != 0)
+                continue;
+            ct_session_grant_t *g = &ctx->session.grants[ctx->session.ngrants++];
+            memcpy(g->customer_id, customer_id, CT_UUID_STRLEN + 1);
+            g->role = role;
+        }
+    }
+    verify(ctx);
+}
+
+void accounts_api_login(ct_http_req_t *req, void *udata)
+{
+    accounts_t *a = udata;
+    if (!a->svc->cache || !ct_cache_ready(a->svc->cache)) {
+        reply_unavailable(req); /* fail closed, before spending a hash */
+        return;
+    }
+    json_t *body = ct_http_json_object(req);
+    if (!body)
+        return;
+    json_t *email = json_object_get(body, "email");
+    json_t *password = json_object_get(body, "password");
+    if (!json_is_string(email) || !json_is_string(password)) {
+        json_t *errors = json_array();
+        if (!json_is_string(email))
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "email", "message",
+                                                    "expected a string"));
+        if (!json_is_string(password))
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "password",
+                                                    "message", "expected a string"));
+        ct_http_reply_invalid(req, errors);
+        return;
+    }
+    login_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
+    ctx->a = a;
+    ctx->password = json_string_value(password);
+    ctx->password_len = json_string_length(password);
+    if (accounts_email_normalise(json_string_value(email), ctx->email) != 0) {
+        verify(ctx); /* no such user can exist: answer like for any unknown one */
+        return;
+    }
+    int rc = accounts_store_login_lookup(a->svc->db, ctx->email, on_user, ctx);
+    if (rc != 0)
+        accounts_reply_failure(req, rc);
+}
+
+/* ---- logout ---- */
+
+typedef struct {
+    ct_http_req_t *req;
+    accounts_t *a;
+    char user_id[CT_UUID_STRLEN + 1];
+    ct_session_t session; /* /me: a copy of the caller's session */
+} session_ctx_t;
+
+static void clear_cookies(ct_http_req_t *req)
+{
+    ct_http_add_header(req, "Set-Cookie",
+                       CT_SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
+    ct_http_add_header(req, "Set-Cookie",
+                       CT_SESSION_CSRF_COOKIE "=; Path=/; Max-Age=0; Secure; SameSite=Lax");
+}
+
+static void on_deleted(int status, redisReply *reply, void *udata)
+{
+    session_ctx_t *ctx = udata;
+    if (status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) {
+        reply_unavailable(ctx->req);
+        return;
+    }
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s signed out", ctx->user_id);
+    clear_cookies(ctx->req);
+    ct_http_reply(ctx->req, 204, NULL, NULL, 0);
+}
+
+static bool session_failed(ct_http_req_t *req, int status)
+{
+    if (status == 0)
+        return false;
+    if (status == CT_EUNAUTH)
+        ct_http_reply_error(req, CT_EUNAUTH, "sign in first (and send X-CSRF-Token on writes)");
+    else
+        reply_unavailable(req);
+    return true;
+}
+
+static void on_logout_session(int status, const ct_session_t *s, void *udata)
+{
+    session_ctx_t *ctx = udata;
+    if (session_failed(ctx->req, status))
+        return;
+    /* The lookup found the session of this very cookie, so it is there. */
+    const char *token = ct_http_cookie(ctx->req, CT_SESSION_COOKIE);
+    char key[ACCOUNTS_SESSION_KEY_MAX];
+    accounts_session_key(token ? token : "", key);
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
+    int rc = ct_cache_command(ctx->a->svc->cache, on_deleted, ctx, "DEL %s", key);
+    if (rc != 0)
+        reply_unavailable(ctx->req);
+}
+
+void accounts_api_logout(ct_http_req_t *req, void *udata)
+{
+    accounts_t *a = udata;
+    if (!a->svc->cache) {
+        reply_unavailable(req);
+        return;
+    }
+    session_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
+    ctx->a = a;
+    ct_session_lookup(a->svc->cache, req, on_logout_session, ctx);
+}
+
+/* ---- me ---- */
+
+static void on_me_user(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    session_ctx_t *ctx = udata;
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        /* the session outlived its user */
+        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
+        return;
+    }
+    ct_http_add_header(ctx->req, "Cache-Control", "no-store");
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:o}", "user_id", ctx->session.user_id,
+                            "email", ct_db_get(res, 0, "email"), "name",
+                            ct_db_get(res, 0, "name"), "phone", ct_db_get(res, 0, "phone"),
+                            "customers", grants_json(&ctx->session));
+    ct_http_reply_json(ctx->req, 200, out);
+}
+
+static void on_me_session(int status, const ct_session_t *s, void *udata)
+{
+    session_ctx_t *ctx = udata;
+    if (session_failed(ctx->req, status))
+        return;
+    ctx->session = *s;
+    int rc = accounts_store_user_get(ctx->a->svc->db, s->user_id, on_me_user, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+void accounts_api_me(ct_http_req_t *req, void *udata)
+{
+    accounts_t *a = udata;
+    if (!a->svc->cache) {
+        reply_unavailable(req);
+        return;
+    }
+    session_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->req = req;
+    ctx->a = a;
+    ct_session_lookup(a->svc->cache, req, on_me_session, ctx);
+}

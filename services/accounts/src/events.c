@@ -1,0 +1,103 @@
+/* Domain values -> AccountsEvent protobuf (see events.h). */
+#include "events.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "citerne/event.h"
+#include "citerne/v1/accounts.pb-c.h"
+
+/* protobuf-c's string fields are char *, ours are const: the message only
+ * reads them while packing. */
+static char *str(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+static int pack(Citerne__V1__AccountsEvent *ev, accounts_event_t *out)
+{
+    ct_event_meta_t meta;
+    ct_event_meta_init(&meta, "accounts", NULL);
+    ev->meta = &meta.meta;
+
+    memset(out, 0, sizeof *out);
+    size_t len = citerne__v1__accounts_event__get_packed_size(ev);
+    out->data = malloc(len ? len : 1);
+    if (!out->data)
+        return -ENOMEM;
+    out->len = citerne__v1__accounts_event__pack(ev, out->data);
+    memcpy(out->event_id, meta.event_id, sizeof out->event_id);
+    return 0;
+}
+
+int accounts_event_customer_created(const accounts_customer_t *c, accounts_event_t *out)
+{
+    Citerne__V1__CustomerCreated body = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    body.customer_id = str(c->id);
+    body.customer_number = str(c->customer_number);
+    body.segment = str(c->segment);
+    body.vat_rate_bp = c->vat_rate_bp;
+    body.name = str(c->name);
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
+    ev.customer_created = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_contract_created(const accounts_contract_t *c, accounts_event_t *out)
+{
+    Citerne__V1__ContractCreated body = CITERNE__V1__CONTRACT_CREATED__INIT;
+    body.contract_id = str(c->id);
+    body.customer_id = str(c->customer_id);
+    body.delivery_mode = str(c->delivery_mode);
+    body.price_per_tonne_cents = c->price_per_tonne_cents;
+    body.maintenance_plan = str(c->maintenance_plan);
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED;
+    ev.contract_created = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_site_created(const accounts_site_t *s, accounts_event_t *out)
+{
+    Citerne__V1__SiteCreated body = CITERNE__V1__SITE_CREATED__INIT;
+    body.site_id = str(s->id);
+    body.contract_id = str(s->contract_id);
+    body.customer_id = str(s->customer_id);
+    body.capacity_kg = s->capacity_kg;
+    body.threshold_pct = s->threshold_pct;
+    body.address = str(s->address);
+    body.delivery_mode = str(s->delivery_mode);
+    body.certificate_received = s->certificate_received;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
+    ev.site_created = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_user_created(const accounts_user_t *u, accounts_event_t *out)
+{
+    Citerne__V1__UserCreated body = CITERNE__V1__USER_CREATED__INIT;
+    body.user_id = str(u->id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.phone = str(u->phone);
+    body.role = str(u->role);
+    body.name = str(u->name);
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED;
+    ev.user_created = &body;
+    return pack(&ev, out);
+}
+
+void accounts_event_dispose(accounts_event_t *ev)
+{
+    free(ev->data);
+    ev->data = NULL;
+    ev->len = 0;
+}

@@ -1,0 +1,28 @@
+/* Domain values -> AccountsEvent (topic citerne.accounts.v1, key: customer id). */
+#ifndef ACCOUNTS_EVENTS_H
+#define ACCOUNTS_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accounts.h"
+
+/* A packed event ready for ct_outbox_append. */
+typedef struct {
+    uint8_t *data; /* malloc'ed: accounts_event_dispose frees it */
+    size_t len;
+    char event_id[CT_UUID_STRLEN + 1];
+} accounts_event_t;
+
+/* Each builds a new AccountsEvent (fresh meta: producer "accounts", a new
+ * event id, the chain starts here) and packs it into out. Returns 0 or
+ * -ENOMEM (out then holds nothing). Any thread. */
+int accounts_event_customer_created(const accounts_customer_t *c, accounts_event_t *out);
+int accounts_event_contract_created(const accounts_contract_t *c, accounts_event_t *out);
+int accounts_event_site_created(const accounts_site_t *s, accounts_event_t *out);
+int accounts_event_user_created(const accounts_user_t *u, accounts_event_t *out);
+
+/* Frees out->data; safe on a zeroed or already disposed event. */
+void accounts_event_dispose(accounts_event_t *ev);
+
+#endif

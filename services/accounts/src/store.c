@@ -1,0 +1,160 @@
+/* All SQL of accounts (see store.h). */
+#include "store.h"
+
+#include <stdbool.h>
+
+static void tx_query(ct_db_tx_t *tx, const char *sql, ct_db_params_t *p, ct_db_tx_cb next)
+{
+    ct_db_tx_query(tx, sql, p, next);
+    ct_db_params_dispose(p);
+}
+
+void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c,
+                                    ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, c->id);
+    ct_db_params_add(&p, c->customer_number);
+    ct_db_params_add(&p, c->name);
+    ct_db_params_add(&p, c->segment);
+    ct_db_params_add_int(&p, c->vat_rate_bp);
+    ct_db_params_add(&p, c->siret);
+    tx_query(tx,
+             "INSERT INTO customers (id, customer_number, name, segment, vat_rate_bp, siret)"
+             " VALUES ($1, $2, $3, $4, $5, $6)"
+             " ON CONFLICT (customer_number) DO NOTHING RETURNING id",
+             &p, next);
+}
+
+void accounts_store_customer_lock(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    tx_query(tx, "SELECT segment FROM customers WHERE id = $1 FOR KEY SHARE", &p, next);
+}
+
+void accounts_store_contract_insert(ct_db_tx_t *tx, const accounts_contract_t *c,
+                                    ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, c->id);
+    ct_db_params_add(&p, c->customer_id);
+    ct_db_params_add(&p, c->delivery_mode);
+    ct_db_params_add_int(&p, c->price_per_tonne_cents);
+    ct_db_params_add(&p, c->maintenance_plan);
+    tx_query(tx,
+             "INSERT INTO contracts (id, customer_id, delivery_mode, price_per_tonne_cents,"
+             " maintenance_plan) VALUES ($1, $2, $3, $4, $5)",
+             &p, next);
+}
+
+void accounts_store_contract_lock(ct_db_tx_t *tx, const char *contract_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, contract_id);
+    tx_query(tx,
+             "SELECT customer_id, delivery_mode FROM contracts WHERE id = $1 FOR KEY SHARE", &p,
+             next);
+}
+
+void accounts_store_site_insert(ct_db_tx_t *tx, const accounts_site_t *s, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, s->id);
+    ct_db_params_add(&p, s->contract_id);
+    ct_db_params_add(&p, s->customer_id);
+    ct_db_params_add_int(&p, s->capacity_kg);
+    ct_db_params_add_int(&p, s->threshold_pct);
+    ct_db_params_add(&p, s->address);
+    ct_db_params_add(&p, s->certificate_received ? "true" : "false");
+    tx_query(tx,
+             "INSERT INTO sites (id, contract_id, customer_id, capacity_kg, threshold_pct,"
+             " address, certificate_received) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             &p, next);
+}
+
+void accounts_store_user_insert(ct_db_tx_t *tx, const accounts_user_t *u, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, u->id);
+    ct_db_params_add(&p, u->email);
+    ct_db_params_add(&p, u->phone);
+    ct_db_params_add(&p, u->name);
+    ct_db_params_add(&p, u->password_hash);
+    tx_query(tx,
+             "INSERT INTO users (id, email, phone, name, password_hash, status)"
+             " VALUES ($1, $2, $3, $4, $5, 'active')"
+             " ON CONFLICT (email) DO NOTHING RETURNING id",
+             &p, next);
+}
+
+void accounts_store_user_grant(ct_db_tx_t *tx, const accounts_user_t *u, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, u->id);
+    ct_db_params_add(&p, u->customer_id);
+    ct_db_params_add(&p, u->role);
+    tx_query(tx, "INSERT INTO user_customers (user_id, customer_id, role) VALUES ($1, $2, $3)",
+             &p, next);
+}
+
+static int query1(ct_db_t *db, const char *sql, const char *arg, ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, arg);
+    int rc = ct_db_query(db, sql, &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}
+
+int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
+                                void *udata)
+{
+    static const char sql[] =
+        "SELECT json_build_object("
+        "  'id', c.id, 'customer_number', c.customer_number, 'name', c.name,"
+        "  'segment', c.segment, 'vat_rate_bp', c.vat_rate_bp, 'siret', c.siret,"
+        "  'created_at', c.created_at,"
+        "  'contracts', COALESCE((SELECT json_agg(json_build_object("
+        "      'id', k.id, 'customer_id', k.customer_id, 'delivery_mode', k.delivery_mode,"
+        "      'price_per_tonne_cents', k.price_per_tonne_cents,"
+        "      'maintenance_plan', k.maintenance_plan, 'created_at', k.created_at)"
+        "    ORDER BY k.id) FROM contracts k WHERE k.customer_id = c.id), '[]'::json),"
+        "  'sites', COALESCE((SELECT json_agg(json_build_object("
+        "      'id', s.id, 'customer_id', s.customer_id, 'contract_id', s.contract_id,"
+        "      'capacity_kg', s.capacity_kg, 'threshold_pct', s.threshold_pct,"
+        "      'address', s.address, 'certificate_received', s.certificate_received,"
+        "      'delivery_mode', k.delivery_mode, 'created_at', s.created_at)"
+        "    ORDER BY s.id) FROM sites s JOIN contracts k ON k.id = s.contract_id"
+        "    WHERE s.customer_id = c.id), '[]'::json),"
+        "  'users', COALESCE((SELECT json_agg(json_build_object("
+        "      'id', u.id, 'email', u.email, 'phone', u.phone, 'name', u.name,"
+        "      'role', uc.role, 'status', u.status)"
+        "    ORDER BY u.id) FROM user_customers uc JOIN users u ON u.id = uc.user_id"
+        "    WHERE uc.customer_id = c.id), '[]'::json)"
+        ")::text AS doc FROM customers c WHERE c.id = $1";
+    return query1(db, sql, customer_id, cb, udata);
+}
+
+int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb cb, void *udata)
+{
+    return query1(db,
+                  "SELECT u.id, u.password_hash, uc.customer_id, uc.role FROM users u"
+                  " LEFT JOIN user_customers uc ON uc.user_id = u.id"
+                  " WHERE u.email = $1 AND u.status = 'active' AND u.password_hash IS NOT NULL"
+                  " ORDER BY uc.created_at, uc.customer_id LIMIT 32",
+                  email, cb, udata);
+}
+
+int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    return query1(db, "SELECT email, name, phone FROM users WHERE id = $1", user_id, cb, udata);
+}
