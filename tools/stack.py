@@ -280,8 +280,8 @@ def _wait(proc, check, timeout, what):
     while True:
         if check():
             return
-        if not _pid_alive(proc.pid):
-            rc = proc.popen.poll() if proc.popen is not None else None
+        rc = proc.popen.poll() if proc.popen is not None else None
+        if rc is not None or (proc.popen is None and not _pid_alive(proc.pid)):
             _fail(proc, "%s exited%s while starting (%s)"
                   % (proc.name, "" if rc is None else " with status %d" % rc, what))
         if time.monotonic() > deadline:
