@@ -1,0 +1,435 @@
+"""End-to-end harness: the whole system as real processes.
+
+A System uses the ctest stack's PostgreSQL and Redis (CITERNE_TEST_STACK),
+and starts its own citerne-bus (topics are shared by every client of a bus,
+so each system gets a fresh one), its own recorder (SMTP + SMS catcher), five
+fresh databases and the five services on free ports. Everything it starts is
+stopped by stop(), which also checks that each service exited 0 after
+SIGTERM (graceful shutdown).
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+import http.client
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import stack  # noqa: E402
+
+SERVICES = ["accounts", "telemetry", "orders", "billing", "notify"]
+
+
+def read_env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+    return env
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        ctype = headers.get("content-type", "")
+        self.json = None
+        if body and ("json" in ctype):
+            self.json = json.loads(body)
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class System:
+    """The five services wired to a fresh bus and fresh databases."""
+
+    def __init__(self, name, build=None, log_level="info", partitions=16, env_extra=None):
+        self.name = name
+        self.build = build or os.environ.get("CITERNE_BUILD_DIR") or os.path.join(ROOT, "build",
+                                                                                   "test")
+        stack_file = os.environ.get("CITERNE_TEST_STACK")
+        if not stack_file or not os.path.exists(stack_file):
+            raise Failure("no test stack: CITERNE_TEST_STACK=%r" % stack_file)
+        self.stack_env = read_env_file(stack_file)
+        base = self.stack_env.get("CITERNE_TEST_STACK_DIR", os.path.dirname(stack_file))
+        self.dir = os.path.join(base, "e2e", "%s-%d" % (name, os.getpid()))
+        os.makedirs(self.dir, exist_ok=True)
+        pg_url = self.stack_env["CITERNE_PG_URL"]
+        u = urllib.parse.urlparse(pg_url)
+        self.pg_host, self.pg_port, self.pg_user = u.hostname, u.port, u.username
+        self.keys = {
+            "CITERNE_OPERATOR_KEY": secrets.token_hex(16),
+            "CITERNE_GATEWAY_KEY": secrets.token_hex(16),
+            "CITERNE_DRIVER_KEY": secrets.token_hex(16),
+            "CITERNE_SMS_TOKEN": secrets.token_hex(16),
+        }
+        self.log_level = log_level
+        self.partitions = partitions
+        self.env_extra = env_extra or {}
+        self.procs = {}
+        self.ports = {}
+        self.bus = None
+        self.recorder = None
+        self.kafka_ok = True
+
+    # -------------------------------------------------------- databases
+
+    def dbname(self, svc):
+        return "e2e_%s_%s_%d" % (self.name, svc, os.getpid())
+
+    def pg_url(self, svc):
+        return "postgresql://%s@%s:%d/%s" % (self.pg_user, self.pg_host, self.pg_port,
+                                             self.dbname(svc))
+
+    def sql(self, svc, query):
+        """Runs query on svc's database; returns rows as lists of strings."""
+        r = subprocess.run(["psql", self.pg_url(svc), "-v", "ON_ERROR_STOP=1", "-tAq", "-F",
+                            "\t", "-c", query], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise Failure("psql %s: %s" % (query, r.stderr.decode()))
+        out = r.stdout.decode().strip("\n")
+        return [line.split("\t") for line in out.split("\n")] if out else []
+
+    def _create_databases(self):
+        admin = self.stack_env["CITERNE_PG_URL"]
+        for svc in SERVICES:
+            db = self.dbname(svc)
+            for q in ("DROP DATABASE IF EXISTS %s" % db, "CREATE DATABASE %s" % db):
+                subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", q], check=True,
+                               stdout=subprocess.DEVNULL)
+
+    def _drop_databases(self):
+        admin = self.stack_env["CITERNE_PG_URL"]
+        for svc in SERVICES:
+            subprocess.run(["psql", admin, "-qc",
+                            "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.dbname(svc)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # -------------------------------------------------------- processes
+
+    def service_env(self, svc):
+        env = {
+            "CITERNE_HTTP_ADDR": "127.0.0.1:%d" % self.ports[svc],
+            "CITERNE_PG_URL": self.pg_url(svc),
+            "CITERNE_REDIS_URL": self.stack_env["CITERNE_REDIS_URL"],
+            "CITERNE_KAFKA_BROKERS": self.bus.url,
+            "CITERNE_LOG_LEVEL": self.log_level,
+            "CITERNE_SMTP_URL": self.recorder.extra["smtp_url"],
+            "CITERNE_SMS_URL": self.recorder.extra["sms_url"],
+            "CITERNE_PWHASH_OPS": "1",
+            "CITERNE_PWHASH_MEM": str(8 * 1024 * 1024),
+        }
+        env.update(self.keys)
+        env.update(self.env_extra)
+        return env
+
+    def start_service(self, svc, wait=True):
+        binary = os.path.join(self.build, "services", svc, "citerne-" + svc)
+        proc = stack.start_service(svc, self.service_env(svc), self.dir, binary=binary)
+        self.procs[svc] = proc
+        if wait:
+            stack.wait_ready(proc.url + "/readyz", timeout=60, proc=proc)
+        return proc
+
+    def start(self):
+        self._create_databases()
+        self.bus = stack.start_bus(self.dir, os.path.join(self.build, "tools", "bus",
+                                                          "citerne-bus"),
+                                   partitions=self.partitions)
+        self.recorder = stack.start_recorder(self.dir, self.keys["CITERNE_SMS_TOKEN"])
+        for svc in SERVICES:
+            self.ports[svc] = stack.free_port()
+        for svc in SERVICES:
+            self.start_service(svc, wait=False)
+        for svc in SERVICES:
+            stack.wait_ready(self.procs[svc].url + "/readyz", timeout=60, proc=self.procs[svc])
+        return self
+
+    def kill(self, svc, sig=signal.SIGKILL):
+        proc = self.procs[svc]
+        os.kill(proc.pid, sig)
+        proc.popen.wait(timeout=30)
+        try:
+            os.unlink(proc.pidfile)
+        except FileNotFoundError:
+            pass
+
+    def stop_service(self, svc, timeout=30):
+        """SIGTERM; returns the exit status."""
+        proc = self.procs.pop(svc)
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            rc = proc.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.popen.wait()
+            rc = "timeout"
+        try:
+            os.unlink(proc.pidfile)
+        except FileNotFoundError:
+            pass
+        return rc
+
+    def stop(self, check_exit=True):
+        statuses = {}
+        for svc in list(reversed(SERVICES)):
+            if svc in self.procs:
+                statuses[svc] = self.stop_service(svc)
+        for p in (self.recorder, self.bus):
+            if p:
+                stack.stop(p.pidfile, timeout=10)
+        if check_exit:
+            bad = {s: rc for s, rc in statuses.items() if rc != 0}
+            if bad:
+                raise Failure("services did not stop cleanly on SIGTERM: %r (logs in %s)" %
+                              (bad, self.dir))
+        self._drop_databases()
+        return statuses
+
+    def log_tail(self, svc, n=30):
+        return stack.tail(os.path.join(self.dir, "log", svc + ".log"), n)
+
+    # -------------------------------------------------------- HTTP
+
+    def request(self, svc, method, path, body=None, headers=None, key=None, raw=None,
+                timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports[svc], timeout=timeout)
+        h = {}
+        if key:
+            h["Authorization"] = "Bearer " + self.keys[key]
+        if body is not None:
+            raw = json.dumps(body).encode()
+        if raw is not None:
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        conn.request(method, path, body=raw, headers=h)
+        r = conn.getresponse()
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        resp.cookies = [v for k, v in r.getheaders() if k.lower() == "set-cookie"]
+        conn.close()
+        return resp
+
+    def op(self, svc, method, path, body=None):
+        return self.request(svc, method, path, body, key="CITERNE_OPERATOR_KEY")
+
+    def metrics(self, svc):
+        r = self.request(svc, "GET", "/metrics")
+        check(r.status == 200, "metrics of %s: %r" % (svc, r))
+        out = {}
+        for line in r.body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+        return out
+
+    # -------------------------------------------------------- domain helpers
+
+    def create_customer(self, number, segment="household", mode="automatic",
+                        price_cents=180000, plan="none", capacity=1000, threshold=30,
+                        email=None, phone="+33612345678", password="correct horse battery",
+                        role="admin", vat_rate_bp=2000):
+        body = {"customer_number": number, "name": "Client " + number, "segment": segment,
+                "vat_rate_bp": vat_rate_bp}
+        if segment == "business":
+            body["siret"] = "12345678901234"
+        r = self.op("accounts", "POST", "/api/v1/accounts/customers", body)
+        check(r.status == 201, "create customer: %r" % r)
+        customer = r.json
+        r = self.op("accounts", "POST", "/api/v1/accounts/contracts",
+                    {"customer_id": customer["id"], "delivery_mode": mode,
+                     "price_per_tonne_cents": price_cents, "maintenance_plan": plan})
+        check(r.status == 201, "create contract: %r" % r)
+        contract = r.json
+        r = self.op("accounts", "POST", "/api/v1/accounts/sites",
+                    {"contract_id": contract["id"], "capacity_kg": capacity,
+                     "threshold_pct": threshold, "address": "1 rue des Lilas, 69001 Lyon",
+                     "certificate_received": True})
+        check(r.status == 201, "create site: %r" % r)
+        site = r.json
+        user = None
+        if email:
+            body = {"customer_id": customer["id"], "email": email, "name": "Camille " + number,
+                    "role": role, "password": password}
+            if phone:
+                body["phone"] = phone
+            r = self.op("accounts", "POST", "/api/v1/accounts/users", body)
+            check(r.status == 201, "create user: %r" % r)
+            user = r.json
+        return {"customer": customer, "contract": contract, "site": site, "user": user}
+
+    def reading(self, site_id, level, measured_at="2026-11-20T08:00:00Z"):
+        return self.request("telemetry", "POST", "/api/v1/telemetry/readings",
+                            {"readings": [{"site_id": site_id, "level_pct": level,
+                                           "measured_at": measured_at, "source": "sensor"}]},
+                            key="CITERNE_GATEWAY_KEY")
+
+    def deliveries(self, site_id, status="scheduled"):
+        r = self.request("orders", "GET", "/api/v1/orders/deliveries?site_id=%s&status=%s" %
+                         (site_id, status), key="CITERNE_DRIVER_KEY")
+        check(r.status == 200, "deliveries: %r" % r)
+        return r.json["deliveries"]
+
+    def orders_of_site(self, site_id):
+        r = self.op("orders", "GET", "/api/v1/orders/orders?site_id=%s" % site_id)
+        check(r.status == 200, "orders: %r" % r)
+        return r.json["orders"]
+
+    def confirm_delivery(self, order_id, kg, level_after=85, on=None):
+        body = {"delivered_kg": kg, "level_after_pct": level_after}
+        if on:
+            body["delivered_on"] = on
+        return self.request("orders", "POST", "/api/v1/orders/deliveries/%s/confirm" % order_id,
+                            body, key="CITERNE_DRIVER_KEY")
+
+    def invoices_of_order(self, order_id):
+        r = self.op("billing", "GET", "/api/v1/billing/invoices?order_id=%s" % order_id)
+        check(r.status == 200, "invoices: %r" % r)
+        return r.json["invoices"]
+
+    def messages(self, kind=None, to=None):
+        import recorder
+        return recorder.fetch_messages(self.recorder.extra["messages_url"], kind=kind, to=to)
+
+    # -------------------------------------------------------- Kafka
+
+    def topic_records(self, service):
+        """Every record of citerne.<service>.v1 as (key, value) bytes, read with kcat."""
+        r = subprocess.run(["kcat", "-C", "-b", self.bus.url, "-t", "citerne.%s.v1" % service,
+                            "-o", "beginning", "-e", "-q", "-f", "%K%k%R%s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        if r.returncode != 0:
+            raise Failure("kcat: %s" % r.stderr.decode())
+        data, out, i = r.stdout, [], 0
+        while i < len(data):
+            (klen,) = struct.unpack(">i", data[i:i + 4])
+            i += 4
+            key = data[i:i + max(klen, 0)]
+            i += max(klen, 0)
+            (vlen,) = struct.unpack(">i", data[i:i + 4])
+            i += 4
+            out.append((key, data[i:i + max(vlen, 0)]))
+            i += max(vlen, 0)
+        return out
+
+    def produce_raw(self, service, key, value):
+        subprocess.run(["kcat", "-P", "-b", self.bus.url, "-t", "citerne.%s.v1" % service,
+                        "-k", key], input=value, check=True, timeout=30)
+
+
+def wait_until(fn, timeout=30, interval=0.1, what="condition"):
+    """Calls fn until it returns a truthy value; returns it. Raises Failure."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Failure as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise Failure("timed out after %ss waiting for %s%s" %
+                          (timeout, what, (": %s" % last) if last else ""))
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------ protobuf, minimal
+
+def pb_fields(buf):
+    """Decodes one protobuf message level into [(field, wiretype, value)]."""
+    out, i = [], 0
+
+    def varint():
+        nonlocal i
+        shift = result = 0
+        while True:
+            b = buf[i]
+            i += 1
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+    while i < len(buf):
+        tag = varint()
+        field, wt = tag >> 3, tag & 7
+        if wt == 0:
+            out.append((field, wt, varint()))
+        elif wt == 2:
+            n = varint()
+            out.append((field, wt, buf[i:i + n]))
+            i += n
+        elif wt == 1:
+            out.append((field, wt, buf[i:i + 8]))
+            i += 8
+        elif wt == 5:
+            out.append((field, wt, buf[i:i + 4]))
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wt)
+    return out
+
+
+def event_id_and_body(value):
+    """(event_id, body field number, body bytes) of a <Service>Event record."""
+    eid, body_field, body = None, None, None
+    for f, wt, v in pb_fields(value):
+        if f == 1 and wt == 2:
+            for mf, mwt, mv in pb_fields(v):
+                if mf == 1 and mwt == 2:
+                    eid = mv.decode()
+        elif wt == 2:
+            body_field, body = f, v
+    return eid, body_field, body
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_main(test_fn, name, **kw):
+    """Runs test_fn(system) with a started System; prints logs on failure."""
+    system = System(name, **kw)
+    ok = False
+    try:
+        system.start()
+        test_fn(system)
+        ok = True
+    except BaseException:
+        for svc in SERVICES:
+            sys.stderr.write("---- %s log (tail)\n%s\n" % (svc, system.log_tail(svc, 25)))
+        raise
+    finally:
+        try:
+            system.stop(check_exit=ok)
+        except Failure:
+            if ok:
+                raise
+    print("%s: OK" % name)
