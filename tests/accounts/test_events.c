@@ -1,0 +1,142 @@
+/* accounts events: each domain value packs into an AccountsEvent that decodes
+ * back with the same body and a fresh meta. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "citerne/id.h"
+#include "citerne/v1/accounts.pb-c.h"
+#include "events.h"
+
+static Citerne__V1__AccountsEvent *decode(const accounts_event_t *ev)
+{
+    assert_non_null(ev->data);
+    Citerne__V1__AccountsEvent *m = citerne__v1__accounts_event__unpack(NULL, ev->len, ev->data);
+    assert_non_null(m);
+    assert_non_null(m->meta);
+    assert_string_equal(m->meta->event_id, ev->event_id);
+    assert_true(ct_uuid_valid(m->meta->event_id));
+    assert_string_equal(m->meta->correlation_id, ev->event_id); /* a chain starts here */
+    assert_string_equal(m->meta->producer, "accounts");
+    assert_true(m->meta->occurred_at > 1700000000000LL);
+    return m;
+}
+
+static void customer_created_carries_number_segment_and_vat(void **state)
+{
+    (void)state;
+    accounts_customer_t c = {.customer_number = "C1234567", .name = "Dupont SARL",
+                             .segment = "business", .vat_rate_bp = 2000,
+                             .siret = "73282932000074"};
+    ct_uuid_v7(c.id);
+    accounts_event_t ev;
+    assert_int_equal(accounts_event_customer_created(&c, &ev), 0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED);
+    assert_string_equal(m->customer_created->customer_id, c.id);
+    assert_string_equal(m->customer_created->customer_number, "C1234567");
+    assert_string_equal(m->customer_created->segment, "business");
+    assert_string_equal(m->customer_created->name, "Dupont SARL");
+    assert_int_equal(m->customer_created->vat_rate_bp, 2000);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+    assert_null(ev.data);
+    accounts_event_dispose(&ev); /* twice is harmless */
+}
+
+static void contract_created_carries_mode_price_and_plan(void **state)
+{
+    (void)state;
+    accounts_contract_t c = {.delivery_mode = "on_demand", .price_per_tonne_cents = 185000,
+                             .maintenance_plan = "preference"};
+    ct_uuid_v7(c.id);
+    ct_uuid_v7(c.customer_id);
+    accounts_event_t ev;
+    assert_int_equal(accounts_event_contract_created(&c, &ev), 0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED);
+    assert_string_equal(m->contract_created->contract_id, c.id);
+    assert_string_equal(m->contract_created->customer_id, c.customer_id);
+    assert_string_equal(m->contract_created->delivery_mode, "on_demand");
+    assert_int_equal(m->contract_created->price_per_tonne_cents, 185000);
+    assert_string_equal(m->contract_created->maintenance_plan, "preference");
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+}
+
+static void site_created_carries_the_contracts_mode_and_customer(void **state)
+{
+    (void)state;
+    accounts_site_t s = {.capacity_kg = 1000, .threshold_pct = 25, .address = "1 rue du Gaz",
+                         .certificate_received = false, .delivery_mode = "automatic"};
+    ct_uuid_v7(s.id);
+    ct_uuid_v7(s.contract_id);
+    ct_uuid_v7(s.customer_id);
+    accounts_event_t ev;
+    assert_int_equal(accounts_event_site_created(&s, &ev), 0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED);
+    assert_string_equal(m->site_created->site_id, s.id);
+    assert_string_equal(m->site_created->contract_id, s.contract_id);
+    assert_string_equal(m->site_created->customer_id, s.customer_id);
+    assert_int_equal(m->site_created->capacity_kg, 1000);
+    assert_int_equal(m->site_created->threshold_pct, 25);
+    assert_string_equal(m->site_created->address, "1 rue du Gaz");
+    assert_string_equal(m->site_created->delivery_mode, "automatic");
+    assert_false(m->site_created->certificate_received);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+}
+
+static void user_created_never_carries_the_password(void **state)
+{
+    (void)state;
+    accounts_user_t u = {.email = "marie@example.fr", .phone = NULL, .name = "Marie",
+                         .role = "orderer", .password_hash = "$argon2id$v=19$secret-hash"};
+    ct_uuid_v7(u.id);
+    ct_uuid_v7(u.customer_id);
+    accounts_event_t ev;
+    assert_int_equal(accounts_event_user_created(&u, &ev), 0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED);
+    assert_string_equal(m->user_created->user_id, u.id);
+    assert_string_equal(m->user_created->customer_id, u.customer_id);
+    assert_string_equal(m->user_created->email, "marie@example.fr");
+    assert_string_equal(m->user_created->phone, "");
+    assert_string_equal(m->user_created->role, "orderer");
+    assert_string_equal(m->user_created->name, "Marie");
+    assert_null(memmem(ev.data, ev.len, "argon2", 6));
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+}
+
+static void each_event_gets_its_own_id(void **state)
+{
+    (void)state;
+    accounts_customer_t c = {.customer_number = "C1234567", .name = "A", .segment = "household",
+                             .vat_rate_bp = 1000};
+    ct_uuid_v7(c.id);
+    accounts_event_t a, b;
+    assert_int_equal(accounts_event_customer_created(&c, &a), 0);
+    assert_int_equal(accounts_event_customer_created(&c, &b), 0);
+    assert_string_not_equal(a.event_id, b.event_id);
+    accounts_event_dispose(&a);
+    accounts_event_dispose(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(customer_created_carries_number_segment_and_vat),
+        cmocka_unit_test(contract_created_carries_mode_price_and_plan),
+        cmocka_unit_test(site_created_carries_the_contracts_mode_and_customer),
+        cmocka_unit_test(user_created_never_carries_the_password),
+        cmocka_unit_test(each_event_gets_its_own_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
