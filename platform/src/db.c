@@ -210,6 +210,7 @@ struct ct_db_tx {
     tx_stage_t stage;
     ct_db_tx_cb first, next;
     ct_db_tx_done_cb done;
+    void *done_udata; /* the udata of ct_db_tx_begin, whatever set_udata did */
     /* the error that ends the transaction */
     int err_status;
     char err_sqlstate[6];
@@ -608,7 +609,7 @@ static void tx_done(ct_db_tx_t *tx, const ct_db_error_t *err)
 {
     ct_db_t *db = tx->w.db;
     db->nrunning--;
-    tx->done(err, tx->w.udata);
+    tx->done(err, tx->done_udata);
     work_free(&tx->w);
     maybe_finish(db);
 }
@@ -1121,6 +1122,7 @@ int ct_db_tx_begin(ct_db_t *db, ct_db_tx_cb first, ct_db_tx_done_cb done, void *
         return -ENOMEM;
     tx->w.kind = W_TX;
     tx->w.udata = udata;
+    tx->done_udata = udata;
     tx->first = first;
     tx->done = done;
     enqueue(db, &tx->w);

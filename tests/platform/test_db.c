@@ -365,6 +365,35 @@ static void exec_failure_rolls_back_the_whole_script(void **state)
     fixture_close(f);
 }
 
+static int other_udata;
+
+static void udata_second(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    assert_ptr_equal(udata, &other_udata);
+    assert_ptr_equal(ct_db_tx_udata(tx), &other_udata);
+    ct_db_tx_commit(tx);
+}
+
+static void udata_first(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_set_udata(tx, &other_udata);
+    ct_db_tx_query(tx, "SELECT 1", NULL, udata_second);
+}
+
+static void set_udata_changes_steps_but_done_keeps_begin_udata(void **state)
+{
+    (void)state;
+    fixture_t *f = fixture_open(1);
+    txres_t t = {0};
+    assert_int_equal(ct_db_tx_begin(f->db, udata_first, on_tx_done, &t), 0);
+    assert_true(ct_test_run_until(&f->loop, &t.done, 10000));
+    assert_int_equal(t.status, 0);
+    fixture_close(f);
+}
+
 /* ---- pool behaviour ---- */
 
 typedef struct {
@@ -630,6 +659,7 @@ int main(void)
         cmocka_unit_test(failing_statement_rolls_back_and_reports_unique_violation),
         cmocka_unit_test(rollback_with_status_reaches_done),
         cmocka_unit_test(exec_runs_every_statement_of_a_script),
+        cmocka_unit_test(set_udata_changes_steps_but_done_keeps_begin_udata),
         cmocka_unit_test(exec_failure_rolls_back_the_whole_script),
         cmocka_unit_test(pool_of_two_queues_twenty_queries_in_order),
         cmocka_unit_test(pool_recovers_after_its_connection_is_terminated),

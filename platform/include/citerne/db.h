@@ -88,6 +88,9 @@ void ct_db_tx_exec(ct_db_tx_t *tx, const char *sql, ct_db_tx_cb next);
 void ct_db_tx_commit(ct_db_tx_t *tx);
 /* Rolls back; done gets {status, "", message} or NULL when status is 0. */
 void ct_db_tx_rollback(ct_db_tx_t *tx, int status, const char *message);
+/* The udata later step callbacks receive. set_udata lets a wrapper (inbox)
+ * hand the transaction to code with its own udata; `done` always receives
+ * the udata given to ct_db_tx_begin. */
 void *ct_db_tx_udata(const ct_db_tx_t *tx);
 void ct_db_tx_set_udata(ct_db_tx_t *tx, void *udata);
 
