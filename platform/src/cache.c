@@ -345,9 +345,9 @@ static void connect_to(ct_cache_t *c, const char *ip)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* queued now, so they are the first commands on the wire */
     if (c->pass[0]) {
-        int rc = c->user[0] ? redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s %s", c->user,
-                                                c->pass)
-                            : redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", c->pass);
+        int rc = c->user[0]
+                     ? redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s %s", c->user, c->pass)
+                     : redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", c->pass);
         if (rc == REDIS_OK)
             c->setup_pending++;
     }

@@ -65,10 +65,10 @@ long ct_config_int(ct_config_t *cfg, const char *name, long def, long min, long 
     errno = 0;
     long n = strtol(v, &end, 10);
     /* strtol skips leading blanks; a setting with blanks is junk anyway */
-    if (end == v || *end != '\0' || v[0] == ' ' || v[0] == '\t' || errno == ERANGE ||
-        n < min || n > max) {
-        ct_config_fail(cfg, "%s=\"%.40s\": expected an integer between %ld and %ld", name, v,
-                       min, max);
+    if (end == v || *end != '\0' || v[0] == ' ' || v[0] == '\t' || errno == ERANGE || n < min ||
+        n > max) {
+        ct_config_fail(cfg, "%s=\"%.40s\": expected an integer between %ld and %ld", name, v, min,
+                       max);
         return def;
     }
     return n;

@@ -87,8 +87,7 @@ static void on_readyz(ct_http_req_t *req, void *udata)
     json_array_foreach(failing, i, name)
     {
         size_t len = strlen(detail);
-        snprintf(detail + len, sizeof detail - len, "%s %s", i ? "," : "",
-                 json_string_value(name));
+        snprintf(detail + len, sizeof detail - len, "%s %s", i ? "," : "", json_string_value(name));
     }
     reply_json(req, 503, "application/problem+json",
                json_pack("{s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "type", "/problems/unavailable",

@@ -76,8 +76,7 @@ static ct_metric_t *registry_get(const char *name, const char *help, kind_t kind
         return NULL;
     }
     for (ct_metric_t *m = head; m; m = m->next) {
-        if (strlen(m->base) == baselen && strncmp(m->base, name, baselen) == 0 &&
-            m->kind != kind) {
+        if (strlen(m->base) == baselen && strncmp(m->base, name, baselen) == 0 && m->kind != kind) {
             ct_log_error("metrics: \"%s\" registered with two different types", name);
             return NULL;
         }

@@ -108,15 +108,15 @@ static json_t *session_json(const ct_session_t *s)
     if (!grants)
         return NULL;
     for (size_t i = 0; i < s->ngrants; i++)
-        json_array_append_new(grants, json_pack("{s:s, s:s}", "customer_id",
-                                                s->grants[i].customer_id, "role",
-                                                ct_role_name(s->grants[i].role)));
+        json_array_append_new(grants,
+                              json_pack("{s:s, s:s}", "customer_id", s->grants[i].customer_id,
+                                        "role", ct_role_name(s->grants[i].role)));
     return json_pack("{s:s, s:s, s:o, s:I}", "user_id", s->user_id, "csrf", s->csrf, "grants",
                      grants, "created_at", (json_int_t)ct_now_ms());
 }
 
-int ct_session_create(ct_cache_t *cache, ct_session_t *s, unsigned ttl_s,
-                      ct_session_created_cb cb, void *udata)
+int ct_session_create(ct_cache_t *cache, ct_session_t *s, unsigned ttl_s, ct_session_created_cb cb,
+                      void *udata)
 {
     if (!s || !cb || ttl_s == 0)
         return CT_EINPUT;
@@ -173,8 +173,9 @@ void ct_session_set_cookies(ct_http_req_t *req, const char *token, const ct_sess
              CT_SESSION_COOKIE "=%s; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=%u", token,
              ttl_s);
     ct_http_add_header(req, "Set-Cookie", cookie);
-    snprintf(cookie, sizeof cookie, CT_SESSION_CSRF_COOKIE "=%s; Path=/; Secure; SameSite=Lax; Max-Age=%u",
-             s->csrf, ttl_s);
+    snprintf(cookie, sizeof cookie,
+             CT_SESSION_CSRF_COOKIE "=%s; Path=/; Secure; SameSite=Lax; Max-Age=%u", s->csrf,
+             ttl_s);
     ct_http_add_header(req, "Set-Cookie", cookie);
     sodium_memzero(cookie, sizeof cookie);
 }

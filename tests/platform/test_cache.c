@@ -332,8 +332,8 @@ static void forward(uv_stream_t *from, ssize_t n, const uv_buf_t *buf)
         free(buf->base);
         return;
     }
-    uv_stream_t *to = from == (uv_stream_t *)&l->down ? (uv_stream_t *)&l->up
-                                                       : (uv_stream_t *)&l->down;
+    uv_stream_t *to =
+        from == (uv_stream_t *)&l->down ? (uv_stream_t *)&l->up : (uv_stream_t *)&l->down;
     uv_write_t *w = malloc(sizeof *w);
     w->data = buf->base;
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);

@@ -24,8 +24,8 @@ static void uuid_v7_has_canonical_form_version_and_variant(void **state)
     for (size_t i = 0; i < 36; i++)
         if (id[i] != '-')
             assert_true((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'));
-    assert_int_equal(id[14], '7');                         /* version */
-    assert_int_equal(hexval(id[19]) & 0xc, 0x8);           /* variant 10xx */
+    assert_int_equal(id[14], '7');               /* version */
+    assert_int_equal(hexval(id[19]) & 0xc, 0x8); /* variant 10xx */
 }
 
 static void uuid_v7_carries_the_current_unix_milliseconds(void **state)
