@@ -15,14 +15,22 @@ typedef struct ct_cache ct_cache_t;
  * reply->type == REDIS_REPLY_ERROR. */
 typedef void (*ct_cache_reply_cb)(int status, redisReply *reply, void *udata);
 
-/* url: redis://host:port[/db] */
+/* url: redis://[[user]:password@]host[:port][/db] (port 6379 by default).
+ * Connects in the background (host names resolved off the loop) and
+ * reconnects with backoff from 100 ms to 5 s; 0 even if Redis is down now.
+ * CT_ECONFIG (logged, password never shown) for a bad URL. Loop thread. */
 int ct_cache_new(uv_loop_t *loop, const char *url, ct_cache_t **out);
+/* Connected (AUTH and SELECT done): commands can be sent. */
 bool ct_cache_ready(const ct_cache_t *c);
-/* Fails now (CT_EUNAVAIL, CT_ECLOSED) or calls cb exactly once. */
+/* Fails now (CT_EUNAVAIL while not connected, CT_ECLOSED after close,
+ * CT_EINPUT) and never calls cb, or calls cb exactly once later (never from
+ * inside this call). fmt is hiredis's (%s, %b); argvlen NULL means strlen. */
 int ct_cache_command(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, const char *fmt, ...);
 int ct_cache_command_argv(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, int argc,
                           const char **argv, const size_t *argvlen);
-/* Pending commands get CT_ECLOSED; then cb(udata) and c is freed. */
+/* Pending commands get CT_ECLOSED (during this call); then, once the loop
+ * has closed the handles, cb(udata) and c is freed. Safe inside a reply
+ * callback. A second call is ignored. */
 void ct_cache_close(ct_cache_t *c, void (*cb)(void *udata), void *udata);
 
 #endif

@@ -32,11 +32,17 @@ typedef struct {
     ct_session_grant_t grants[CT_SESSION_MAX_GRANTS];
 } ct_session_t;
 
+/* "viewer", "orderer", "admin" (exact) -> role; CT_EINPUT otherwise. */
 int ct_role_parse(const char *s, ct_role_t *out);
+/* The role's name; "none" for CT_ROLE_NONE or an unknown value. */
 const char *ct_role_name(ct_role_t role);
 
 /* Stores s under a fresh token for ttl_s seconds. cb gets the token (hex,
- * 64 chars, to be put in the cookie) or an error. csrf is generated. */
+ * 64 chars, to be put in the cookie) or an error. csrf is generated (into
+ * s->csrf too); cb's s is a copy, borrowed for the callback. Fails now with
+ * CT_EINPUT (user_id or a grant's customer_id not a UUID, unknown role, too
+ * many grants, ttl_s 0) or CT_EUNAVAIL (Redis down), never calling cb;
+ * otherwise cb gets 0, CT_EUNAVAIL or CT_ECLOSED exactly once. */
 typedef void (*ct_session_created_cb)(int status, const char *token, const ct_session_t *s,
                                       void *udata);
 int ct_session_create(ct_cache_t *cache, ct_session_t *s, unsigned ttl_s,
@@ -47,7 +53,9 @@ void ct_session_set_cookies(ct_http_req_t *req, const char *token, const ct_sess
 
 /* Looks the caller's session up. status: 0 with s; CT_EUNAUTH (no cookie,
  * unknown or expired token, missing/wrong CSRF on a write); CT_EUNAVAIL when
- * Redis cannot answer (fail closed). s is borrowed for the callback. */
+ * Redis cannot answer (fail closed). s is borrowed for the callback. Safe
+ * methods (GET, HEAD, OPTIONS) need no CSRF token. cb may run before this
+ * returns (no cookie, say). req must stay unreplied until cb. */
 typedef void (*ct_session_cb)(int status, const ct_session_t *s, void *udata);
 void ct_session_lookup(ct_cache_t *cache, ct_http_req_t *req, ct_session_cb cb, void *udata);
 
