@@ -18,6 +18,7 @@ As a module (tests/e2e imports it; these signatures are kept stable):
   wait_ready(url, timeout=60, proc=None)
   stop(pidfile, timeout=15) -> bool
   stop_all(dir, timeout=15)
+  stop_tree(dir, timeout=15)
   free_port(prefer=None) -> int
 
 Every process is started in its own session (start_new_session) with stdin
@@ -252,6 +253,20 @@ def stop_all(dir, timeout=15, quiet=False):
             continue
         if stop(p, timeout) and not quiet:
             say("stopped " + n)
+
+
+def stop_tree(dir, timeout=15, quiet=False):
+    """stop_all on dir and on every directory below it that has a run/ with
+    pid files (the e2e tests start their own services under the test
+    stack's directory), the deepest first."""
+    d = os.path.abspath(dir)
+    found = []
+    for root_, dirs, files in os.walk(d):
+        dirs[:] = [x for x in dirs if x not in ("pg", "redis", "bus", "log", "nginx")]
+        if os.path.basename(root_) == "run" and any(f.endswith(".pid") for f in files):
+            found.append(os.path.dirname(root_))
+    for sub in sorted(found, key=lambda x: -x.count(os.sep)):
+        stop_all(sub, timeout=timeout, quiet=quiet)
 
 
 def _unlink(p):
@@ -651,7 +666,7 @@ def _who_listens(port):
 
 def cmd_up(a):
     d = _dirs(a.dir)
-    stop_all(d, timeout=10, quiet=True)
+    stop_tree(d, timeout=10, quiet=True)
     _unlink(os.path.join(d, "env"))
     try:
         pg = start_postgres(d, fresh=True, fsync=False, max_connections=400)
@@ -672,8 +687,8 @@ def cmd_up(a):
 
 def cmd_down(a):
     d = os.path.abspath(a.dir)
-    if os.path.isdir(os.path.join(d, "run")):
-        stop_all(d, timeout=20)
+    if os.path.isdir(d):
+        stop_tree(d, timeout=20)
     _unlink(os.path.join(d, "env"))
     say("test stack down")
     return 0
