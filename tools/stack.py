@@ -359,7 +359,11 @@ def pg_bindir():
 
 def _pg_user():
     """The user the server runs as: postgres when we are root (PostgreSQL
-    refuses root), otherwise ourselves (None)."""
+    refuses root), otherwise ourselves (None). spawn() switches user itself
+    (Popen user=/group=) rather than through `runuser -u postgres --`:
+    runuser stays as the parent, so the pid file would name runuser, not
+    the postmaster, and the postmaster's own shutdown signals (SIGINT: fast)
+    would go through runuser's signal forwarding."""
     if os.geteuid() != 0:
         return None
     try:
