@@ -1,0 +1,862 @@
+/* accounts API through the real HTTP server, against the test stack's
+ * Postgres (a fresh database) and Redis. The service is assembled in-process
+ * from the platform pieces (no Kafka: events stay in ct_outbox, where the
+ * tests read and decode them). */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "accounts.h"
+#include "citerne/cache.h"
+#include "citerne/db.h"
+#include "citerne/http.h"
+#include "citerne/log.h"
+#include "citerne/migrate.h"
+#include "citerne/v1/accounts.pb-c.h"
+#include "http_client.h"
+#include "rules.h"
+#include "stack.h"
+
+#define OPERATOR_KEY "test-operator-key-0123456789abcdef"
+#define OP_AUTH "Authorization: Bearer " OPERATOR_KEY "\r\n"
+
+typedef struct {
+    ct_service_t svc;
+    accounts_t accounts;
+    char *pg_url;
+    PGconn *pg; /* the test's own synchronous connection, for checks */
+    redisContext *redis;
+    int port;
+    int seq; /* makes customer numbers and e-mails unique per test */
+} fixture_t;
+
+static fixture_t F;
+
+/* ---- set-up and tear-down ---- */
+
+static bool migrated;
+static int migrate_status;
+
+static void on_migrated(int status, const char *message, void *udata)
+{
+    (void)udata;
+    migrate_status = status;
+    if (status != 0)
+        fprintf(stderr, "migrations: %s\n", message ? message : "?");
+    migrated = true;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!ct_test_env("CITERNE_PG_URL") || !ct_test_env("CITERNE_REDIS_URL")) {
+        fprintf(stderr, "no test stack (CITERNE_TEST_STACK unset or unreadable): skipped\n");
+        return 0;
+    }
+    ct_log_init("accounts", CT_LOG_WARN);
+    memset(&F, 0, sizeof F);
+    ct_service_t *svc = &F.svc;
+    assert_int_equal(uv_loop_init(&svc->loop), 0);
+    snprintf(svc->topic, sizeof svc->topic, "citerne.accounts.v1");
+    F.pg_url = ct_test_create_db("accounts_api");
+    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
+    assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
+
+    assert_int_equal(ct_migrate_run(svc->db, accounts_migrations, accounts_migrations_count,
+                                    on_migrated, NULL),
+                     0);
+    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
+    assert_int_equal(migrate_status, 0);
+
+    accounts_settings_t settings = {
+        .operator_key = OPERATOR_KEY,
+        .session_ttl_s = 3600,
+        .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN, /* fast: tests check flows, not cost */
+        .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
+    };
+    assert_int_equal(accounts_init(&F.accounts, svc, &settings), 0);
+    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
+    assert_int_equal(accounts_routes(&F.accounts, svc->http), 0);
+    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
+    F.port = ct_http_port(svc->http);
+    assert_true(F.port > 0);
+
+    /* wait for Redis */
+    for (int i = 0; i < 200 && !ct_cache_ready(svc->cache); i++)
+        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
+    assert_true(ct_cache_ready(svc->cache));
+
+    F.pg = PQconnectdb(F.pg_url);
+    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
+    const char *rurl = ct_test_env("CITERNE_REDIS_URL");
+    char host[64] = "127.0.0.1";
+    int rport = 6379;
+    sscanf(rurl, "redis://%63[^:]:%d", host, &rport);
+    F.redis = redisConnect(host, rport);
+    assert_non_null(F.redis);
+    assert_int_equal(F.redis->err, 0);
+    return 0;
+}
+
+static int closes;
+
+static void on_closed(void *udata)
+{
+    (void)udata;
+    closes--;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (!F.pg_url)
+        return 0;
+    ct_service_t *svc = &F.svc;
+    closes = 3;
+    ct_http_server_close(svc->http, on_closed, NULL);
+    ct_db_close(svc->db, on_closed, NULL);
+    ct_cache_close(svc->cache, on_closed, NULL);
+    for (int i = 0; i < 1000 && closes > 0; i++)
+        uv_run(&svc->loop, UV_RUN_ONCE);
+    assert_int_equal(closes, 0);
+    ct_test_loop_close(&svc->loop);
+    PQfinish(F.pg);
+    redisFree(F.redis);
+    free(F.pg_url);
+    return 0;
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    if (!F.pg_url)
+        skip();
+    F.seq++;
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void call(const char *method, const char *path, const char *headers, const char *body,
+                 test_resp_t *r)
+{
+    test_http(&F.svc.loop, F.port, method, path, headers, body, r);
+    if (r->status == 0)
+        fail_msg("%s %s: no response", method, path);
+}
+
+static void expect_status(const test_resp_t *r, int want, const char *what)
+{
+    if (r->status != want)
+        fail_msg("%s: status %d, want %d; body %s", what, r->status, want,
+                 r->body ? r->body : "(none)");
+}
+
+static const char *jstr(const test_resp_t *r, const char *field)
+{
+    json_t *v = json_object_get(r->json, field);
+    if (!json_is_string(v))
+        fail_msg("field %s missing or not a string in %s", field, r->body ? r->body : "(none)");
+    return json_string_value(v);
+}
+
+static void expect_problem_type(const test_resp_t *r, const char *type)
+{
+    char *ct = test_resp_header(r, "Content-Type");
+    assert_non_null(ct);
+    if (!strstr(ct, "application/problem+json"))
+        fail_msg("content type %s, want application/problem+json", ct);
+    free(ct);
+    const char *got = jstr(r, "type");
+    size_t n = strlen(got), m = strlen(type);
+    if (n < m || strcmp(got + n - m, type) != 0)
+        fail_msg("problem type %s, want .../%s", got, type);
+}
+
+/* Whether the errors array of a 400 names field. */
+static bool names_field(const test_resp_t *r, const char *field)
+{
+    json_t *errors = json_object_get(r->json, "errors");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *f = json_string_value(json_object_get(e, "field"));
+        if (f && strcmp(f, field) == 0)
+            return true;
+    }
+    return false;
+}
+
+static long long sql_count(const char *sql, const char *arg)
+{
+    const char *params[1] = {arg};
+    PGresult *res = PQexecParams(F.pg, sql, arg ? 1 : 0, NULL, arg ? params : NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
+    long long n = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+static long long outbox_rows(void)
+{
+    return sql_count("SELECT count(*) FROM ct_outbox", NULL);
+}
+
+static long long table_rows(void)
+{
+    return sql_count("SELECT (SELECT count(*) FROM customers) + (SELECT count(*) FROM contracts)"
+                     " + (SELECT count(*) FROM sites) + (SELECT count(*) FROM users)"
+                     " + (SELECT count(*) FROM user_customers)",
+                     NULL);
+}
+
+/* Creates a customer (and optionally contract, site, user); ids out. */
+typedef struct {
+    char customer_id[37], contract_id[37], site_id[37], user_id[37];
+    char number[16], email[64];
+} made_t;
+
+static void make_customer(made_t *m, const char *segment)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->number, sizeof m->number, "C%07d", 1000 * F.seq + (int)(random() % 1000));
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"name\":\"Famille Martin\",\"segment\":\"%s\"%s}",
+             m->number, segment,
+             strcmp(segment, "business") == 0 ? ",\"siret\":\"73282932000074\"" : "");
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create customer");
+    snprintf(m->customer_id, sizeof m->customer_id, "%s", jstr(&r, "id"));
+    test_resp_dispose(&r);
+}
+
+static void make_contract(made_t *m, const char *mode)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"delivery_mode\":\"%s\",\"price_per_tonne_cents\":180000}",
+             m->customer_id, mode);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/contracts", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create contract");
+    snprintf(m->contract_id, sizeof m->contract_id, "%s", jstr(&r, "id"));
+    test_resp_dispose(&r);
+}
+
+static void make_user(made_t *m, const char *password)
+{
+    snprintf(m->email, sizeof m->email, "user%d.%ld@example.test", F.seq, random() % 100000);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\"%s\",\"name\":\"Marie\",\"role\":\"admin\","
+             "\"password\":\"%s\"}",
+             m->customer_id, m->email, password);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create user");
+    snprintf(m->user_id, sizeof m->user_id, "%s", jstr(&r, "id"));
+    test_resp_dispose(&r);
+}
+
+/* The outbox rows keyed by customer_id, decoded, oldest first. */
+static size_t outbox_events(const char *customer_id, Citerne__V1__AccountsEvent **out, size_t max)
+{
+    const char *params[1] = {customer_id};
+    PGresult *res = PQexecParams(F.pg,
+                                 "SELECT topic, key, payload, event_id::text FROM ct_outbox"
+                                 " WHERE key = $1 ORDER BY id",
+                                 1, NULL, params, NULL, NULL, 1 /* binary */);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    size_t n = (size_t)PQntuples(res);
+    assert_true(n <= max);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(PQgetvalue(res, (int)i, 0), "citerne.accounts.v1");
+        out[i] = citerne__v1__accounts_event__unpack(
+            NULL, (size_t)PQgetlength(res, (int)i, 2), (const uint8_t *)PQgetvalue(res, (int)i, 2));
+        if (!out[i])
+            fail_msg("outbox row %zu of %s does not decode as AccountsEvent", i, customer_id);
+        assert_string_equal(out[i]->meta->event_id, PQgetvalue(res, (int)i, 3));
+        assert_string_equal(out[i]->meta->producer, "accounts");
+    }
+    PQclear(res);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void back_office_creates_customer_contract_site_and_user_with_one_event_each(void **state)
+{
+    (void)state;
+    long long before = outbox_rows();
+    char number[16], body[512];
+    snprintf(number, sizeof number, "C9%06d", F.seq);
+
+    test_resp_t r;
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"name\":\"Boulangerie Dupont\",\"segment\":\"business\","
+             "\"siret\":\"73282932000074\"}",
+             number);
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create customer");
+    char customer_id[37];
+    snprintf(customer_id, sizeof customer_id, "%s", jstr(&r, "id"));
+    assert_true(ct_uuid_valid(customer_id));
+    assert_string_equal(jstr(&r, "customer_number"), number);
+    assert_string_equal(jstr(&r, "segment"), "business");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "vat_rate_bp")), 2000);
+    test_resp_dispose(&r);
+
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"delivery_mode\":\"on_demand\","
+             "\"price_per_tonne_cents\":185000,\"maintenance_plan\":\"pacte_maintenance\"}",
+             customer_id);
+    call("POST", "/api/v1/accounts/contracts", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create contract");
+    char contract_id[37];
+    snprintf(contract_id, sizeof contract_id, "%s", jstr(&r, "id"));
+    assert_string_equal(jstr(&r, "customer_id"), customer_id);
+    assert_string_equal(jstr(&r, "maintenance_plan"), "pacte_maintenance");
+    test_resp_dispose(&r);
+
+    snprintf(body, sizeof body,
+             "{\"contract_id\":\"%s\",\"capacity_kg\":1750,\"address\":\"3 rue du Four, Lyon\","
+             "\"certificate_received\":false}",
+             contract_id);
+    call("POST", "/api/v1/accounts/sites", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create site");
+    char site_id[37];
+    snprintf(site_id, sizeof site_id, "%s", jstr(&r, "id"));
+    assert_string_equal(jstr(&r, "customer_id"), customer_id);
+    assert_string_equal(jstr(&r, "contract_id"), contract_id);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "threshold_pct")), 30);
+    assert_true(json_is_false(json_object_get(r.json, "certificate_received")));
+    test_resp_dispose(&r);
+
+    char email[64];
+    snprintf(email, sizeof email, "Paul.Dupont%d@Example.TEST", F.seq);
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\"%s\",\"phone\":\"+33698765432\","
+             "\"name\":\"Paul Dupont\",\"role\":\"orderer\",\"password\":\"another long pass\"}",
+             customer_id, email);
+    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create user");
+    char user_id[37], lower[ACCOUNTS_EMAIL_MAX + 1];
+    snprintf(user_id, sizeof user_id, "%s", jstr(&r, "id"));
+    assert_int_equal(accounts_email_normalise(email, lower), 0);
+    assert_string_equal(jstr(&r, "email"), lower);
+    assert_string_equal(jstr(&r, "phone"), "+33698765432");
+    assert_null(json_object_get(r.json, "password"));
+    assert_null(json_object_get(r.json, "password_hash"));
+    assert_null(strstr(r.body, "argon2"));
+    test_resp_dispose(&r);
+
+    /* the stored hash is argon2id, never the password */
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1::uuid AND"
+                               " password_hash LIKE '$argon2id$%'",
+                               user_id),
+                     1);
+
+    /* the back office view holds all of it */
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s", customer_id);
+    call("GET", path, OP_AUTH, NULL, &r);
+    expect_status(&r, 200, "get customer");
+    assert_string_equal(jstr(&r, "siret"), "73282932000074");
+    assert_int_equal(json_array_size(json_object_get(r.json, "contracts")), 1);
+    assert_int_equal(json_array_size(json_object_get(r.json, "sites")), 1);
+    assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
+    json_t *site = json_array_get(json_object_get(r.json, "sites"), 0);
+    assert_string_equal(json_string_value(json_object_get(site, "delivery_mode")), "on_demand");
+    test_resp_dispose(&r);
+
+    /* one event per entity, keyed by the customer, with the right bodies */
+    assert_int_equal(outbox_rows(), before + 4);
+    Citerne__V1__AccountsEvent *ev[8];
+    size_t n = outbox_events(customer_id, ev, 8);
+    assert_int_equal(n, 4);
+    assert_int_equal(ev[0]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED);
+    assert_string_equal(ev[0]->customer_created->customer_id, customer_id);
+    assert_string_equal(ev[0]->customer_created->customer_number, number);
+    assert_string_equal(ev[0]->customer_created->segment, "business");
+    assert_int_equal(ev[0]->customer_created->vat_rate_bp, 2000);
+    assert_int_equal(ev[1]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED);
+    assert_string_equal(ev[1]->contract_created->contract_id, contract_id);
+    assert_string_equal(ev[1]->contract_created->delivery_mode, "on_demand");
+    assert_int_equal(ev[1]->contract_created->price_per_tonne_cents, 185000);
+    assert_int_equal(ev[2]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED);
+    assert_string_equal(ev[2]->site_created->site_id, site_id);
+    assert_string_equal(ev[2]->site_created->customer_id, customer_id);
+    assert_string_equal(ev[2]->site_created->delivery_mode, "on_demand");
+    assert_int_equal(ev[2]->site_created->capacity_kg, 1750);
+    assert_false(ev[2]->site_created->certificate_received);
+    assert_int_equal(ev[3]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED);
+    assert_string_equal(ev[3]->user_created->user_id, user_id);
+    assert_string_equal(ev[3]->user_created->email, lower);
+    assert_string_equal(ev[3]->user_created->role, "orderer");
+    for (size_t i = 0; i < n; i++)
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+}
+
+static void duplicate_customer_number_is_409_and_writes_nothing(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    long long rows = table_rows(), events = outbox_rows();
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"name\":\"Autre\",\"segment\":\"household\"}",
+             m.number);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
+    expect_status(&r, 409, "duplicate number");
+    expect_problem_type(&r, "customer-number-taken");
+    test_resp_dispose(&r);
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+}
+
+static void bad_json_and_wrong_types_are_400_naming_the_fields(void **state)
+{
+    (void)state;
+    long long rows = table_rows(), events = outbox_rows();
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, "{\"customer_number\": ", &r);
+    expect_status(&r, 400, "truncated JSON");
+    test_resp_dispose(&r);
+
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, "[1, 2]", &r);
+    expect_status(&r, 400, "JSON array body");
+    test_resp_dispose(&r);
+
+    call("POST", "/api/v1/accounts/customers", OP_AUTH,
+         "{\"customer_number\": 1234567, \"name\": \"\", \"segment\": \"farm\","
+         " \"vat_rate_bp\": \"2000\"}",
+         &r);
+    expect_status(&r, 400, "wrong types");
+    expect_problem_type(&r, "invalid-input");
+    assert_true(names_field(&r, "customer_number"));
+    assert_true(names_field(&r, "name"));
+    assert_true(names_field(&r, "segment"));
+    assert_true(names_field(&r, "vat_rate_bp"));
+    test_resp_dispose(&r);
+
+    static const struct {
+        const char *path, *body, *field;
+    } cases[] = {
+        {"/api/v1/accounts/customers",
+         "{\"customer_number\":\"C12345\",\"name\":\"A\",\"segment\":\"household\"}",
+         "customer_number"},
+        {"/api/v1/accounts/customers",
+         "{\"customer_number\":\"C1234567\",\"name\":\"A\",\"segment\":\"household\","
+         "\"vat_rate_bp\":1900}",
+         "vat_rate_bp"},
+        {"/api/v1/accounts/customers",
+         "{\"customer_number\":\"C1234567\",\"name\":\"A\",\"segment\":\"business\"}", "siret"},
+        {"/api/v1/accounts/customers",
+         "{\"customer_number\":\"C1234567\",\"name\":\"A\",\"segment\":\"household\","
+         "\"siret\":\"73282932000074\"}",
+         "siret"},
+        {"/api/v1/accounts/contracts",
+         "{\"customer_id\":\"nope\",\"delivery_mode\":\"automatic\",\"price_per_tonne_cents\":1}",
+         "customer_id"},
+        {"/api/v1/accounts/contracts",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"delivery_mode\":\"weekly\","
+         "\"price_per_tonne_cents\":1}",
+         "delivery_mode"},
+        {"/api/v1/accounts/contracts",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"delivery_mode\":\"automatic\","
+         "\"price_per_tonne_cents\":10000001}",
+         "price_per_tonne_cents"},
+        {"/api/v1/accounts/sites",
+         "{\"contract_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"capacity_kg\":99,"
+         "\"address\":\"x\"}",
+         "capacity_kg"},
+        {"/api/v1/accounts/sites",
+         "{\"contract_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"capacity_kg\":1000,"
+         "\"threshold_pct\":81,\"address\":\"x\"}",
+         "threshold_pct"},
+        {"/api/v1/accounts/sites",
+         "{\"contract_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"capacity_kg\":1000,"
+         "\"address\":\"x\",\"certificate_received\":\"yes\"}",
+         "certificate_received"},
+        {"/api/v1/accounts/users",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"email\":\"not an email\","
+         "\"name\":\"A\",\"role\":\"admin\",\"password\":\"correct horse battery\"}",
+         "email"},
+        {"/api/v1/accounts/users",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"email\":\"a@b.fr\","
+         "\"phone\":\"0612345678\",\"name\":\"A\",\"role\":\"admin\","
+         "\"password\":\"correct horse battery\"}",
+         "phone"},
+        {"/api/v1/accounts/users",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"email\":\"a@b.fr\","
+         "\"name\":\"A\",\"role\":\"owner\",\"password\":\"correct horse battery\"}",
+         "role"},
+        {"/api/v1/accounts/users",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"email\":\"a@b.fr\","
+         "\"name\":\"A\",\"role\":\"admin\",\"password\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
+         "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}",
+         "password"},
+        {"/api/v1/accounts/users",
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"email\":\"a@b.fr\","
+         "\"name\":\"A\",\"role\":\"admin\",\"password\":123456789012}",
+         "password"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        call("POST", cases[i].path, OP_AUTH, cases[i].body, &r);
+        if (r.status != 400 || !names_field(&r, cases[i].field))
+            fail_msg("case %zu (%s): status %d, body %s; want 400 naming %s", i, cases[i].path,
+                     r.status, r.body, cases[i].field);
+        test_resp_dispose(&r);
+    }
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+}
+
+static void maintenance_plan_must_suit_the_segment(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    long long rows = table_rows(), events = outbox_rows();
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"delivery_mode\":\"automatic\","
+             "\"price_per_tonne_cents\":180000,\"maintenance_plan\":\"pacte_maintenance\"}",
+             m.customer_id);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/contracts", OP_AUTH, body, &r);
+    expect_status(&r, 400, "pacte_maintenance for a household");
+    assert_true(names_field(&r, "maintenance_plan"));
+    test_resp_dispose(&r);
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+    /* the same customer without a plan is fine */
+    make_contract(&m, "automatic");
+    assert_int_equal(table_rows(), rows + 1);
+    assert_int_equal(outbox_rows(), events + 1);
+}
+
+static void unknown_customer_or_contract_is_404_with_nothing_written(void **state)
+{
+    (void)state;
+    long long rows = table_rows(), events = outbox_rows();
+    char unknown[37];
+    ct_uuid_v7(unknown);
+    char body[512];
+    test_resp_t r;
+
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"delivery_mode\":\"automatic\",\"price_per_tonne_cents\":1}",
+             unknown);
+    call("POST", "/api/v1/accounts/contracts", OP_AUTH, body, &r);
+    expect_status(&r, 404, "contract of an unknown customer");
+    expect_problem_type(&r, "not-found");
+    test_resp_dispose(&r);
+
+    snprintf(body, sizeof body,
+             "{\"contract_id\":\"%s\",\"capacity_kg\":1000,\"address\":\"1 rue X\"}", unknown);
+    call("POST", "/api/v1/accounts/sites", OP_AUTH, body, &r);
+    expect_status(&r, 404, "site of an unknown contract");
+    test_resp_dispose(&r);
+
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\"ghost%d@example.test\",\"name\":\"G\","
+             "\"role\":\"viewer\",\"password\":\"correct horse battery\"}",
+             unknown, F.seq);
+    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
+    expect_status(&r, 404, "user of an unknown customer");
+    test_resp_dispose(&r);
+
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s", unknown);
+    call("GET", path, OP_AUTH, NULL, &r);
+    expect_status(&r, 404, "get an unknown customer");
+    test_resp_dispose(&r);
+    call("GET", "/api/v1/accounts/customers/not-a-uuid", OP_AUTH, NULL, &r);
+    expect_status(&r, 404, "get with a malformed id");
+    test_resp_dispose(&r);
+
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+}
+
+static void back_office_needs_the_operator_key(void **state)
+{
+    (void)state;
+    long long rows = table_rows();
+    static const char *const auths[] = {
+        NULL,
+        "Authorization: Bearer wrong-key\r\n",
+        "Authorization: Bearer " OPERATOR_KEY "x\r\n",
+        "Authorization: Basic " OPERATOR_KEY "\r\n",
+    };
+    for (size_t i = 0; i < sizeof auths / sizeof auths[0]; i++) {
+        test_resp_t r;
+        call("POST", "/api/v1/accounts/customers", auths[i],
+             "{\"customer_number\":\"C7654321\",\"name\":\"A\",\"segment\":\"household\"}", &r);
+        if (r.status != 401)
+            fail_msg("auth case %zu: status %d, want 401", i, r.status);
+        test_resp_dispose(&r);
+        call("GET", "/api/v1/accounts/customers/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", auths[i],
+             NULL, &r);
+        if (r.status != 401)
+            fail_msg("auth case %zu (GET): status %d, want 401", i, r.status);
+        test_resp_dispose(&r);
+    }
+    assert_int_equal(table_rows(), rows);
+}
+
+static void duplicate_email_is_409_whatever_its_case(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    long long rows = table_rows(), events = outbox_rows();
+    char upper[64];
+    snprintf(upper, sizeof upper, "%s", m.email);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\" %s \",\"name\":\"Bis\",\"role\":\"viewer\","
+             "\"password\":\"another long passphrase\"}",
+             m.customer_id, upper);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
+    expect_status(&r, 409, "duplicate e-mail");
+    expect_problem_type(&r, "email-taken");
+    test_resp_dispose(&r);
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+}
+
+static void login_sets_the_cookie_and_stores_the_session(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             m.email);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/login", NULL, body, &r);
+    expect_status(&r, 200, "login");
+    assert_string_equal(jstr(&r, "user_id"), m.user_id);
+    const char *csrf = jstr(&r, "csrf");
+    assert_int_equal(strlen(csrf), 64);
+    json_t *customers = json_object_get(r.json, "customers");
+    assert_int_equal(json_array_size(customers), 1);
+    json_t *g = json_array_get(customers, 0);
+    assert_string_equal(json_string_value(json_object_get(g, "customer_id")), m.customer_id);
+    assert_string_equal(json_string_value(json_object_get(g, "role")), "admin");
+
+    char *attrs = NULL;
+    char *token = test_resp_cookie(&r, "__Host-citerne_session", &attrs);
+    assert_non_null(token);
+    assert_int_equal(strlen(token), 64);
+    assert_non_null(strstr(attrs, "HttpOnly"));
+    assert_non_null(strstr(attrs, "Secure"));
+    assert_non_null(strstr(attrs, "SameSite=Lax"));
+    char *csrf_cookie = test_resp_cookie(&r, "citerne_csrf", NULL);
+    assert_non_null(csrf_cookie);
+    assert_string_equal(csrf_cookie, csrf);
+
+    char key[ACCOUNTS_SESSION_KEY_MAX];
+    accounts_session_key(token, key);
+    redisReply *rep = redisCommand(F.redis, "TTL %s", key);
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+    if (rep->integer <= 0 || rep->integer > 3600)
+        fail_msg("session TTL %lld, want 1..3600", rep->integer);
+    freeReplyObject(rep);
+    rep = redisCommand(F.redis, "GET %s", key);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_non_null(strstr(rep->str, m.user_id));
+    assert_null(strstr(rep->str, "correct horse"));
+    freeReplyObject(rep);
+    free(attrs);
+    free(token);
+    free(csrf_cookie);
+    test_resp_dispose(&r);
+}
+
+static void failed_logins_all_get_the_same_401(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    char bodies[4][256];
+    snprintf(bodies[0], sizeof bodies[0],
+             "{\"email\":\"%s\",\"password\":\"wrong horse battery\"}", m.email);
+    snprintf(bodies[1], sizeof bodies[1],
+             "{\"email\":\"nobody%d@example.test\",\"password\":\"correct horse battery\"}", F.seq);
+    snprintf(bodies[2], sizeof bodies[2],
+             "{\"email\":\"not an address\",\"password\":\"correct horse battery\"}");
+    snprintf(bodies[3], sizeof bodies[3], "{\"email\":\"%s\",\"password\":\"\"}", m.email);
+    char *first = NULL;
+    for (int i = 0; i < 4; i++) {
+        test_resp_t r;
+        call("POST", "/api/v1/accounts/login", NULL, bodies[i], &r);
+        expect_status(&r, 401, bodies[i]);
+        expect_problem_type(&r, "invalid-credentials");
+        assert_string_equal(jstr(&r, "title"), "Invalid e-mail or password");
+        assert_null(test_resp_cookie(&r, "__Host-citerne_session", NULL));
+        if (!first)
+            first = strdup(r.body);
+        else if (strcmp(first, r.body) != 0)
+            fail_msg("login failure %d answered %s, the first answered %s", i, r.body, first);
+        test_resp_dispose(&r);
+    }
+    free(first);
+}
+
+static void me_needs_a_session_and_logout_ends_it(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+
+    test_resp_t r;
+    call("GET", "/api/v1/accounts/me", NULL, NULL, &r);
+    expect_status(&r, 401, "me without a session");
+    test_resp_dispose(&r);
+    call("GET", "/api/v1/accounts/me",
+         "Cookie: __Host-citerne_session="
+         "0000000000000000000000000000000000000000000000000000000000000000\r\n",
+         NULL, &r);
+    expect_status(&r, 401, "me with an unknown token");
+    test_resp_dispose(&r);
+
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             m.email);
+    call("POST", "/api/v1/accounts/login", NULL, body, &r);
+    expect_status(&r, 200, "login");
+    char *token = test_resp_cookie(&r, "__Host-citerne_session", NULL);
+    char csrf[65];
+    snprintf(csrf, sizeof csrf, "%s", jstr(&r, "csrf"));
+    test_resp_dispose(&r);
+
+    char cookie[256], with_csrf[384];
+    snprintf(cookie, sizeof cookie, "Cookie: __Host-citerne_session=%s\r\n", token);
+    snprintf(with_csrf, sizeof with_csrf, "%sX-CSRF-Token: %s\r\n", cookie, csrf);
+    call("GET", "/api/v1/accounts/me", cookie, NULL, &r);
+    expect_status(&r, 200, "me");
+    assert_string_equal(jstr(&r, "user_id"), m.user_id);
+    assert_string_equal(jstr(&r, "email"), m.email);
+    assert_string_equal(jstr(&r, "name"), "Marie");
+    json_t *g = json_array_get(json_object_get(r.json, "customers"), 0);
+    assert_string_equal(json_string_value(json_object_get(g, "customer_id")), m.customer_id);
+    test_resp_dispose(&r);
+
+    /* a write without the CSRF token is refused and ends nothing */
+    call("POST", "/api/v1/accounts/logout", cookie, NULL, &r);
+    expect_status(&r, 401, "logout without CSRF");
+    test_resp_dispose(&r);
+    char key[ACCOUNTS_SESSION_KEY_MAX];
+    accounts_session_key(token, key);
+    redisReply *rep = redisCommand(F.redis, "EXISTS %s", key);
+    assert_int_equal(rep->integer, 1);
+    freeReplyObject(rep);
+
+    call("POST", "/api/v1/accounts/logout", with_csrf, NULL, &r);
+    expect_status(&r, 204, "logout");
+    char *cleared = NULL;
+    char *v = test_resp_cookie(&r, "__Host-citerne_session", &cleared);
+    assert_non_null(v);
+    assert_string_equal(v, "");
+    assert_non_null(strstr(cleared, "Max-Age=0"));
+    free(v);
+    free(cleared);
+    test_resp_dispose(&r);
+    rep = redisCommand(F.redis, "EXISTS %s", key);
+    assert_int_equal(rep->integer, 0);
+    freeReplyObject(rep);
+
+    call("GET", "/api/v1/accounts/me", cookie, NULL, &r);
+    expect_status(&r, 401, "me after logout");
+    test_resp_dispose(&r);
+    free(token);
+}
+
+static bool cache_closed;
+
+static void on_cache_closed(void *udata)
+{
+    (void)udata;
+    cache_closed = true;
+}
+
+static void login_fails_closed_when_redis_is_down(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    ct_cache_t *real = F.svc.cache;
+    ct_cache_t *down = NULL;
+    assert_int_equal(ct_cache_new(&F.svc.loop, "redis://127.0.0.1:1/0", &down), 0);
+    F.svc.cache = down;
+
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             m.email);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/login", NULL, body, &r);
+    expect_status(&r, 503, "login with Redis down");
+    assert_null(test_resp_cookie(&r, "__Host-citerne_session", NULL));
+    test_resp_dispose(&r);
+    call("GET", "/api/v1/accounts/me",
+         "Cookie: __Host-citerne_session="
+         "0000000000000000000000000000000000000000000000000000000000000000\r\n",
+         NULL, &r);
+    expect_status(&r, 503, "me with Redis down");
+    test_resp_dispose(&r);
+
+    F.svc.cache = real;
+    cache_closed = false;
+    ct_cache_close(down, on_cache_closed, NULL);
+    assert_true(ct_test_run_until(&F.svc.loop, &cache_closed, 5000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(
+            back_office_creates_customer_contract_site_and_user_with_one_event_each, test_setup),
+        cmocka_unit_test_setup(duplicate_customer_number_is_409_and_writes_nothing, test_setup),
+        cmocka_unit_test_setup(bad_json_and_wrong_types_are_400_naming_the_fields, test_setup),
+        cmocka_unit_test_setup(maintenance_plan_must_suit_the_segment, test_setup),
+        cmocka_unit_test_setup(unknown_customer_or_contract_is_404_with_nothing_written,
+                               test_setup),
+        cmocka_unit_test_setup(back_office_needs_the_operator_key, test_setup),
+        cmocka_unit_test_setup(duplicate_email_is_409_whatever_its_case, test_setup),
+        cmocka_unit_test_setup(login_sets_the_cookie_and_stores_the_session, test_setup),
+        cmocka_unit_test_setup(failed_logins_all_get_the_same_401, test_setup),
+        cmocka_unit_test_setup(me_needs_a_session_and_logout_ends_it, test_setup),
+        cmocka_unit_test_setup(login_fails_closed_when_redis_is_down, test_setup),
+    };
+    srandom((unsigned)getpid());
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
