@@ -395,11 +395,18 @@ def _pg_datadir(d, user):
         return link
     alt = os.path.join("/tmp", "citerne-%d" % os.geteuid(),
                        hashlib.sha1(d.encode()).hexdigest()[:12], "pg")
-    os.makedirs(os.path.dirname(alt), exist_ok=True)
-    os.chmod(os.path.dirname(os.path.dirname(alt)), 0o711)
-    os.chmod(os.path.dirname(alt), 0o711)
     if os.path.isdir(link):
-        shutil.rmtree(link)
+        if os.listdir(link):
+            raise StackError("user %s cannot reach %s, where a PostgreSQL data directory "
+                             "already is: make its parents traversable (chmod o+x) or move "
+                             "it away" % (user, link))
+        os.rmdir(link)
+    top = os.path.dirname(os.path.dirname(alt))
+    os.makedirs(os.path.dirname(alt), exist_ok=True)
+    if os.lstat(top).st_uid != os.geteuid() or os.path.islink(top):
+        raise StackError("%s belongs to another user: remove it" % top)
+    os.chmod(top, 0o711)
+    os.chmod(os.path.dirname(alt), 0o711)
     os.symlink(alt, link)
     say("user %s cannot reach %s: PostgreSQL data goes to %s (linked from %s)"
         % (user, d, alt, link))
