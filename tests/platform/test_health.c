@@ -79,8 +79,8 @@ static void get(fixture_t *f, const char *path, response_t *r)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(ct__http_adopt(f->srv, sv[0]), 0);
     char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     assert_int_equal(write(sv[1], req, (size_t)n), n);
     fcntl(sv[1], F_SETFL, O_NONBLOCK);
     static char buf[16384];

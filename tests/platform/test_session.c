@@ -1,6 +1,8 @@
 /* Sessions against the dev Redis. Lookups go through a real HTTP server: the
  * request is written raw into one end of a socketpair whose other end the
  * server adopts, so cookies and headers are parsed as in production. */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,6 +79,17 @@ static void handler(ct_http_req_t *req, void *udata)
     ct_session_lookup(h->f->cache, req, on_lookup, h);
 }
 
+/* Replies 204 with the cookies of the fixture's last created session. */
+static char cookie_token[65];
+static ct_session_t cookie_session;
+
+static void cookie_handler(ct_http_req_t *req, void *udata)
+{
+    (void)udata;
+    ct_session_set_cookies(req, cookie_token, &cookie_session, 900);
+    ct_http_reply(req, 204, NULL, NULL, 0);
+}
+
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
@@ -91,6 +104,7 @@ static int setup(void **state)
     const char *methods[] = {"GET", "POST", "DELETE", "HEAD"};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(ct_http_route(f->srv, methods[i], "/t", handler, f), 0);
+    assert_int_equal(ct_http_route(f->srv, "POST", "/login", cookie_handler, f), 0);
     *state = f;
     return 0;
 }
@@ -246,8 +260,7 @@ static void lookup_finds_the_session_of_the_cookie(void **state)
     assert_int_equal(f->s.ngrants, 2);
     assert_int_equal(ct_session_role(&f->s, CUST_A), CT_ROLE_ORDERER);
     assert_int_equal(ct_session_role(&f->s, CUST_B), CT_ROLE_VIEWER);
-    assert_int_equal(ct_session_role(&f->s, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f0000"),
-                     CT_ROLE_NONE);
+    assert_int_equal(ct_session_role(&f->s, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f0000"), CT_ROLE_NONE);
     /* a write with the right CSRF token */
     assert_int_equal(lookup(f, "POST", c.token, c.s.csrf), 0);
     assert_int_equal(lookup(f, "DELETE", c.token, c.s.csrf), 0);
@@ -270,6 +283,49 @@ static void writes_need_the_matching_csrf_token(void **state)
     prefix[39] = '\0';
     assert_int_equal(lookup(f, "DELETE", c.token, prefix), CT_EUNAUTH);
     assert_int_equal(lookup(f, "HEAD", c.token, NULL), 0); /* safe methods do not */
+}
+
+static void set_cookies_sends_session_and_csrf_cookies(void **state)
+{
+    ct_test_require_stack();
+    fixture_t *f = *state;
+    created_t c;
+    create(f, 900, &c, NULL);
+    memcpy(cookie_token, c.token, sizeof cookie_token);
+    cookie_session = c.s;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(ct__http_adopt(f->srv, sv[0]), 0);
+    const char raw[] = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                       "Connection: close\r\n\r\n";
+    assert_int_equal(write(sv[1], raw, sizeof raw - 1), (ssize_t)(sizeof raw - 1));
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    char buf[4096];
+    size_t len = 0;
+    for (int i = 0; i < 3000 && !memmem(buf, len, "\r\n\r\n", 4); i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        ssize_t k = read(sv[1], buf + len, sizeof buf - 1 - len);
+        if (k > 0)
+            len += (size_t)k;
+        else
+            uv_sleep(1);
+    }
+    buf[len] = '\0';
+    close(sv[1]);
+    char want[256];
+    snprintf(want, sizeof want,
+             "Set-Cookie: __Host-citerne_session=%s; Path=/; HttpOnly; Secure; SameSite=Lax; "
+             "Max-Age=900\r\n",
+             c.token);
+    if (!strstr(buf, want))
+        fail_msg("no session cookie in:\n%s", buf);
+    snprintf(want, sizeof want,
+             "Set-Cookie: citerne_csrf=%s; Path=/; Secure; SameSite=Lax; Max-Age=900\r\n",
+             c.s.csrf);
+    if (!strstr(buf, want))
+        fail_msg("no csrf cookie in:\n%s", buf);
+    /* the session cookie is what lookups read back */
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
 }
 
 static void missing_unknown_or_malformed_cookies_are_unauthenticated(void **state)
@@ -411,6 +467,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(lookup_finds_the_session_of_the_cookie, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_need_the_matching_csrf_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(set_cookies_sends_session_and_csrf_cookies, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(missing_unknown_or_malformed_cookies_are_unauthenticated,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(expired_session_is_unauthenticated, setup, teardown),
