@@ -20,7 +20,7 @@
 #include "citerne/error.h"
 #include "citerne/log.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum {
     BACKOFF_MIN_MS = 100,
@@ -128,8 +128,8 @@ static void params_copy(ct_db_params_t *dst, const ct_db_params_t *src)
         if (!src->values[i])
             dst->values[i] = NULL;
         else if (src->formats[i])
-            dst->values[i] = memcpy(xmalloc((size_t)src->lengths[i]), src->values[i],
-                                    (size_t)src->lengths[i]);
+            dst->values[i] =
+                memcpy(xmalloc((size_t)src->lengths[i]), src->values[i], (size_t)src->lengths[i]);
         else
             dst->values[i] = xstrdup(src->values[i]);
         dst->lengths[i] = src->lengths[i];
@@ -229,7 +229,7 @@ struct pconn {
     uv_timer_t timer; /* backoff while DOWN, connect timeout while CONNECTING */
     conn_state_t state;
     unsigned backoff_ms;
-    bool ready;   /* UP and set up (LISTEN done) */
+    bool ready;    /* UP and set up (LISTEN done) */
     bool flushing; /* PQflush returned 1: output pending */
     work_t *work;
 };
@@ -433,9 +433,8 @@ static void conn_step_connect(pconn_t *c, PostgresPollingStatusType ps)
     int rc = 0;
     /* between two attempts (next host, SSL fallback) libpq may have no
      * socket: poll again so it opens the next one or reports the failure */
-    for (int i = 0; i < 8 && PQsocket(c->pg) < 0 && ps != PGRES_POLLING_FAILED &&
-                    ps != PGRES_POLLING_OK;
-         i++)
+    for (int i = 0;
+         i < 8 && PQsocket(c->pg) < 0 && ps != PGRES_POLLING_FAILED && ps != PGRES_POLLING_OK; i++)
         ps = PQconnectPoll(c->pg);
     switch (ps) {
     case PGRES_POLLING_READING:
@@ -894,15 +893,15 @@ static void on_tick(uv_timer_t *t)
     while (!list_empty(&db->queue)) {
         work_t *w = db->queue.next;
         uint64_t waited = now - w->queued_at;
-        bool expired = waited >= QUEUE_MAX_WAIT_MS ||
-                       (!live && waited >= QUEUE_NOCONN_WAIT_MS && since_up >= QUEUE_NOCONN_WAIT_MS);
+        bool expired = waited >= QUEUE_MAX_WAIT_MS || (!live && waited >= QUEUE_NOCONN_WAIT_MS &&
+                                                       since_up >= QUEUE_NOCONN_WAIT_MS);
         if (!expired)
             break;
         list_remove(w);
         db->nqueued--;
         db->nrunning++;
-        set_fail(w, CT_EUNAVAIL, live ? "timed out waiting for a database connection"
-                                      : "no database connection");
+        set_fail(w, CT_EUNAVAIL,
+                 live ? "timed out waiting for a database connection" : "no database connection");
         work_finish(w);
     }
     if (list_empty(&db->queue))

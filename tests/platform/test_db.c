@@ -165,9 +165,8 @@ static void binary_param_round_trips_every_byte(void **state)
     ct_db_params_init(&p);
     ct_db_params_add_bin(&p, bytes, sizeof bytes);
     binres_t b = {0};
-    assert_int_equal(ct_db_query(f->db, "SELECT $1::bytea AS b, 12 AS n, NULL::int AS nul", &p,
-                                 on_bin, &b),
-                     0);
+    assert_int_equal(
+        ct_db_query(f->db, "SELECT $1::bytea AS b, 12 AS n, NULL::int AS nul", &p, on_bin, &b), 0);
     ct_db_params_dispose(&p);
     assert_true(ct_test_run_until(&f->loop, &b.called, 10000));
     assert_int_equal(b.len, sizeof bytes);
@@ -476,8 +475,7 @@ static void pool_recovers_after_its_connection_is_terminated(void **state)
 
     /* the next query waits for the reconnect and succeeds on a new backend */
     long long pid2 = 0;
-    assert_int_equal(ct_db_query(f->db, "SELECT pg_backend_pid() AS pid", NULL, pid_of, &pid2),
-                     0);
+    assert_int_equal(ct_db_query(f->db, "SELECT pg_backend_pid() AS pid", NULL, pid_of, &pid2), 0);
     for (int i = 0; i < 1000 && !pid2; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
     assert_true(pid2 != 0);
