@@ -338,6 +338,8 @@ static void connect_to(ct_cache_t *c, const char *ip)
         schedule_retry(c);
         return;
     }
+    /* a peer that vanished without a FIN is noticed (hiredis: 15 s probes) */
+    (void)redisEnableKeepAlive(&ac->c);
     ac->data = c;
     c->ac = ac;
     c->setup_pending = 0;
