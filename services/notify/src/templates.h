@@ -1,0 +1,74 @@
+/* The French texts of notifications, and the formats they use (amounts,
+ * quantities, dates). Pure functions: values in, text out, no I/O. */
+#ifndef NOTIFY_TEMPLATES_H
+#define NOTIFY_TEMPLATES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    NOTIFY_KIND_ORDER_PROPOSED = 0,
+    NOTIFY_KIND_DELIVERY_SCHEDULED,
+    NOTIFY_KIND_DELIVERY_CONFIRMED,
+    NOTIFY_KIND_INVOICE_ISSUED,
+} notify_kind_t;
+
+typedef enum { NOTIFY_CHANNEL_EMAIL = 0, NOTIFY_CHANNEL_SMS } notify_channel_t;
+
+/* Spacing of formatted numbers. E-mail: French typography (narrow no-break
+ * space U+202F between thousands, no-break space U+00A0 before the unit).
+ * SMS: plain spaces, so the text stays in the GSM 7-bit alphabet (160
+ * characters per part instead of 70). */
+typedef enum { NOTIFY_STYLE_TYPOGRAPHIC = 0, NOTIFY_STYLE_PLAIN } notify_style_t;
+
+/* What a notification tells; only the fields of its kind are read. */
+typedef struct {
+    notify_kind_t kind;
+    const char *user_name;       /* may be "" (greeting without a name) */
+    const char *customer_number; /* may be "" */
+    /* order_proposed */
+    bool automatic;              /* delivery_mode == "automatic" */
+    const char *speed;           /* "standard", "express_8d", ... */
+    /* order_proposed, delivery_scheduled */
+    int quantity_kg;
+    /* delivery_scheduled, delivery_confirmed: YYYY-MM-DD */
+    const char *delivery_date;
+    /* delivery_confirmed */
+    int delivered_kg;
+    /* invoice_issued */
+    const char *invoice_number;
+    int64_t total_incl_cents;
+    const char *issue_date;      /* YYYY-MM-DD */
+} notify_facts_t;
+
+#define NOTIFY_SUBJECT_MAX 200
+#define NOTIFY_BODY_MAX 2048
+
+typedef struct {
+    char subject[NOTIFY_SUBJECT_MAX]; /* "" for an SMS */
+    char body[NOTIFY_BODY_MAX];       /* lines end with "\n" */
+} notify_message_t;
+
+/* Renders the notification of f for a channel into out. Returns 0, or -1 when
+ * a date does not parse or the text does not fit (out is then unusable). */
+int notify_render(const notify_facts_t *f, notify_channel_t channel, notify_message_t *out);
+
+/* "1 234,56 €" (style decides the spaces); negative amounts get a "-".
+ * Returns the length written, or -1 when out is too small. */
+int notify_format_amount(int64_t cents, notify_style_t style, char *out, size_t size);
+/* "1 200 kg" */
+int notify_format_kg(int64_t kg, notify_style_t style, char *out, size_t size);
+/* "mardi 24 novembre 2026" (with_weekday) or "24 novembre 2026"; the first
+ * of a month is "1er". Returns the length, or -1 for an invalid date or a
+ * short buffer. */
+int notify_format_date(const char *ymd, bool with_weekday, char *out, size_t size);
+
+/* Event strings. Return 0 or -1. */
+int notify_kind_parse(const char *s, notify_kind_t *out);
+const char *notify_kind_name(notify_kind_t kind);
+const char *notify_channel_name(notify_channel_t channel);
+/* A date YYYY-MM-DD that exists (year 2000..9999). */
+bool notify_date_valid(const char *ymd);
+
+#endif

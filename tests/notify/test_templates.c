@@ -1,0 +1,258 @@
+/* The French texts of every notification kind and channel, and the formats
+ * of amounts, quantities and dates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "templates.h"
+
+#define NBSP "\xc2\xa0"
+#define NNBSP "\xe2\x80\xaf"
+
+static void amounts_are_grouped_by_thousands_with_a_decimal_comma(void **state)
+{
+    (void)state;
+    struct {
+        int64_t cents;
+        const char *typo, *plain;
+    } t[] = {
+        {123456, "1" NNBSP "234,56" NBSP "€", "1 234,56 €"},
+        {0, "0,00" NBSP "€", "0,00 €"},
+        {5, "0,05" NBSP "€", "0,05 €"},
+        {99999, "999,99" NBSP "€", "999,99 €"},
+        {100000, "1" NNBSP "000,00" NBSP "€", "1 000,00 €"},
+        {123456789, "1" NNBSP "234" NNBSP "567,89" NBSP "€", "1 234 567,89 €"},
+        {-1050, "-10,50" NBSP "€", "-10,50 €"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[64];
+        assert_true(notify_format_amount(t[i].cents, NOTIFY_STYLE_TYPOGRAPHIC, out, sizeof out) >
+                    0);
+        assert_string_equal(out, t[i].typo);
+        assert_true(notify_format_amount(t[i].cents, NOTIFY_STYLE_PLAIN, out, sizeof out) > 0);
+        assert_string_equal(out, t[i].plain);
+    }
+    char small[6];
+    assert_int_equal(notify_format_amount(123456, NOTIFY_STYLE_PLAIN, small, sizeof small), -1);
+}
+
+static void quantities_are_grouped_and_end_in_kg(void **state)
+{
+    (void)state;
+    char out[32];
+    notify_format_kg(1200, NOTIFY_STYLE_PLAIN, out, sizeof out);
+    assert_string_equal(out, "1 200 kg");
+    notify_format_kg(480, NOTIFY_STYLE_TYPOGRAPHIC, out, sizeof out);
+    assert_string_equal(out, "480" NBSP "kg");
+    notify_format_kg(12000, NOTIFY_STYLE_TYPOGRAPHIC, out, sizeof out);
+    assert_string_equal(out, "12" NNBSP "000" NBSP "kg");
+}
+
+static void dates_are_written_in_french_with_the_weekday(void **state)
+{
+    (void)state;
+    struct {
+        const char *ymd, *with, *without;
+    } t[] = {
+        {"2026-11-24", "mardi 24 novembre 2026", "24 novembre 2026"},
+        {"2026-12-01", "mardi 1er décembre 2026", "1er décembre 2026"},
+        {"2027-08-15", "dimanche 15 août 2027", "15 août 2027"},
+        {"2026-02-02", "lundi 2 février 2026", "2 février 2026"},
+        {"2028-02-29", "mardi 29 février 2028", "29 février 2028"},
+        {"2026-11-28", "samedi 28 novembre 2026", "28 novembre 2026"},
+        {"2026-11-27", "vendredi 27 novembre 2026", "27 novembre 2026"},
+        {"2026-11-26", "jeudi 26 novembre 2026", "26 novembre 2026"},
+        {"2026-11-25", "mercredi 25 novembre 2026", "25 novembre 2026"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[64];
+        assert_true(notify_format_date(t[i].ymd, true, out, sizeof out) > 0);
+        assert_string_equal(out, t[i].with);
+        assert_true(notify_format_date(t[i].ymd, false, out, sizeof out) > 0);
+        assert_string_equal(out, t[i].without);
+    }
+    char out[64];
+    assert_int_equal(notify_format_date("2026-02-29", true, out, sizeof out), -1);
+    assert_int_equal(notify_format_date("2026-11-24T10:00", true, out, sizeof out), -1);
+    assert_int_equal(notify_format_date(NULL, true, out, sizeof out), -1);
+    assert_false(notify_date_valid("2026-13-01"));
+    assert_true(notify_date_valid("2026-01-31"));
+}
+
+typedef struct {
+    const char *name;
+    notify_facts_t facts;
+    const char *subject;
+    const char *email;
+    const char *sms;
+} text_case_t;
+
+#define SIGNATURE "\n-- \nCiterne, votre fournisseur de propane\nNuméro client" NBSP ": C-0042\n"
+
+static const text_case_t texts[] = {
+    {
+        "order_proposed_on_demand",
+        {.kind = NOTIFY_KIND_ORDER_PROPOSED, .user_name = "Marie Dupont",
+         .customer_number = "C-0042", .automatic = false, .speed = "standard",
+         .quantity_kg = 1200},
+        "Commande de propane à confirmer" NBSP ": 1" NNBSP "200" NBSP "kg",
+        "Bonjour Marie Dupont,\n\nNous vous proposons une livraison de 1" NNBSP "200" NBSP
+        "kg de propane (livraison sous 15 jours).\nPour la recevoir, confirmez dans votre "
+        "espace client.\n" SIGNATURE,
+        "Citerne : nous vous proposons une livraison de 1 200 kg de propane (sous 15 jours). "
+        "Pour la recevoir, confirmez dans votre espace client.",
+    },
+    {
+        "order_proposed_automatic",
+        {.kind = NOTIFY_KIND_ORDER_PROPOSED, .user_name = "Marie Dupont",
+         .customer_number = "C-0042", .automatic = true, .speed = "standard",
+         .quantity_kg = 500},
+        "Livraison automatique planifiée" NBSP ": 500" NBSP "kg",
+        "Bonjour Marie Dupont,\n\nLivraison automatique planifiée" NBSP ": nous livrerons "
+        "500" NBSP "kg de propane dans votre citerne.\nVous n'avez rien à faire, nous vous "
+        "indiquerons la date de passage.\n" SIGNATURE,
+        "Citerne : livraison automatique planifiée de 500 kg de propane. Vous n'avez rien à "
+        "faire.",
+    },
+    {
+        "delivery_scheduled",
+        {.kind = NOTIFY_KIND_DELIVERY_SCHEDULED, .user_name = "Marie Dupont",
+         .customer_number = "C-0042", .quantity_kg = 500, .delivery_date = "2026-11-24"},
+        "Livraison prévue le mardi 24 novembre 2026",
+        "Bonjour Marie Dupont,\n\nVotre livraison de 500" NBSP "kg de propane est prévue le "
+        "mardi 24 novembre 2026.\nMerci de laisser l'accès à votre citerne dégagé.\n" SIGNATURE,
+        "Citerne : livraison de 500 kg de propane prévue le mardi 24 novembre 2026.",
+    },
+    {
+        "delivery_confirmed",
+        {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED, .user_name = "Marie Dupont",
+         .customer_number = "C-0042", .delivered_kg = 487, .delivery_date = "2026-11-24"},
+        "Livraison effectuée" NBSP ": 487" NBSP "kg de propane",
+        "Bonjour Marie Dupont,\n\nNous avons livré 487" NBSP "kg de propane le mardi 24 "
+        "novembre 2026.\nVotre facture suivra.\n" SIGNATURE,
+        "Citerne : 487 kg de propane livrés le mardi 24 novembre 2026. Votre facture suivra.",
+    },
+    {
+        "invoice_issued",
+        {.kind = NOTIFY_KIND_INVOICE_ISSUED, .user_name = "Marie Dupont",
+         .customer_number = "C-0042", .invoice_number = "FA2026-000001",
+         .total_incl_cents = 123456, .issue_date = "2026-11-25"},
+        "Facture FA2026-000001" NBSP ": 1" NNBSP "234,56" NBSP "€",
+        "Bonjour Marie Dupont,\n\nVotre facture FA2026-000001 du 25 novembre 2026 est "
+        "disponible dans votre espace client.\nMontant TTC" NBSP ": 1" NNBSP "234,56" NBSP
+        "€\n" SIGNATURE,
+        "Citerne : facture FA2026-000001 du 25 novembre 2026 disponible dans votre espace "
+        "client. Montant TTC : 1 234,56 €.",
+    },
+};
+
+static void every_kind_has_its_french_email_and_sms(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        notify_message_t m;
+        if (notify_render(&texts[i].facts, NOTIFY_CHANNEL_EMAIL, &m) != 0)
+            fail_msg("%s: e-mail not rendered", texts[i].name);
+        assert_string_equal(m.subject, texts[i].subject);
+        assert_string_equal(m.body, texts[i].email);
+        if (notify_render(&texts[i].facts, NOTIFY_CHANNEL_SMS, &m) != 0)
+            fail_msg("%s: SMS not rendered", texts[i].name);
+        assert_string_equal(m.subject, "");
+        assert_string_equal(m.body, texts[i].sms);
+    }
+}
+
+static void sms_texts_fit_in_one_or_two_parts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        notify_message_t m;
+        assert_int_equal(notify_render(&texts[i].facts, NOTIFY_CHANNEL_SMS, &m), 0);
+        if (strlen(m.body) > 306)
+            fail_msg("%s: %zu bytes", texts[i].name, strlen(m.body));
+    }
+}
+
+static void greeting_without_a_name_and_signature_without_a_number(void **state)
+{
+    (void)state;
+    notify_facts_t f = {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED, .user_name = "",
+                        .customer_number = "", .delivered_kg = 200,
+                        .delivery_date = "2026-11-24"};
+    notify_message_t m;
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), 0);
+    assert_string_equal(m.body, "Bonjour,\n\nNous avons livré 200" NBSP
+                                "kg de propane le mardi 24 novembre 2026.\nVotre facture "
+                                "suivra.\n\n-- \nCiterne, votre fournisseur de propane\n");
+}
+
+static void express_speeds_are_named_in_the_proposal(void **state)
+{
+    (void)state;
+    struct {
+        const char *speed, *sms;
+    } t[] = {
+        {"express_8d", "Citerne : nous vous proposons une livraison de 300 kg de propane "
+                       "(express sous 8 jours). Pour la recevoir, confirmez dans votre espace "
+                       "client."},
+        {"express_48h", "Citerne : nous vous proposons une livraison de 300 kg de propane "
+                        "(express sous 48 h). Pour la recevoir, confirmez dans votre espace "
+                        "client."},
+        {"express_24h", "Citerne : nous vous proposons une livraison de 300 kg de propane "
+                        "(express sous 24 h). Pour la recevoir, confirmez dans votre espace "
+                        "client."},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        notify_facts_t f = {.kind = NOTIFY_KIND_ORDER_PROPOSED, .speed = t[i].speed,
+                            .quantity_kg = 300};
+        notify_message_t m;
+        assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), 0);
+        assert_string_equal(m.body, t[i].sms);
+    }
+}
+
+static void a_bad_date_or_missing_number_renders_nothing(void **state)
+{
+    (void)state;
+    notify_message_t m;
+    notify_facts_t bad_date = {.kind = NOTIFY_KIND_DELIVERY_SCHEDULED, .quantity_kg = 200,
+                               .delivery_date = "2026-02-30"};
+    assert_int_equal(notify_render(&bad_date, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    notify_facts_t no_number = {.kind = NOTIFY_KIND_INVOICE_ISSUED, .invoice_number = "",
+                                .issue_date = "2026-11-25"};
+    assert_int_equal(notify_render(&no_number, NOTIFY_CHANNEL_SMS, &m), -1);
+}
+
+static void kinds_and_channels_have_stable_names(void **state)
+{
+    (void)state;
+    notify_kind_t k;
+    assert_int_equal(notify_kind_parse("invoice_issued", &k), 0);
+    assert_int_equal(k, NOTIFY_KIND_INVOICE_ISSUED);
+    assert_int_equal(notify_kind_parse("nope", &k), -1);
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_PROPOSED), "order_proposed");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_DELIVERY_SCHEDULED), "delivery_scheduled");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_DELIVERY_CONFIRMED), "delivery_confirmed");
+    assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_EMAIL), "email");
+    assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_SMS), "sms");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(amounts_are_grouped_by_thousands_with_a_decimal_comma),
+        cmocka_unit_test(quantities_are_grouped_and_end_in_kg),
+        cmocka_unit_test(dates_are_written_in_french_with_the_weekday),
+        cmocka_unit_test(every_kind_has_its_french_email_and_sms),
+        cmocka_unit_test(sms_texts_fit_in_one_or_two_parts),
+        cmocka_unit_test(greeting_without_a_name_and_signature_without_a_number),
+        cmocka_unit_test(express_speeds_are_named_in_the_proposal),
+        cmocka_unit_test(a_bad_date_or_missing_number_renders_nothing),
+        cmocka_unit_test(kinds_and_channels_have_stable_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
