@@ -101,8 +101,8 @@ static void on_connect(uv_connect_t *req, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-void test_http(uv_loop_t *loop, int port, const char *method, const char *path,
-               const char *headers, const char *body, test_resp_t *out)
+void test_http(uv_loop_t *loop, int port, const char *method, const char *path, const char *headers,
+               const char *body, test_resp_t *out)
 {
     memset(out, 0, sizeof *out);
     conn_t *c = calloc(1, sizeof *c);
@@ -119,8 +119,7 @@ void test_http(uv_loop_t *loop, int port, const char *method, const char *path,
     c->connect.data = c;
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", port, &addr);
-    assert_int_equal(uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect),
-                     0);
+    assert_int_equal(uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect), 0);
     ct_test_run_until(loop, &c->done, 10000);
     if (!c->done)
         finish(c);

@@ -9,18 +9,18 @@
 #include <uv.h>
 
 typedef struct {
-    int status;     /* 0 when no response came */
-    char *head;     /* status line and headers, NUL-terminated */
-    char *body;     /* NUL-terminated */
+    int status; /* 0 when no response came */
+    char *head; /* status line and headers, NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t body_len;
-    json_t *json;   /* the body parsed, or NULL */
+    json_t *json; /* the body parsed, or NULL */
 } test_resp_t;
 
 /* Sends method path with extra header lines (each ending in "\r\n", or NULL)
  * and body (NULL: none; sent as application/json) to 127.0.0.1:port, runs
  * loop until the response is complete (10 s at most). */
-void test_http(uv_loop_t *loop, int port, const char *method, const char *path,
-               const char *headers, const char *body, test_resp_t *out);
+void test_http(uv_loop_t *loop, int port, const char *method, const char *path, const char *headers,
+               const char *body, test_resp_t *out);
 /* Value of the first header name (case-insensitive), malloc'ed, or NULL. */
 char *test_resp_header(const test_resp_t *r, const char *name);
 /* Value of cookie name from the Set-Cookie headers (up to ';'), malloc'ed,

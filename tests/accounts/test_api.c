@@ -72,9 +72,9 @@ static int group_setup(void **state)
     assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
     assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
 
-    assert_int_equal(ct_migrate_run(svc->db, accounts_migrations, accounts_migrations_count,
-                                    on_migrated, NULL),
-                     0);
+    assert_int_equal(
+        ct_migrate_run(svc->db, accounts_migrations, accounts_migrations_count, on_migrated, NULL),
+        0);
     assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
     assert_int_equal(migrate_status, 0);
 
@@ -285,8 +285,8 @@ static size_t outbox_events(const char *customer_id, Citerne__V1__AccountsEvent 
     assert_true(n <= max);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(PQgetvalue(res, (int)i, 0), "citerne.accounts.v1");
-        out[i] = citerne__v1__accounts_event__unpack(
-            NULL, (size_t)PQgetlength(res, (int)i, 2), (const uint8_t *)PQgetvalue(res, (int)i, 2));
+        out[i] = citerne__v1__accounts_event__unpack(NULL, (size_t)PQgetlength(res, (int)i, 2),
+                                                     (const uint8_t *)PQgetvalue(res, (int)i, 2));
         if (!out[i])
             fail_msg("outbox row %zu of %s does not decode as AccountsEvent", i, customer_id);
         assert_string_equal(out[i]->meta->event_id, PQgetvalue(res, (int)i, 3));
@@ -419,8 +419,7 @@ static void duplicate_customer_number_is_409_and_writes_nothing(void **state)
     long long rows = table_rows(), events = outbox_rows();
     char body[256];
     snprintf(body, sizeof body,
-             "{\"customer_number\":\"%s\",\"name\":\"Autre\",\"segment\":\"household\"}",
-             m.number);
+             "{\"customer_number\":\"%s\",\"name\":\"Autre\",\"segment\":\"household\"}", m.number);
     test_resp_t r;
     call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
     expect_status(&r, 409, "duplicate number");
@@ -479,7 +478,8 @@ static void bad_json_and_wrong_types_are_400_naming_the_fields(void **state)
          "\"price_per_tonne_cents\":1}",
          "delivery_mode"},
         {"/api/v1/accounts/contracts",
-         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"delivery_mode\":\"automatic\","
+         "{\"customer_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\",\"delivery_mode\":"
+         "\"automatic\","
          "\"price_per_tonne_cents\":10000001}",
          "price_per_tonne_cents"},
         {"/api/v1/accounts/sites",
@@ -706,8 +706,8 @@ static void failed_logins_all_get_the_same_401(void **state)
     make_customer(&m, "household");
     make_user(&m, "correct horse battery");
     char bodies[4][256];
-    snprintf(bodies[0], sizeof bodies[0],
-             "{\"email\":\"%s\",\"password\":\"wrong horse battery\"}", m.email);
+    snprintf(bodies[0], sizeof bodies[0], "{\"email\":\"%s\",\"password\":\"wrong horse battery\"}",
+             m.email);
     snprintf(bodies[1], sizeof bodies[1],
              "{\"email\":\"nobody%d@example.test\",\"password\":\"correct horse battery\"}", F.seq);
     snprintf(bodies[2], sizeof bodies[2],

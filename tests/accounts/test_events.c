@@ -30,8 +30,10 @@ static Citerne__V1__AccountsEvent *decode(const accounts_event_t *ev)
 static void customer_created_carries_number_segment_and_vat(void **state)
 {
     (void)state;
-    accounts_customer_t c = {.customer_number = "C1234567", .name = "Dupont SARL",
-                             .segment = "business", .vat_rate_bp = 2000,
+    accounts_customer_t c = {.customer_number = "C1234567",
+                             .name = "Dupont SARL",
+                             .segment = "business",
+                             .vat_rate_bp = 2000,
                              .siret = "73282932000074"};
     ct_uuid_v7(c.id);
     accounts_event_t ev;
@@ -52,7 +54,8 @@ static void customer_created_carries_number_segment_and_vat(void **state)
 static void contract_created_carries_mode_price_and_plan(void **state)
 {
     (void)state;
-    accounts_contract_t c = {.delivery_mode = "on_demand", .price_per_tonne_cents = 185000,
+    accounts_contract_t c = {.delivery_mode = "on_demand",
+                             .price_per_tonne_cents = 185000,
                              .maintenance_plan = "preference"};
     ct_uuid_v7(c.id);
     ct_uuid_v7(c.customer_id);
@@ -72,8 +75,11 @@ static void contract_created_carries_mode_price_and_plan(void **state)
 static void site_created_carries_the_contracts_mode_and_customer(void **state)
 {
     (void)state;
-    accounts_site_t s = {.capacity_kg = 1000, .threshold_pct = 25, .address = "1 rue du Gaz",
-                         .certificate_received = false, .delivery_mode = "automatic"};
+    accounts_site_t s = {.capacity_kg = 1000,
+                         .threshold_pct = 25,
+                         .address = "1 rue du Gaz",
+                         .certificate_received = false,
+                         .delivery_mode = "automatic"};
     ct_uuid_v7(s.id);
     ct_uuid_v7(s.contract_id);
     ct_uuid_v7(s.customer_id);
@@ -96,8 +102,11 @@ static void site_created_carries_the_contracts_mode_and_customer(void **state)
 static void user_created_never_carries_the_password(void **state)
 {
     (void)state;
-    accounts_user_t u = {.email = "marie@example.fr", .phone = NULL, .name = "Marie",
-                         .role = "orderer", .password_hash = "$argon2id$v=19$secret-hash"};
+    accounts_user_t u = {.email = "marie@example.fr",
+                         .phone = NULL,
+                         .name = "Marie",
+                         .role = "orderer",
+                         .password_hash = "$argon2id$v=19$secret-hash"};
     ct_uuid_v7(u.id);
     ct_uuid_v7(u.customer_id);
     accounts_event_t ev;
@@ -118,8 +127,8 @@ static void user_created_never_carries_the_password(void **state)
 static void each_event_gets_its_own_id(void **state)
 {
     (void)state;
-    accounts_customer_t c = {.customer_number = "C1234567", .name = "A", .segment = "household",
-                             .vat_rate_bp = 1000};
+    accounts_customer_t c = {
+        .customer_number = "C1234567", .name = "A", .segment = "household", .vat_rate_bp = 1000};
     ct_uuid_v7(c.id);
     accounts_event_t a, b;
     assert_int_equal(accounts_event_customer_created(&c, &a), 0);

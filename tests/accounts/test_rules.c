@@ -16,8 +16,8 @@
 static void check_bool(const char *what, const char *input, bool got, bool want)
 {
     if (got != want)
-        fail_msg("%s(\"%s\") = %s, want %s", what, input ? input : "(null)",
-                 got ? "true" : "false", want ? "true" : "false");
+        fail_msg("%s(\"%s\") = %s, want %s", what, input ? input : "(null)", got ? "true" : "false",
+                 want ? "true" : "false");
 }
 
 static void customer_number_is_C_and_6_to_10_digits(void **state)
@@ -27,11 +27,10 @@ static void customer_number_is_C_and_6_to_10_digits(void **state)
         const char *in;
         bool ok;
     } cases[] = {
-        {"C123456", true},        {"C1234567890", true},  {"C000000", true},
-        {"C12345", false},        {"C12345678901", false}, {"c123456", false},
-        {"123456", false},        {"C12345a", false},      {"C 123456", false},
-        {"C123456 ", false},      {"", false},             {"C", false},
-        {"CC123456", false},      {"C-123456", false},     {NULL, false},
+        {"C123456", true},       {"C1234567890", true}, {"C000000", true}, {"C12345", false},
+        {"C12345678901", false}, {"c123456", false},    {"123456", false}, {"C12345a", false},
+        {"C 123456", false},     {"C123456 ", false},   {"", false},       {"C", false},
+        {"CC123456", false},     {"C-123456", false},   {NULL, false},
     };
     for (size_t i = 0; i < COUNT(cases); i++)
         check_bool("customer_number_valid", cases[i].in,
@@ -45,9 +44,14 @@ static void siret_is_exactly_14_digits(void **state)
         const char *in;
         bool ok;
     } cases[] = {
-        {"73282932000074", true}, {"12345678901234", true}, {"1234567890123", false},
-        {"123456789012345", false}, {"7328293200007A", false}, {"732 829 320 00074", false},
-        {"", false}, {NULL, false},
+        {"73282932000074", true},
+        {"12345678901234", true},
+        {"1234567890123", false},
+        {"123456789012345", false},
+        {"7328293200007A", false},
+        {"732 829 320 00074", false},
+        {"", false},
+        {NULL, false},
     };
     for (size_t i = 0; i < COUNT(cases); i++)
         check_bool("siret_valid", cases[i].in, accounts_siret_valid(cases[i].in), cases[i].ok);
@@ -59,12 +63,11 @@ static void vat_rate_is_one_of_three_rates(void **state)
     static const struct {
         long long bp;
         bool ok;
-    } cases[] = {{550, true},   {1000, true}, {2000, true}, {0, false},
+    } cases[] = {{550, true},    {1000, true}, {2000, true},  {0, false},
                  {-2000, false}, {20, false},  {1999, false}, {2100, false}};
     for (size_t i = 0; i < COUNT(cases); i++)
         if (accounts_vat_rate_valid(cases[i].bp) != cases[i].ok)
-            fail_msg("vat_rate_valid(%lld) = %d, want %d", cases[i].bp,
-                     !cases[i].ok, cases[i].ok);
+            fail_msg("vat_rate_valid(%lld) = %d, want %d", cases[i].bp, !cases[i].ok, cases[i].ok);
 }
 
 static void maintenance_plan_depends_on_segment(void **state)
@@ -150,8 +153,7 @@ static void email_is_trimmed_lowercased_and_checked(void **state)
                          cases[i].want);
             assert_string_equal(out, cases[i].want);
         } else if (rc == 0) {
-            fail_msg("email_normalise(\"%s\") accepted as \"%s\", want refused", cases[i].in,
-                     out);
+            fail_msg("email_normalise(\"%s\") accepted as \"%s\", want refused", cases[i].in, out);
         } else {
             assert_string_equal(out, "");
         }
@@ -176,11 +178,20 @@ static void phone_is_e164(void **state)
         const char *in;
         bool ok;
     } cases[] = {
-        {"+33612345678", true},     {"+12025550123", true},   {"+49301234", true},
-        {"+123456789012345", true}, {"+1234567", false},      {"+1234567890123456", false},
-        {"0612345678", false},      {"33612345678", false},   {"+33 6 12 34 56 78", false},
-        {"+0612345678", false},     {"+3361234567a", false},  {"+", false},
-        {"", false},                {NULL, false},
+        {"+33612345678", true},
+        {"+12025550123", true},
+        {"+49301234", true},
+        {"+123456789012345", true},
+        {"+1234567", false},
+        {"+1234567890123456", false},
+        {"0612345678", false},
+        {"33612345678", false},
+        {"+33 6 12 34 56 78", false},
+        {"+0612345678", false},
+        {"+3361234567a", false},
+        {"+", false},
+        {"", false},
+        {NULL, false},
     };
     for (size_t i = 0; i < COUNT(cases); i++)
         check_bool("phone_valid", cases[i].in, accounts_phone_valid(cases[i].in), cases[i].ok);
@@ -195,15 +206,15 @@ static void utf8_length_counts_code_points_and_refuses_bad_bytes(void **state)
     } cases[] = {
         {"", 0},
         {"abc", 3},
-        {"\xc3\xa9t\xc3\xa9", 3},               /* été */
-        {"\xe2\x82\xac", 1},                    /* € */
+        {"\xc3\xa9t\xc3\xa9", 3},                /* été */
+        {"\xe2\x82\xac", 1},                     /* € */
         {"\xf0\x9f\x94\xa5\xf0\x9f\x94\xa5", 2}, /* two emoji */
-        {"\xc3", -1},                           /* truncated */
-        {"\x80", -1},                           /* lone continuation */
-        {"\xc0\xaf", -1},                       /* overlong '/' */
-        {"\xe0\x80\xaf", -1},                   /* overlong, 3 bytes */
-        {"\xed\xa0\x80", -1},                   /* surrogate D800 */
-        {"\xf4\x90\x80\x80", -1},               /* past U+10FFFF */
+        {"\xc3", -1},                            /* truncated */
+        {"\x80", -1},                            /* lone continuation */
+        {"\xc0\xaf", -1},                        /* overlong '/' */
+        {"\xe0\x80\xaf", -1},                    /* overlong, 3 bytes */
+        {"\xed\xa0\x80", -1},                    /* surrogate D800 */
+        {"\xf4\x90\x80\x80", -1},                /* past U+10FFFF */
         {"\xff", -1},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
@@ -226,11 +237,11 @@ static void password_length_is_12_to_128_code_points(void **state)
         {"a", 12, true},
         {"a", 128, true},
         {"a", 129, false},
-        {"\xc3\xa9", 12, true},  /* 24 bytes, 12 code points */
-        {"\xc3\xa9", 11, false}, /* 22 bytes but 11 code points */
-        {"\xf0\x9f\x94\xa5", 128, true},  /* 512 bytes, 128 code points */
+        {"\xc3\xa9", 12, true},          /* 24 bytes, 12 code points */
+        {"\xc3\xa9", 11, false},         /* 22 bytes but 11 code points */
+        {"\xf0\x9f\x94\xa5", 128, true}, /* 512 bytes, 128 code points */
         {"\xf0\x9f\x94\xa5", 129, false},
-        {"\xf0\x9f\x94\xa5", 3, false},   /* 12 bytes, 3 code points */
+        {"\xf0\x9f\x94\xa5", 3, false}, /* 12 bytes, 3 code points */
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         size_t ul = strlen(cases[i].unit), len = 0;
@@ -239,11 +250,11 @@ static void password_length_is_12_to_128_code_points(void **state)
         buf[len] = '\0';
         bool got = accounts_password_length_ok(buf, len);
         if (got != cases[i].ok)
-            fail_msg("password of %d x \"%s\" (%zu bytes): %d, want %d", cases[i].n,
-                     cases[i].unit, len, got, cases[i].ok);
+            fail_msg("password of %d x \"%s\" (%zu bytes): %d, want %d", cases[i].n, cases[i].unit,
+                     len, got, cases[i].ok);
     }
-    assert_false(accounts_password_length_ok("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-                                              12));
+    assert_false(
+        accounts_password_length_ok("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 12));
     assert_false(accounts_password_length_ok(NULL, 0));
 }
 

@@ -16,12 +16,12 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         ct_config_fail(cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
     out->session_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_SESSION_TTL_S", EIGHT_HOURS_S, 60, 30L * 86400);
-    out->pwhash_ops = (unsigned long long)ct_config_int(
-        cfg, "CITERNE_PWHASH_OPS", (long)crypto_pwhash_OPSLIMIT_INTERACTIVE,
-        (long)crypto_pwhash_OPSLIMIT_MIN, 64);
-    out->pwhash_mem = (size_t)ct_config_int(cfg, "CITERNE_PWHASH_MEM",
-                                            (long)crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                                            (long)crypto_pwhash_MEMLIMIT_MIN, 1L << 30);
+    out->pwhash_ops = (unsigned long long)ct_config_int(cfg, "CITERNE_PWHASH_OPS",
+                                                        (long)crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                        (long)crypto_pwhash_OPSLIMIT_MIN, 64);
+    out->pwhash_mem =
+        (size_t)ct_config_int(cfg, "CITERNE_PWHASH_MEM", (long)crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              (long)crypto_pwhash_MEMLIMIT_MIN, 1L << 30);
 }
 
 int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *settings)

@@ -22,10 +22,10 @@ extern const size_t accounts_migrations_count;
 
 /* Settings of accounts beyond the common ones (README: Settings). */
 typedef struct {
-    const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
-    unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
-    unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
-    size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
+    const char *operator_key;      /* CITERNE_OPERATOR_KEY, required */
+    unsigned session_ttl_s;        /* CITERNE_SESSION_TTL_S, default 8 h */
+    unsigned long long pwhash_ops; /* CITERNE_PWHASH_OPS */
+    size_t pwhash_mem;             /* CITERNE_PWHASH_MEM, bytes */
 } accounts_settings_t;
 
 /* The service's state, shared by every handler (route udata). The platform
@@ -88,7 +88,7 @@ typedef struct {
 typedef struct {
     char id[CT_UUID_STRLEN + 1];
     char customer_id[CT_UUID_STRLEN + 1];
-    char email[255]; /* normalised */
+    char email[255];   /* normalised */
     const char *phone; /* E.164 or NULL */
     const char *name;
     const char *role;

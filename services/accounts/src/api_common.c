@@ -13,8 +13,7 @@ bool accounts_require_operator(accounts_t *a, ct_http_req_t *req)
     if (auth && strncasecmp(auth, bearer, sizeof bearer - 1) == 0) {
         const char *key = auth + sizeof bearer - 1;
         unsigned char digest[crypto_generichash_BYTES];
-        crypto_generichash(digest, sizeof digest, (const unsigned char *)key, strlen(key), NULL,
-                           0);
+        crypto_generichash(digest, sizeof digest, (const unsigned char *)key, strlen(key), NULL, 0);
         if (sodium_memcmp(digest, a->operator_digest, sizeof digest) == 0)
             return true;
     }

@@ -26,8 +26,7 @@ static bool parse_contract(ct_valid_t *v, json_t *body, accounts_contract_t *c)
     if (customer_id)
         accounts_uuid_lower(c->customer_id, customer_id);
     c->delivery_mode = ct_valid_enum(v, body, "delivery_mode", delivery_modes, true, NULL);
-    c->price_per_tonne_cents =
-        ct_valid_int(v, body, "price_per_tonne_cents", 1, 10000000, true, 0);
+    c->price_per_tonne_cents = ct_valid_int(v, body, "price_per_tonne_cents", 1, 10000000, true, 0);
     c->maintenance_plan = ct_valid_enum(v, body, "maintenance_plan", plans, false, "none");
     return ct_valid_ok(v);
 }

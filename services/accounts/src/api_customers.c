@@ -31,8 +31,10 @@ static bool parse_customer(ct_valid_t *v, json_t *body, accounts_customer_t *c)
         ct_valid_fail(v, "name", "expected 1 to 200 characters, not only spaces");
     c->segment = ct_valid_enum(v, body, "segment", segments, true, NULL);
     json_t *vat = json_object_get(body, "vat_rate_bp");
-    c->vat_rate_bp = (int)ct_valid_int(v, body, "vat_rate_bp", 0, 10000, false, 2000);
-    if (json_is_integer(vat) && !accounts_vat_rate_valid(json_integer_value(vat)))
+    c->vat_rate_bp = (int)ct_valid_int(v, body, "vat_rate_bp", 550, 2000, false, 2000);
+    /* within the range (else ct_valid_int said so) but not one of the rates */
+    if (json_is_integer(vat) && json_integer_value(vat) >= 550 && json_integer_value(vat) <= 2000 &&
+        !accounts_vat_rate_valid(json_integer_value(vat)))
         ct_valid_fail(v, "vat_rate_bp", "expected 550, 1000 or 2000 (basis points)");
 
     json_t *siret = json_object_get(body, "siret");
@@ -94,10 +96,9 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "customer %s created", ctx->c.id);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?}", "id", ctx->c.id,
-                            "customer_number", ctx->c.customer_number, "name", ctx->c.name,
-                            "segment", ctx->c.segment, "vat_rate_bp", ctx->c.vat_rate_bp,
-                            "siret", ctx->c.siret);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?}", "id", ctx->c.id, "customer_number",
+                            ctx->c.customer_number, "name", ctx->c.name, "segment", ctx->c.segment,
+                            "vat_rate_bp", ctx->c.vat_rate_bp, "siret", ctx->c.siret);
     ct_http_reply_json(ctx->req, 201, out);
 }
 

@@ -61,8 +61,8 @@ static void on_session(int status, const char *token, const ct_session_t *s, voi
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed in", s->user_id);
     ct_session_set_cookies(ctx->req, token, s, ctx->a->session_ttl_s);
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
-    json_t *out = json_pack("{s:s, s:s, s:o}", "user_id", s->user_id, "csrf", s->csrf,
-                            "customers", grants_json(s));
+    json_t *out = json_pack("{s:s, s:s, s:o}", "user_id", s->user_id, "csrf", s->csrf, "customers",
+                            grants_json(s));
     ct_http_reply_json(ctx->req, 200, out);
 }
 
@@ -79,8 +79,8 @@ static void on_verified(int status, const char *hash, void *udata)
         reply_invalid_credentials(ctx->req);
         return;
     }
-    int rc = ct_session_create(ctx->a->svc->cache, &ctx->session, ctx->a->session_ttl_s,
-                               on_session, ctx);
+    int rc = ct_session_create(ctx->a->svc->cache, &ctx->session, ctx->a->session_ttl_s, on_session,
+                               ctx);
     if (rc != 0)
         on_session(rc, NULL, NULL, ctx);
 }
@@ -141,11 +141,11 @@ void accounts_api_login(ct_http_req_t *req, void *udata)
     if (!json_is_string(email) || !json_is_string(password)) {
         json_t *errors = json_array();
         if (!json_is_string(email))
-            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "email", "message",
-                                                    "expected a string"));
+            json_array_append_new(
+                errors, json_pack("{s:s, s:s}", "field", "email", "message", "expected a string"));
         if (!json_is_string(password))
-            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "password",
-                                                    "message", "expected a string"));
+            json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "password", "message",
+                                                    "expected a string"));
         ct_http_reply_invalid(req, errors);
         return;
     }
@@ -248,10 +248,9 @@ static void on_me_user(const ct_db_error_t *err, PGresult *res, void *udata)
         return;
     }
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:o}", "user_id", ctx->session.user_id,
-                            "email", ct_db_get(res, 0, "email"), "name",
-                            ct_db_get(res, 0, "name"), "phone", ct_db_get(res, 0, "phone"),
-                            "customers", grants_json(&ctx->session));
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:o}", "user_id", ctx->session.user_id, "email",
+                            ct_db_get(res, 0, "email"), "name", ct_db_get(res, 0, "name"), "phone",
+                            ct_db_get(res, 0, "phone"), "customers", grants_json(&ctx->session));
     ct_http_reply_json(ctx->req, 200, out);
 }
 

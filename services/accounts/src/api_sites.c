@@ -86,12 +86,11 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "site %s created", ctx->s.id);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:s}", "id", ctx->s.id,
-                            "customer_id", ctx->s.customer_id, "contract_id", ctx->s.contract_id,
-                            "capacity_kg", ctx->s.capacity_kg, "threshold_pct",
-                            ctx->s.threshold_pct, "address", ctx->s.address,
-                            "certificate_received", (int)ctx->s.certificate_received,
-                            "delivery_mode", ctx->s.delivery_mode);
+    json_t *out = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:s}", "id", ctx->s.id, "customer_id",
+        ctx->s.customer_id, "contract_id", ctx->s.contract_id, "capacity_kg", ctx->s.capacity_kg,
+        "threshold_pct", ctx->s.threshold_pct, "address", ctx->s.address, "certificate_received",
+        (int)ctx->s.certificate_received, "delivery_mode", ctx->s.delivery_mode);
     ct_http_reply_json(ctx->req, 201, out);
 }
 

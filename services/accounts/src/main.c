@@ -22,8 +22,7 @@ int main(void)
     accounts_settings_read(&svc.cfg, &settings);
     if (ct_config_check(&svc.cfg) != 0)
         return 2;
-    if (accounts_init(&accounts, &svc, &settings) != 0 ||
-        accounts_routes(&accounts, svc.http) != 0)
+    if (accounts_init(&accounts, &svc, &settings) != 0 || accounts_routes(&accounts, svc.http) != 0)
         return 1;
     svc.udata = &accounts;
     return ct_service_run(&svc);

@@ -16,9 +16,8 @@ static void hash_work(uv_work_t *w)
 static void verify_work(uv_work_t *w)
 {
     accounts_pw_job_t *job = w->data;
-    job->result = crypto_pwhash_str_verify(job->verify_hash, job->password, job->len) == 0
-                      ? 0
-                      : CT_EUNAUTH;
+    job->result =
+        crypto_pwhash_str_verify(job->verify_hash, job->password, job->len) == 0 ? 0 : CT_EUNAUTH;
 }
 
 static void after_work(uv_work_t *w, int status)

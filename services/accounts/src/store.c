@@ -1,16 +1,13 @@
 /* All SQL of accounts (see store.h). */
 #include "store.h"
 
-#include <stdbool.h>
-
 static void tx_query(ct_db_tx_t *tx, const char *sql, ct_db_params_t *p, ct_db_tx_cb next)
 {
     ct_db_tx_query(tx, sql, p, next);
     ct_db_params_dispose(p);
 }
 
-void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c,
-                                    ct_db_tx_cb next)
+void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -35,8 +32,7 @@ void accounts_store_customer_lock(ct_db_tx_t *tx, const char *customer_id, ct_db
     tx_query(tx, "SELECT segment FROM customers WHERE id = $1 FOR KEY SHARE", &p, next);
 }
 
-void accounts_store_contract_insert(ct_db_tx_t *tx, const accounts_contract_t *c,
-                                    ct_db_tx_cb next)
+void accounts_store_contract_insert(ct_db_tx_t *tx, const accounts_contract_t *c, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -56,8 +52,7 @@ void accounts_store_contract_lock(ct_db_tx_t *tx, const char *contract_id, ct_db
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, contract_id);
-    tx_query(tx,
-             "SELECT customer_id, delivery_mode FROM contracts WHERE id = $1 FOR KEY SHARE", &p,
+    tx_query(tx, "SELECT customer_id, delivery_mode FROM contracts WHERE id = $1 FOR KEY SHARE", &p,
              next);
 }
 
@@ -101,8 +96,8 @@ void accounts_store_user_grant(ct_db_tx_t *tx, const accounts_user_t *u, ct_db_t
     ct_db_params_add(&p, u->id);
     ct_db_params_add(&p, u->customer_id);
     ct_db_params_add(&p, u->role);
-    tx_query(tx, "INSERT INTO user_customers (user_id, customer_id, role) VALUES ($1, $2, $3)",
-             &p, next);
+    tx_query(tx, "INSERT INTO user_customers (user_id, customer_id, role) VALUES ($1, $2, $3)", &p,
+             next);
 }
 
 static int query1(ct_db_t *db, const char *sql, const char *arg, ct_db_result_cb cb, void *udata)
@@ -136,7 +131,8 @@ int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_resu
         "    ORDER BY s.id) FROM sites s JOIN contracts k ON k.id = s.contract_id"
         "    WHERE s.customer_id = c.id), '[]'::json),"
         "  'users', COALESCE((SELECT json_agg(json_build_object("
-        "      'id', u.id, 'email', u.email, 'phone', u.phone, 'name', u.name,"
+        "      'id', u.id, 'customer_id', uc.customer_id, 'email', u.email, 'phone', u.phone,"
+        "      'name', u.name,"
         "      'role', uc.role, 'status', u.status)"
         "    ORDER BY u.id) FROM user_customers uc JOIN users u ON u.id = uc.user_id"
         "    WHERE uc.customer_id = c.id), '[]'::json)"
@@ -150,6 +146,7 @@ int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb 
                   "SELECT u.id, u.password_hash, uc.customer_id, uc.role FROM users u"
                   " LEFT JOIN user_customers uc ON uc.user_id = u.id"
                   " WHERE u.email = $1 AND u.status = 'active' AND u.password_hash IS NOT NULL"
+                  /* 32: CT_SESSION_MAX_GRANTS, what a session can hold */
                   " ORDER BY uc.created_at, uc.customer_id LIMIT 32",
                   email, cb, udata);
 }

@@ -9,14 +9,12 @@
 
 /* INSERT the customer unless its number exists: one row (id) when inserted,
  * none when the number is taken. */
-void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c,
-                                    ct_db_tx_cb next);
+void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c, ct_db_tx_cb next);
 /* Locks the customer against deletion for the rest of tx: one row
  * (segment) or none when unknown. */
 void accounts_store_customer_lock(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next);
 /* INSERT the contract. */
-void accounts_store_contract_insert(ct_db_tx_t *tx, const accounts_contract_t *c,
-                                    ct_db_tx_cb next);
+void accounts_store_contract_insert(ct_db_tx_t *tx, const accounts_contract_t *c, ct_db_tx_cb next);
 /* Locks the contract: one row (customer_id, delivery_mode) or none. */
 void accounts_store_contract_lock(ct_db_tx_t *tx, const char *contract_id, ct_db_tx_cb next);
 /* INSERT the site. */
