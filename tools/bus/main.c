@@ -32,11 +32,12 @@ typedef struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: citerne-bus [--brokers N] [--partitions N] [--bootstrap-file PATH]\n"
-               "  --brokers N          mock brokers (default 1)\n"
-               "  --partitions N       partitions per topic (default 16)\n"
-               "  --bootstrap-file P   write the bootstrap address to P (atomically)\n"
-               "  --debug CONTEXTS     librdkafka debug contexts (e.g. mock,cgrp), logged at debug\n");
+    fprintf(f,
+            "usage: citerne-bus [--brokers N] [--partitions N] [--bootstrap-file PATH]\n"
+            "  --brokers N          mock brokers (default 1)\n"
+            "  --partitions N       partitions per topic (default 16)\n"
+            "  --bootstrap-file P   write the bootstrap address to P (atomically)\n"
+            "  --debug CONTEXTS     librdkafka debug contexts (e.g. mock,cgrp), logged at debug\n");
 }
 
 static int parse_int(const char *s, int min, int max, int *out)
@@ -132,9 +133,10 @@ static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, con
     /* The host handle has no brokers on purpose. */
     if (strcmp(fac, "CONFWARN") == 0)
         return;
-    ct_log_level_t l = level <= 3 ? CT_LOG_ERROR : level <= 4 ? CT_LOG_WARN
-                       : level <= 6                            ? CT_LOG_INFO
-                                                               : CT_LOG_DEBUG;
+    ct_log_level_t l = level <= 3   ? CT_LOG_ERROR
+                       : level <= 4 ? CT_LOG_WARN
+                       : level <= 6 ? CT_LOG_INFO
+                                    : CT_LOG_DEBUG;
     CT_LOG(l, NULL, "rdkafka %s: %s", fac, buf);
 }
 

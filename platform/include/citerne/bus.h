@@ -9,7 +9,14 @@
  * stored by us only (enable.auto.offset.store=false) after the handler says
  * it is done; stored offsets are committed by librdkafka in the background
  * and at close. One message is handled at a time per consumer, in order, so
- * a stored offset never skips an unfinished message. */
+ * a stored offset never skips an unfinished message.
+ *
+ * Threads: every function here is called on the loop thread, and every
+ * callback runs on it. Extra librdkafka properties (TLS, SASL, tuning) come
+ * from CITERNE_KAFKA_CONF (all clients), CITERNE_KAFKA_PRODUCER_CONF and
+ * CITERNE_KAFKA_CONSUMER_CONF: "name=value;name=value".
+ * Metrics: citerne_bus_produced_total, citerne_bus_produce_failed_total,
+ * citerne_bus_consumed_total{topic="..."}. */
 #ifndef CITERNE_BUS_H
 #define CITERNE_BUS_H
 
@@ -23,9 +30,14 @@ typedef struct ct_bus_producer ct_bus_producer_t;
 /* status 0 when the broker persisted the message, CT_EBUS otherwise. */
 typedef void (*ct_bus_delivery_cb)(int status, void *opaque);
 
+/* Creates an idempotent producer for brokers ("host:port,...") in *out.
+ * Returns 0, CT_ECONFIG for a bad setting, CT_EBUS if the client cannot be
+ * created, or -errno. Connects in the background: produce at once. */
 int ct_bus_producer_new(uv_loop_t *loop, const char *brokers, const char *client_id,
                         ct_bus_producer_t **out);
-/* Copies key and payload. Fails now (CT_EBUS, CT_ECLOSED) or calls cb once. */
+/* Copies key and payload (key may be NULL with keylen 0). Fails now
+ * (CT_EBUS, CT_ECLOSED, -ENOMEM) or calls cb once on the loop, even when
+ * the producer is closed before the report (then with CT_EBUS). */
 int ct_bus_produce(ct_bus_producer_t *p, const char *topic, const void *key, size_t keylen,
                    const void *payload, size_t len, ct_bus_delivery_cb cb, void *opaque);
 /* Messages produced and not yet reported. */
@@ -33,7 +45,9 @@ size_t ct_bus_producer_outq(const ct_bus_producer_t *p);
 /* The client knows a broker of the cluster (non-blocking check). */
 bool ct_bus_producer_ready(const ct_bus_producer_t *p);
 /* Waits (on the loop) up to timeout_ms for outstanding reports, then
- * destroys the client and calls cb(udata). */
+ * destroys the client, frees p and calls cb(udata). Messages still
+ * unreported then are purged and reported with CT_EBUS. Produce fails with
+ * CT_ECLOSED from this call on. Call once. */
 void ct_bus_producer_close(ct_bus_producer_t *p, unsigned timeout_ms, void (*cb)(void *udata),
                            void *udata);
 
@@ -44,6 +58,9 @@ typedef struct ct_bus_msg ct_bus_msg_t;
  * ct_bus_msg_done exactly once, now or later. */
 typedef void (*ct_bus_msg_cb)(ct_bus_msg_t *msg, void *udata);
 
+/* Joins group (also the client id) and subscribes to topics (copied);
+ * messages go to cb(msg, udata) on the loop, one at a time. Returns 0,
+ * CT_ECONFIG (bad setting, no topic), CT_EBUS or -errno. */
 int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
                         const char *const *topics, size_t ntopics, ct_bus_msg_cb cb, void *udata,
                         ct_bus_consumer_t **out);
@@ -51,19 +68,21 @@ int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
  * stored and the next message follows. status < 0: a transient failure; the
  * same message is handed again after a backoff (doubling from 100 ms to 5 s). */
 void ct_bus_msg_done(ct_bus_msg_t *msg, int status);
+/* Accessors, valid until ct_bus_msg_done: the bytes are borrowed. */
 const void *ct_bus_msg_payload(const ct_bus_msg_t *msg, size_t *len);
 const void *ct_bus_msg_key(const ct_bus_msg_t *msg, size_t *len);
 const char *ct_bus_msg_topic(const ct_bus_msg_t *msg);
 int32_t ct_bus_msg_partition(const ct_bus_msg_t *msg);
 int64_t ct_bus_msg_offset(const ct_bus_msg_t *msg);
-/* Group membership is up (an assignment was received). */
+/* Group membership is up (an assignment was received and not lost). */
 bool ct_bus_consumer_ready(const ct_bus_consumer_t *c);
 /* Stops fetching, waits for the message in hand, commits stored offsets,
  * leaves the group (rd_kafka_consumer_close_queue, polled on the loop), then
  * calls cb(udata) and frees c. */
 void ct_bus_consumer_close(ct_bus_consumer_t *c, void (*cb)(void *udata), void *udata);
 
-/* Topic of a service: "citerne.<service>.v1" into out. */
+/* Topic of a service: "citerne.<service>.v1" into out; returns out, or
+ * NULL when it does not fit in outlen. */
 const char *ct_bus_topic(const char *service, char *out, size_t outlen);
 
 #endif
