@@ -14,7 +14,8 @@
 
 #include "stack.h"
 
-typedef struct {
+struct test_call {
+    uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_connect_t connect;
     uv_write_t write;
@@ -23,7 +24,8 @@ typedef struct {
     size_t len, cap;
     bool done;   /* the response is complete or the connection ended */
     bool closed; /* the handle is closed */
-} conn_t;
+};
+typedef struct test_call conn_t;
 
 static void on_close(uv_handle_t *h)
 {
@@ -101,12 +103,12 @@ static void on_connect(uv_connect_t *req, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-void test_http(uv_loop_t *loop, int port, const char *method, const char *path, const char *headers,
-               const char *body, test_resp_t *out)
+test_call_t *test_http_start(uv_loop_t *loop, int port, const char *method, const char *path,
+                             const char *headers, const char *body)
 {
-    memset(out, 0, sizeof *out);
     conn_t *c = calloc(1, sizeof *c);
     assert_non_null(c);
+    c->loop = loop;
     size_t blen = body ? strlen(body) : 0;
     int n = asprintf(&c->request,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s"
@@ -120,10 +122,21 @@ void test_http(uv_loop_t *loop, int port, const char *method, const char *path, 
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", port, &addr);
     assert_int_equal(uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect), 0);
-    ct_test_run_until(loop, &c->done, 10000);
+    return c;
+}
+
+bool test_http_done(const test_call_t *c)
+{
+    return c->done;
+}
+
+void test_http_finish(test_call_t *c, test_resp_t *out)
+{
+    memset(out, 0, sizeof *out);
+    ct_test_run_until(c->loop, &c->done, 10000);
     if (!c->done)
         finish(c);
-    ct_test_run_until(loop, &c->closed, 1000);
+    ct_test_run_until(c->loop, &c->closed, 1000);
 
     if (c->buf) {
         c->buf[c->len] = '\0';
@@ -139,6 +152,12 @@ void test_http(uv_loop_t *loop, int port, const char *method, const char *path, 
     free(c->buf);
     free(c->request);
     free(c);
+}
+
+void test_http(uv_loop_t *loop, int port, const char *method, const char *path, const char *headers,
+               const char *body, test_resp_t *out)
+{
+    test_http_finish(test_http_start(loop, port, method, path, headers, body), out);
 }
 
 char *test_resp_header(const test_resp_t *r, const char *name)

@@ -4,6 +4,7 @@
 #ifndef ACCOUNTS_TEST_HTTP_CLIENT_H
 #define ACCOUNTS_TEST_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <uv.h>
@@ -21,6 +22,16 @@ typedef struct {
  * loop until the response is complete (10 s at most). */
 void test_http(uv_loop_t *loop, int port, const char *method, const char *path, const char *headers,
                const char *body, test_resp_t *out);
+/* The same in two steps, so that several requests can be in flight at once:
+ * test_http_start sends and returns at once; test_http_done says whether the
+ * response is complete; test_http_finish runs the loop until it is (10 s at
+ * most), fills out and frees the call. */
+typedef struct test_call test_call_t;
+test_call_t *test_http_start(uv_loop_t *loop, int port, const char *method, const char *path,
+                             const char *headers, const char *body);
+bool test_http_done(const test_call_t *call);
+void test_http_finish(test_call_t *call, test_resp_t *out);
+
 /* Value of the first header name (case-insensitive), malloc'ed, or NULL. */
 char *test_resp_header(const test_resp_t *r, const char *name);
 /* Value of cookie name from the Set-Cookie headers (up to ';'), malloc'ed,

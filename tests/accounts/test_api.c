@@ -727,6 +727,19 @@ static void failed_logins_all_get_the_same_401(void **state)
             fail_msg("login failure %d answered %s, the first answered %s", i, r.body, first);
         test_resp_dispose(&r);
     }
+    /* a disabled user with the right password gets the very same answer */
+    assert_int_equal(sql_count("WITH u AS (UPDATE users SET status = 'disabled' WHERE id = $1"
+                               " RETURNING 1) SELECT count(*) FROM u",
+                               m.user_id),
+                     1);
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             m.email);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/login", NULL, body, &r);
+    expect_status(&r, 401, "disabled user");
+    assert_string_equal(r.body, first);
+    test_resp_dispose(&r);
     free(first);
 }
 
@@ -840,6 +853,71 @@ static void login_fails_closed_when_redis_is_down(void **state)
     assert_true(ct_test_run_until(&F.svc.loop, &cache_closed, 5000));
 }
 
+/* The longest gap between two ticks of a 1 ms timer: how long the loop was
+ * kept from turning. */
+static uint64_t last_tick_ns, max_gap_ns;
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = uv_hrtime();
+    if (last_tick_ns && now - last_tick_ns > max_gap_ns)
+        max_gap_ns = now - last_tick_ns;
+    last_tick_ns = now;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    *(bool *)h->data = true;
+}
+
+static void password_hashing_leaves_the_loop_free(void **state)
+{
+    (void)state;
+    made_t m;
+    make_customer(&m, "household");
+    /* a hash that takes a while (the service's default cost), measured here */
+    F.accounts.pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    F.accounts.pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    char hash[crypto_pwhash_STRBYTES];
+    uint64_t t0 = uv_hrtime();
+    assert_int_equal(crypto_pwhash_str(hash, "correct horse battery", 21, F.accounts.pwhash_ops,
+                                       F.accounts.pwhash_mem),
+                     0);
+    uint64_t hash_ns = uv_hrtime() - t0;
+
+    char body[512], path[128];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\"slow%d@example.test\",\"name\":\"S\","
+             "\"role\":\"viewer\",\"password\":\"correct horse battery\"}",
+             m.customer_id, F.seq);
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s", m.customer_id);
+
+    uv_timer_t tick;
+    uv_timer_init(&F.svc.loop, &tick);
+    last_tick_ns = max_gap_ns = 0;
+    uv_timer_start(&tick, on_tick, 1, 1);
+    test_call_t *slow =
+        test_http_start(&F.svc.loop, F.port, "POST", "/api/v1/accounts/users", OP_AUTH, body);
+    /* meanwhile the service still answers */
+    test_resp_t r;
+    call("GET", path, OP_AUTH, NULL, &r);
+    expect_status(&r, 200, "a read while a password is hashed");
+    test_resp_dispose(&r);
+    test_http_finish(slow, &r);
+    bool tick_closed = false;
+    tick.data = &tick_closed;
+    uv_close((uv_handle_t *)&tick, on_tick_closed);
+    assert_true(ct_test_run_until(&F.svc.loop, &tick_closed, 1000)); /* tick is on the stack */
+    F.accounts.pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
+    F.accounts.pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+    expect_status(&r, 201, "the user whose password was hashed meanwhile");
+    test_resp_dispose(&r);
+    if (max_gap_ns >= hash_ns / 2)
+        fail_msg("the loop stalled %.1f ms while a %.1f ms hash ran: it ran on the loop",
+                 (double)max_gap_ns / 1e6, (double)hash_ns / 1e6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +934,7 @@ int main(void)
         cmocka_unit_test_setup(failed_logins_all_get_the_same_401, test_setup),
         cmocka_unit_test_setup(me_needs_a_session_and_logout_ends_it, test_setup),
         cmocka_unit_test_setup(login_fails_closed_when_redis_is_down, test_setup),
+        cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
     };
     srandom((unsigned)getpid());
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
