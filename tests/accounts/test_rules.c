@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "rules.h"
 
@@ -296,6 +297,72 @@ static void uuid_is_copied_lowercase(void **state)
     assert_string_equal(out, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
 }
 
+/* A small deterministic generator, so a failure replays. */
+static uint32_t rng = 2463534242u;
+
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* Random bytes biased towards the interesting ones (UTF-8 lead and
+ * continuation bytes, '@', '.', '-', letters, spaces). */
+static size_t random_text(char *buf, size_t max)
+{
+    static const char alphabet[] =
+        "aZ09@.-_+ \t\"<>\xc3\xa9\xe2\x82\xac\xf0\x9f\x80\xbf\xed\xa0\xf4\x90\xc0\xff";
+    size_t n = next_rand() % max;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = next_rand();
+        buf[i] = (r & 1) ? alphabet[(r >> 1) % (sizeof alphabet - 1)] : (char)(1 + (r >> 8) % 255);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void utf8_length_agrees_with_jansson_on_random_bytes(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        size_t n = random_text(buf, sizeof buf - 1);
+        json_t *j = json_stringn(buf, n); /* NULL for invalid UTF-8 */
+        long got = accounts_utf8_length(buf, n);
+        if ((got >= 0) != (j != NULL))
+            fail_msg("iteration %d: utf8_length %ld but jansson %s", i, got,
+                     j ? "accepts" : "refuses");
+        json_decref(j);
+    }
+}
+
+static void email_normalise_is_idempotent_on_random_input(void **state)
+{
+    (void)state;
+    char buf[64], out[ACCOUNTS_EMAIL_MAX + 1], again[ACCOUNTS_EMAIL_MAX + 1];
+    int accepted = 0;
+    for (int i = 0; i < 200000; i++) {
+        random_text(buf, sizeof buf - 1);
+        if (next_rand() % 4 == 0) /* make an address-like shape likelier */
+            snprintf(buf, sizeof buf, "%c@%c.%c", 'a' + (int)(next_rand() % 26),
+                     'A' + (int)(next_rand() % 26), '0' + (int)(next_rand() % 10));
+        if (accounts_email_normalise(buf, out) != 0) {
+            assert_string_equal(out, "");
+            continue;
+        }
+        accepted++;
+        assert_int_equal(accounts_email_normalise(out, again), 0);
+        assert_string_equal(out, again);
+        for (const char *p = out; *p; p++)
+            if ((*p >= 'A' && *p <= 'Z') || (unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+                fail_msg("normalised \"%s\" holds a byte 0x%02x it should not", out,
+                         (unsigned char)*p);
+    }
+    assert_true(accepted > 1000); /* the generator does reach valid addresses */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +377,8 @@ int main(void)
         cmocka_unit_test(text_must_hold_something_besides_spaces),
         cmocka_unit_test(session_key_is_sha256_of_the_token),
         cmocka_unit_test(uuid_is_copied_lowercase),
+        cmocka_unit_test(utf8_length_agrees_with_jansson_on_random_bytes),
+        cmocka_unit_test(email_normalise_is_idempotent_on_random_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
