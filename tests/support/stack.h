@@ -10,7 +10,8 @@
 /* Value of KEY from the env file named by $CITERNE_TEST_STACK ("KEY=VALUE"
  * lines), falling back to the process environment; NULL when absent. */
 const char *ct_test_env(const char *key);
-/* Calls cmocka's skip() when the stack is not available (no PG URL). */
+/* Fails the test when CITERNE_TEST_STACK names a file without the stack's
+ * addresses (the ctest fixture failed); skips when it is unset (by hand). */
 void ct_test_require_stack(void);
 /* Creates an empty database named <prefix>_<pid>_<n> on the stack's server
  * (dropping any leftover) and returns its conninfo URI (malloc'ed). */
