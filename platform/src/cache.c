@@ -9,7 +9,7 @@
  *   pending is then called with a NULL reply, and the disconnect callback runs
  *   if the connection had been established;
  * - so `c` (and every pending record) stays alive until hiredis is done:
- *   `c` is freed from the close callback of our timer, which runs in a later
+ *   `c` is freed from the close callback of our timers, which run in a later
  *   loop phase than any hiredis callback.
  * Whoever frees the context on purpose sets c->ac to NULL first and deals
  * with what follows; on_disconnect only handles drops nobody asked for.
@@ -19,6 +19,7 @@
  * We keep its structure and cleanup but poll with our own callback that lets
  * hiredis see the error (what later hiredis releases do). */
 #include "citerne/cache.h"
+#include "cache_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +37,10 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_MS 3000
+/* A reply later than this means Redis (or the path to it) is stuck: drop the
+ * connection so callers fail (CT_EUNAVAIL) instead of hanging. */
+#define COMMAND_TIMEOUT_MS 10000
+#define WATCHDOG_TICK_MS 500
 
 typedef struct pending {
     struct pending *prev, *next;
@@ -43,6 +48,7 @@ typedef struct pending {
     ct_cache_reply_cb cb;
     void *udata;
     bool cancelled; /* the caller already got CT_ECLOSED */
+    uint64_t sent;  /* uv_now() when sent */
 } pending_t;
 
 struct ct_cache {
@@ -56,12 +62,14 @@ struct ct_cache {
     bool ready;
     int setup_pending; /* AUTH / SELECT replies awaited before ready */
     unsigned backoff_ms;
-    uv_timer_t timer; /* connect timeout, then retry backoff */
+    uv_timer_t timer;    /* connect timeout, then retry backoff */
+    uv_timer_t watchdog; /* replies overdue */
+    unsigned command_timeout_ms;
+    int handles_open;
     uv_getaddrinfo_t gai;
     bool resolving;
     pending_t pending; /* list head */
     bool closing;
-    bool timer_closed;
     void (*close_cb)(void *udata);
     void *close_udata;
 };
@@ -220,7 +228,7 @@ static int parse_url(ct_cache_t *c, const char *url)
 
 static void maybe_finish(ct_cache_t *c)
 {
-    if (!c->closing || !c->timer_closed || c->resolving || c->ac)
+    if (!c->closing || c->handles_open > 0 || c->resolving || c->ac)
         return;
     void (*cb)(void *) = c->close_cb;
     void *udata = c->close_udata;
@@ -262,6 +270,21 @@ static void set_ready(ct_cache_t *c)
     c->ready = true;
     c->backoff_ms = BACKOFF_MIN_MS;
     ct_log_info("redis %s:%d connected", c->host, c->port);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    ct_cache_t *c = t->data;
+    if (!c->ac || c->pending.next == &c->pending)
+        return;
+    pending_t *oldest = c->pending.next; /* replies come in order */
+    if (uv_now(c->loop) - oldest->sent < c->command_timeout_ms)
+        return;
+    ct_log_warn("redis %s:%d: no reply for %u ms, reconnecting", c->host, c->port,
+                c->command_timeout_ms);
+    drop(c); /* pending callers get CT_EUNAVAIL */
+    c->backoff_ms = BACKOFF_MIN_MS;
+    schedule_retry(c);
 }
 
 static void on_connect_timeout(uv_timer_t *t)
@@ -434,12 +457,17 @@ int ct_cache_new(uv_loop_t *loop, const char *url, ct_cache_t **out)
     c->loop = loop;
     c->backoff_ms = BACKOFF_MIN_MS;
     c->pending.next = c->pending.prev = &c->pending;
-    rc = uv_timer_init(loop, &c->timer);
-    if (rc < 0) {
+    c->command_timeout_ms = COMMAND_TIMEOUT_MS;
+    if ((rc = uv_timer_init(loop, &c->timer)) < 0 || (rc = uv_timer_init(loop, &c->watchdog)) < 0) {
+        /* timer init cannot fail on Unix; nothing to close if it did */
         free(c);
         return rc;
     }
     c->timer.data = c;
+    c->watchdog.data = c;
+    c->handles_open = 2;
+    uv_timer_start(&c->watchdog, on_watchdog, WATCHDOG_TICK_MS, WATCHDOG_TICK_MS);
+    uv_unref((uv_handle_t *)&c->watchdog); /* it alone never keeps the loop running */
     start_connect(c);
     *out = c;
     return 0;
@@ -505,6 +533,7 @@ static pending_t *pending_new(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, 
 
 static void pending_link(ct_cache_t *c, pending_t *p)
 {
+    p->sent = uv_now(c->loop);
     p->next = &c->pending;
     p->prev = c->pending.prev;
     c->pending.prev->next = p;
@@ -550,8 +579,13 @@ int ct_cache_command_argv(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, int 
 static void on_timer_closed(uv_handle_t *h)
 {
     ct_cache_t *c = h->data;
-    c->timer_closed = true;
+    c->handles_open--;
     maybe_finish(c);
+}
+
+void ct__cache_set_command_timeout(ct_cache_t *c, unsigned ms)
+{
+    c->command_timeout_ms = ms;
 }
 
 void ct_cache_close(ct_cache_t *c, void (*cb)(void *udata), void *udata)
@@ -576,4 +610,5 @@ void ct_cache_close(ct_cache_t *c, void (*cb)(void *udata), void *udata)
         uv_cancel((uv_req_t *)&c->gai);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->watchdog, on_timer_closed);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "../../platform/src/cache_internal.h"
 #include "citerne/cache.h"
 #include "citerne/error.h"
 #include "citerne/id.h"
@@ -232,6 +233,35 @@ static void close_inside_a_reply_callback_is_safe(void **state)
     ct_test_loop_close(&loop);
     assert_int_equal(x.closed, 1);
     assert_int_equal(later.calls, 1);
+}
+
+static void a_reply_that_never_comes_fails_and_reconnects(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ct_cache_t *c;
+    assert_int_equal(ct_cache_new(&loop, ct_test_env("CITERNE_REDIS_URL"), &c), 0);
+    ct__cache_set_command_timeout(c, 300);
+    assert_true(wait_ready(&loop, c, true, 3000));
+    char key[80], id[CT_UUID_STRLEN + 1];
+    ct_uuid_v7(id);
+    snprintf(key, sizeof key, "ct:test:cache:never:%s", id);
+    result_t stuck = {0}, behind = {0};
+    /* BLPOP with no timeout on an empty list: Redis never answers */
+    assert_int_equal(ct_cache_command(c, on_result, &stuck, "BLPOP %s 0", key), 0);
+    assert_int_equal(ct_cache_command(c, on_result, &behind, "PING"), 0);
+    assert_true(ct_test_run_until(&loop, &behind.done, 3000));
+    assert_int_equal(stuck.calls, 1);
+    assert_int_equal(stuck.status, CT_EUNAVAIL);
+    assert_int_equal(behind.calls, 1);
+    assert_int_equal(behind.status, CT_EUNAVAIL);
+    assert_true(wait_ready(&loop, c, true, 3000));
+    set_get(&loop, c);
+    close_cache(&loop, c);
+    ct_test_loop_close(&loop);
+    assert_int_equal(stuck.calls, 1);
 }
 
 static void reconnects_after_its_connection_is_killed(void **state)
@@ -492,6 +522,7 @@ int main(void)
         cmocka_unit_test(commands_fail_fast_when_redis_is_unreachable),
         cmocka_unit_test(close_with_pending_commands_reports_closed_once),
         cmocka_unit_test(close_inside_a_reply_callback_is_safe),
+        cmocka_unit_test(a_reply_that_never_comes_fails_and_reconnects),
         cmocka_unit_test(reconnects_after_its_connection_is_killed),
         cmocka_unit_test(reconnects_after_a_restart_with_backoff),
         cmocka_unit_test(bad_urls_are_config_errors),

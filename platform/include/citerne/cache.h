@@ -24,7 +24,10 @@ int ct_cache_new(uv_loop_t *loop, const char *url, ct_cache_t **out);
 bool ct_cache_ready(const ct_cache_t *c);
 /* Fails now (CT_EUNAVAIL while not connected, CT_ECLOSED after close,
  * CT_EINPUT) and never calls cb, or calls cb exactly once later (never from
- * inside this call). fmt is hiredis's (%s, %b); argvlen NULL means strlen. */
+ * inside this call). fmt is hiredis's (%s, %b); argvlen NULL means strlen.
+ * A reply overdue by 10 s drops the connection: that command and all those
+ * behind it get CT_EUNAVAIL and the client reconnects (so blocking commands
+ * must block for less). */
 int ct_cache_command(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, const char *fmt, ...);
 int ct_cache_command_argv(ct_cache_t *c, ct_cache_reply_cb cb, void *udata, int argc,
                           const char **argv, const size_t *argvlen);
