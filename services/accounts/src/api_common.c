@@ -1,6 +1,7 @@
 /* What every accounts handler shares: operator authentication, database
  * error replies. */
 #include <string.h>
+#include <strings.h>
 
 #include "accounts.h"
 #include "citerne/error.h"
