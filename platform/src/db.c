@@ -240,10 +240,12 @@ struct ct_db {
     int size;
     pconn_t *conns;
     work_t queue;    /* sentinel of the FIFO of waiting work */
-    work_t deferred; /* sentinel: work to complete from the defer timer */
+    work_t deferred; /* sentinel: work to complete from the defer handle */
     size_t nqueued, nrunning;
-    uv_timer_t tick;  /* queue deadlines */
-    uv_timer_t defer; /* completions that must not run inside a caller's call */
+    uv_timer_t tick; /* queue deadlines */
+    /* completions that must not run inside a caller's call; an async handle
+     * (not a zero timer) so the loop's poll phase wakes up for them */
+    uv_async_t defer;
     bool closing, finishing;
     int pending_closes;
     void (*close_cb)(void *);
@@ -908,9 +910,9 @@ static void on_tick(uv_timer_t *t)
         uv_timer_stop(&db->tick);
 }
 
-static void on_defer(uv_timer_t *t)
+static void on_defer(uv_async_t *a)
 {
-    ct_db_t *db = container_of(t, ct_db_t, defer);
+    ct_db_t *db = container_of(a, ct_db_t, defer);
     while (!list_empty(&db->deferred)) {
         work_t *w = db->deferred.next;
         list_remove(w);
@@ -924,7 +926,7 @@ static void work_defer(work_t *w, int status, const char *msg)
     if (!w->fail_status)
         set_fail(w, status, msg);
     list_push(&w->db->deferred, w);
-    uv_timer_start(&w->db->defer, on_defer, 0, 0);
+    uv_async_send(&w->db->defer);
 }
 
 static void enqueue(ct_db_t *db, work_t *w)
@@ -974,7 +976,7 @@ static int pool_new(uv_loop_t *loop, const char *conninfo, int size, const char 
     list_init(&db->queue);
     list_init(&db->deferred);
     uv_timer_init(loop, &db->tick);
-    uv_timer_init(loop, &db->defer);
+    uv_async_init(loop, &db->defer, on_defer);
     db->last_up = uv_now(loop);
     for (int i = 0; i < size; i++) {
         pconn_t *c = &db->conns[i];
@@ -1195,7 +1197,7 @@ void ct_db_tx_rollback(ct_db_tx_t *tx, int status, const char *message)
     if (tx->detached || !tx->w.conn) {
         /* the server already rolled back when the connection dropped */
         list_push(&tx->w.db->deferred, &tx->w);
-        uv_timer_start(&tx->w.db->defer, on_defer, 0, 0);
+        uv_async_send(&tx->w.db->defer);
         return;
     }
     tx_sent(tx, PQsendQuery(tx->w.conn->pg, "ROLLBACK") == 1);

@@ -497,6 +497,55 @@ static void pool_recovers_after_its_connection_is_terminated(void **state)
     fixture_close(f);
 }
 
+typedef struct {
+    txres_t t;
+    long long pid;
+    ct_db_tx_t *tx;
+} held_t;
+
+static void held_first(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    held_t *h = udata;
+    h->pid = atoll(PQgetvalue(res, 0, 0));
+    h->tx = tx; /* the next step comes later, from the test */
+}
+
+static void held_begin(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_query(tx, "SELECT pg_backend_pid()", NULL, held_first);
+}
+
+static void tx_whose_connection_dies_between_steps_fails_unavailable(void **state)
+{
+    (void)state;
+    fixture_t *f = fixture_open(1);
+    sync_exec(f->url, "CREATE TABLE t(k text PRIMARY KEY)");
+    held_t h = {0};
+    assert_int_equal(ct_db_tx_begin(f->db, held_begin, on_tx_done, &h.t), 0);
+    for (int i = 0; i < 1000 && !h.tx; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_non_null(h.tx);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)", h.pid);
+    sync_exec(f->url, sql);
+    /* let the pool notice (or not: either way the step must fail) */
+    bool tick = false;
+    ct_test_run_until(&f->loop, &tick, 200);
+    ct_db_tx_query(h.tx, "INSERT INTO t(k) VALUES ('lost')", NULL, tx_end);
+    assert_false(h.t.done); /* not from inside the step */
+    assert_true(ct_test_run_until(&f->loop, &h.t.done, 10000));
+    assert_int_equal(h.t.status, CT_EUNAVAIL);
+    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM t"), 0);
+    /* the pool carries on with a new connection */
+    qres_t q = {0};
+    assert_int_equal(ct_db_query(f->db, "SELECT 1", NULL, on_query, &q), 0);
+    assert_true(ct_test_run_until(&f->loop, &q.called, 10000));
+    assert_int_equal(q.status, 0);
+    fixture_close(f);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     (*(int *)t->data)++;
@@ -661,6 +710,7 @@ int main(void)
         cmocka_unit_test(exec_failure_rolls_back_the_whole_script),
         cmocka_unit_test(pool_of_two_queues_twenty_queries_in_order),
         cmocka_unit_test(pool_recovers_after_its_connection_is_terminated),
+        cmocka_unit_test(tx_whose_connection_dies_between_steps_fails_unavailable),
         cmocka_unit_test(slow_query_does_not_block_the_loop),
         cmocka_unit_test(queued_work_fails_unavailable_when_server_is_unreachable),
         cmocka_unit_test(bad_conninfo_is_refused),

@@ -268,6 +268,40 @@ static void two_relays_on_one_database_publish_each_row_once(void **state)
     fx_close(f);
 }
 
+static void failed_delivery_is_retried_without_reordering(void **state)
+{
+    (void)state;
+    fx_t *f = fx_open();
+    ct_outbox_relay_t *relay;
+    assert_int_equal(ct_outbox_relay_new(&f->loop, f->url, f->db, f->producer, &relay), 0);
+    append_events(f, 0, 5);
+    wait_seen(f, 5, 20000);
+    assert_int_equal(f->nseen, 5);
+    /* the broker refuses the next produce request (API key 0: Produce) */
+    rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(f->mock), 0, 1,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    append_events(f, 5, 10);
+    wait_seen(f, 15, 30000);
+    assert_int_equal(f->nseen, 15);
+    bool tick = false;
+    ct_test_run_until(&f->loop, &tick, 500);
+    assert_int_equal(f->nseen, 15);
+    for (int i = 0; i < 15; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "ev-%d", i);
+        assert_string_equal(f->seen[i], want);
+    }
+    for (int i = 0; i < 200 && sync_count(f->url, "SELECT count(*) FROM ct_outbox "
+                                                  "WHERE sent_at IS NULL") > 0;
+         i++) {
+        tick = false;
+        ct_test_run_until(&f->loop, &tick, 20);
+    }
+    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NULL"), 0);
+    close_relay(f, relay);
+    fx_close(f);
+}
+
 typedef struct {
     bool done;
     int status;
@@ -307,6 +341,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(relay_publishes_rows_in_id_order_and_marks_them_sent),
         cmocka_unit_test(two_relays_on_one_database_publish_each_row_once),
+        cmocka_unit_test(failed_delivery_is_retried_without_reordering),
         cmocka_unit_test(append_with_invalid_event_id_fails_the_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
