@@ -1,0 +1,79 @@
+/* GET /api/v1/notify/notifications?customer_id=X: the back office's view of
+ * what was sent to a customer's users. Operator key only. */
+#include <sodium.h>
+#include <string.h>
+#include <strings.h>
+
+#include "citerne/error.h"
+#include "citerne/id.h"
+#include "citerne/log.h"
+#include "notify.h"
+#include "store.h"
+
+#define MIN_OPERATOR_KEY 16
+
+int notify_app_set_operator_key(notify_app_t *app, const char *key)
+{
+    app->operator_enabled = false;
+    sodium_memzero(app->operator_key_hash, sizeof app->operator_key_hash);
+    if (!key || !*key)
+        return 0;
+    if (strlen(key) < MIN_OPERATOR_KEY)
+        return -1;
+    crypto_generichash(app->operator_key_hash, sizeof app->operator_key_hash,
+                       (const unsigned char *)key, strlen(key), NULL, 0);
+    app->operator_enabled = true;
+    return 0;
+}
+
+/* Hashing both sides makes the comparison constant-time whatever the lengths. */
+static bool is_operator(const notify_app_t *app, ct_http_req_t *req)
+{
+    const char *authz = ct_http_header(req, "Authorization");
+    if (!app->operator_enabled || !authz || strncasecmp(authz, "Bearer ", 7) != 0)
+        return false;
+    const char *key = authz + 7;
+    unsigned char h[sizeof app->operator_key_hash];
+    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), NULL, 0);
+    return sodium_memcmp(h, app->operator_key_hash, sizeof h) == 0;
+}
+
+static void on_list(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    ct_http_req_t *req = udata;
+    if (err) {
+        ct_log_error("notify read failed: %s", err->message ? err->message : "");
+        ct_http_reply_error(req, err->status == CT_EDB ? CT_EDB : CT_EUNAVAIL, NULL);
+        return;
+    }
+    json_t *list = json_loads(ct_db_get(res, 0, "doc"), 0, NULL);
+    if (!list) {
+        ct_http_reply_error(req, CT_EINTERNAL, NULL);
+        return;
+    }
+    ct_http_reply_json(req, 200, json_pack("{s:o}", "notifications", list));
+}
+
+static void list_notifications(ct_http_req_t *req, void *udata)
+{
+    notify_app_t *app = udata;
+    if (!is_operator(app, req)) {
+        ct_http_add_header(req, "WWW-Authenticate", "Bearer");
+        ct_http_reply_error(req, CT_EUNAUTH, "the operator key is required");
+        return;
+    }
+    const char *customer_id = ct_http_query(req, "customer_id");
+    if (!customer_id || !ct_uuid_valid(customer_id)) {
+        ct_http_reply_invalid(req, json_pack("[{s:s, s:s}]", "field", "customer_id", "message",
+                                             customer_id ? "must be a UUID" : "is required"));
+        return;
+    }
+    int rc = notify_store_list(app->svc->db, customer_id, on_list, req);
+    if (rc != 0)
+        ct_http_reply_error(req, rc, NULL);
+}
+
+int notify_api_register(ct_http_server_t *srv, notify_app_t *app)
+{
+    return ct_http_route(srv, "GET", "/api/v1/notify/notifications", list_notifications, app);
+}

@@ -1,0 +1,437 @@
+/* notify's consumed events: decode and validate, then (in the inbox
+ * transaction) keep the read model and queue one notification per user and
+ * channel of the customer. */
+#include "events.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "citerne/error.h"
+#include "citerne/event.h"
+#include "citerne/inbox.h"
+#include "citerne/log.h"
+#include "citerne/metrics.h"
+#include "citerne/v1/accounts.pb-c.h"
+#include "citerne/v1/billing.pb-c.h"
+#include "citerne/v1/orders.pb-c.h"
+#include "mail.h"
+#include "notify.h"
+#include "store.h"
+
+#define TOPIC_ACCOUNTS "citerne.accounts.v1"
+#define TOPIC_ORDERS "citerne.orders.v1"
+#define TOPIC_BILLING "citerne.billing.v1"
+#define MAX_KG 100000
+#define MAX_CENTS 1000000000000LL
+
+/* ---- validation helpers ---- */
+
+/* Valid UTF-8 without control characters. */
+static bool text_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                                                     : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return false;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+static bool copy_text(char *dst, size_t size, const char *s, size_t minlen, size_t maxlen)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s);
+    if (n < minlen || n > maxlen || n >= size || !text_ok(s))
+        return false;
+    memcpy(dst, s, n + 1);
+    return true;
+}
+
+static bool check_uuid(const char *s, char *dst)
+{
+    if (!s || !ct_uuid_valid(s))
+        return false;
+    if (dst)
+        memcpy(dst, s, NOTIFY_UUID_BUF);
+    return true;
+}
+
+static bool one_of(const char *s, const char *const *choices)
+{
+    for (size_t i = 0; s && choices[i]; i++)
+        if (strcmp(s, choices[i]) == 0)
+            return true;
+    return false;
+}
+
+static const char *const speeds[] = {"standard", "express_8d", "express_48h", "express_24h", NULL};
+static const char *const modes[] = {"automatic", "on_demand", NULL};
+static const char *const roles[] = {"admin", "orderer", "viewer", NULL};
+
+#define REQUIRE(cond, what)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            *why = (what);                                                                         \
+            return CT_EINPUT;                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static int decode_customer(notify_event_t *ev, const Citerne__V1__CustomerCreated *m,
+                           const char **why)
+{
+    ev->kind = NOTIFY_EV_CUSTOMER;
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(copy_text(ev->customer_number, sizeof ev->customer_number, m->customer_number, 1, 32),
+            "customer_number");
+    REQUIRE(copy_text(ev->name, sizeof ev->name, m->name, 0, 200), "name");
+    return 0;
+}
+
+static int decode_user(notify_event_t *ev, const Citerne__V1__UserCreated *m, const char **why)
+{
+    ev->kind = NOTIFY_EV_USER;
+    REQUIRE(check_uuid(m->user_id, ev->user_id), "user_id");
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(m->email && (!*m->email || notify_email_valid(m->email)), "email");
+    snprintf(ev->email, sizeof ev->email, "%s", m->email);
+    REQUIRE(m->phone && (!*m->phone || notify_phone_valid(m->phone)), "phone");
+    snprintf(ev->phone, sizeof ev->phone, "%s", m->phone);
+    REQUIRE(one_of(m->role, roles), "role");
+    snprintf(ev->role, sizeof ev->role, "%s", m->role);
+    REQUIRE(copy_text(ev->name, sizeof ev->name, m->name, 0, 200), "name");
+    return 0;
+}
+
+static int decode_order_proposed(notify_event_t *ev, const Citerne__V1__OrderProposed *m,
+                                 const char **why)
+{
+    ev->kind = NOTIFY_EV_NOTIFIABLE;
+    ev->nkind = NOTIFY_KIND_ORDER_PROPOSED;
+    REQUIRE(check_uuid(m->order_id, NULL), "order_id");
+    REQUIRE(check_uuid(m->site_id, NULL), "site_id");
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(one_of(m->delivery_mode, modes), "delivery_mode");
+    ev->automatic = strcmp(m->delivery_mode, "automatic") == 0;
+    REQUIRE(m->quantity_kg >= 1 && m->quantity_kg <= MAX_KG, "quantity_kg");
+    ev->quantity_kg = m->quantity_kg;
+    REQUIRE(one_of(m->speed, speeds), "speed");
+    snprintf(ev->speed, sizeof ev->speed, "%s", m->speed);
+    return 0;
+}
+
+static int decode_delivery_scheduled(notify_event_t *ev, const Citerne__V1__DeliveryScheduled *m,
+                                     const char **why)
+{
+    ev->kind = NOTIFY_EV_NOTIFIABLE;
+    ev->nkind = NOTIFY_KIND_DELIVERY_SCHEDULED;
+    REQUIRE(check_uuid(m->order_id, NULL), "order_id");
+    REQUIRE(check_uuid(m->site_id, NULL), "site_id");
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(notify_date_valid(m->delivery_date), "delivery_date");
+    snprintf(ev->delivery_date, sizeof ev->delivery_date, "%s", m->delivery_date);
+    REQUIRE(m->quantity_kg >= 1 && m->quantity_kg <= MAX_KG, "quantity_kg");
+    ev->quantity_kg = m->quantity_kg;
+    REQUIRE(one_of(m->speed, speeds), "speed");
+    snprintf(ev->speed, sizeof ev->speed, "%s", m->speed);
+    return 0;
+}
+
+static int decode_delivery_confirmed(notify_event_t *ev, const Citerne__V1__DeliveryConfirmed *m,
+                                     const char **why)
+{
+    ev->kind = NOTIFY_EV_NOTIFIABLE;
+    ev->nkind = NOTIFY_KIND_DELIVERY_CONFIRMED;
+    REQUIRE(check_uuid(m->order_id, NULL), "order_id");
+    REQUIRE(check_uuid(m->site_id, NULL), "site_id");
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(notify_date_valid(m->delivery_date), "delivery_date");
+    snprintf(ev->delivery_date, sizeof ev->delivery_date, "%s", m->delivery_date);
+    REQUIRE(m->delivered_kg >= 1 && m->delivered_kg <= MAX_KG, "delivered_kg");
+    ev->delivered_kg = m->delivered_kg;
+    return 0;
+}
+
+static int decode_invoice_issued(notify_event_t *ev, const Citerne__V1__InvoiceIssued *m,
+                                 const char **why)
+{
+    ev->kind = NOTIFY_EV_NOTIFIABLE;
+    ev->nkind = NOTIFY_KIND_INVOICE_ISSUED;
+    REQUIRE(check_uuid(m->invoice_id, NULL), "invoice_id");
+    REQUIRE(check_uuid(m->customer_id, ev->customer_id), "customer_id");
+    REQUIRE(copy_text(ev->invoice_number, sizeof ev->invoice_number, m->invoice_number, 1, 32),
+            "invoice_number");
+    REQUIRE(notify_date_valid(m->issue_date), "issue_date");
+    snprintf(ev->issue_date, sizeof ev->issue_date, "%s", m->issue_date);
+    REQUIRE(m->total_incl_cents >= 0 && m->total_incl_cents <= MAX_CENTS, "total_incl_cents");
+    ev->total_incl_cents = m->total_incl_cents;
+    return 0;
+}
+
+static int decode_meta(notify_event_t *ev, const Citerne__V1__EventMeta *meta)
+{
+    if (!meta || ct_event_meta_check(meta) != 0)
+        return CT_EDECODE;
+    memcpy(ev->event_id, meta->event_id, NOTIFY_UUID_BUF);
+    memcpy(ev->correlation_id, meta->correlation_id, NOTIFY_UUID_BUF);
+    ev->occurred_at = meta->occurred_at;
+    return 0;
+}
+
+int notify_event_decode(notify_event_t *ev, const char *topic, const void *data, size_t len,
+                        const char **why)
+{
+    const char *keep_topic = ev->topic;
+    void *keep_app = ev->app;
+    memset(ev, 0, sizeof *ev);
+    ev->topic = keep_topic;
+    ev->app = keep_app;
+    *why = NULL;
+    int rc = CT_EDECODE;
+    if (!topic)
+        return CT_EDECODE;
+    if (strcmp(topic, TOPIC_ACCOUNTS) == 0) {
+        Citerne__V1__AccountsEvent *m = citerne__v1__accounts_event__unpack(NULL, len, data);
+        if (!m)
+            return CT_EDECODE;
+        if ((rc = decode_meta(ev, m->meta)) == 0) {
+            if (m->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED)
+                rc = decode_customer(ev, m->customer_created, why);
+            else if (m->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED)
+                rc = decode_user(ev, m->user_created, why);
+            else
+                ev->kind = NOTIFY_EV_IGNORED;
+        }
+        citerne__v1__accounts_event__free_unpacked(m, NULL);
+    } else if (strcmp(topic, TOPIC_ORDERS) == 0) {
+        Citerne__V1__OrdersEvent *m = citerne__v1__orders_event__unpack(NULL, len, data);
+        if (!m)
+            return CT_EDECODE;
+        if ((rc = decode_meta(ev, m->meta)) == 0) {
+            switch (m->body_case) {
+            case CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED:
+                rc = decode_order_proposed(ev, m->order_proposed, why);
+                break;
+            case CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED:
+                rc = decode_delivery_scheduled(ev, m->delivery_scheduled, why);
+                break;
+            case CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED:
+                rc = decode_delivery_confirmed(ev, m->delivery_confirmed, why);
+                break;
+            default:
+                ev->kind = NOTIFY_EV_IGNORED;
+                break;
+            }
+        }
+        citerne__v1__orders_event__free_unpacked(m, NULL);
+    } else if (strcmp(topic, TOPIC_BILLING) == 0) {
+        Citerne__V1__BillingEvent *m = citerne__v1__billing_event__unpack(NULL, len, data);
+        if (!m)
+            return CT_EDECODE;
+        if ((rc = decode_meta(ev, m->meta)) == 0) {
+            if (m->body_case == CITERNE__V1__BILLING_EVENT__BODY_INVOICE_ISSUED)
+                rc = decode_invoice_issued(ev, m->invoice_issued, why);
+            else
+                ev->kind = NOTIFY_EV_IGNORED;
+        }
+        citerne__v1__billing_event__free_unpacked(m, NULL);
+    }
+    return rc;
+}
+
+/* ---- metrics ---- */
+
+static void count(const char *metric, const char *help, const char *topic)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s{topic=\"%s\"}", metric, topic ? topic : "");
+    ct_metric_inc(ct_metrics_counter(name, help));
+}
+
+/* ---- apply ---- */
+
+static void on_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    notify_event_t *ev = udata;
+    ev->outcome = NOTIFY_OUT_STORED;
+    ct_db_tx_commit(tx);
+}
+
+static void on_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    ev->created = ct_db_affected(res);
+    ev->outcome = NOTIFY_OUT_QUEUED;
+    ct_db_tx_commit(tx);
+}
+
+static void add_row(json_t *rows, const char *user_id, notify_channel_t channel,
+                    const char *recipient, const notify_message_t *msg)
+{
+    char id[NOTIFY_UUID_BUF];
+    ct_uuid_v7(id);
+    json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "notification_id",
+                                          id, "user_id", user_id, "channel",
+                                          notify_channel_name(channel), "recipient", recipient,
+                                          "subject", msg->subject, "body", msg->body));
+}
+
+static void on_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    if (PQntuples(res) == 0) {
+        int64_t age = ct_now_ms() - ev->occurred_at;
+        if (age < NOTIFY_ORPHAN_RETRY_MS) {
+            ct_logc_debug(ev->correlation_id, "event %s: customer %s not known yet, retrying",
+                          ev->event_id, ev->customer_id);
+            ev->outcome = NOTIFY_OUT_ORPHAN_RETRY;
+            ct_db_tx_rollback(tx, CT_EUNAVAIL, "read model incomplete");
+            return;
+        }
+        ct_logc_error(ev->correlation_id,
+                      "event %s of %s: customer %s still unknown after %lld s, skipped",
+                      ev->event_id, ev->topic ? ev->topic : "?", ev->customer_id,
+                      (long long)(age / 1000));
+        count("citerne_events_orphaned_total", "Events skipped: they refer to unknown entities",
+              ev->topic);
+        ev->outcome = NOTIFY_OUT_ORPHAN_SKIPPED;
+        ct_db_tx_commit(tx);
+        return;
+    }
+    notify_facts_t f = {
+        .kind = ev->nkind,
+        .customer_number = ct_db_get(res, 0, "customer_number"),
+        .automatic = ev->automatic,
+        .speed = ev->speed,
+        .quantity_kg = ev->quantity_kg,
+        .delivery_date = ev->delivery_date,
+        .delivered_kg = ev->delivered_kg,
+        .invoice_number = ev->invoice_number,
+        .total_incl_cents = ev->total_incl_cents,
+        .issue_date = ev->issue_date,
+    };
+    json_t *rows = json_array();
+    notify_message_t *msg = malloc(sizeof *msg);
+    for (int i = 0; msg && i < PQntuples(res); i++) {
+        const char *user_id = ct_db_get(res, i, "user_id");
+        if (!user_id)
+            continue; /* a customer without users: nobody to tell */
+        const char *email = ct_db_get(res, i, "email");
+        const char *phone = ct_db_get(res, i, "phone");
+        f.user_name = ct_db_get(res, i, "name");
+        if (!f.user_name)
+            f.user_name = "";
+        if (email && *email) {
+            if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
+                add_row(rows, user_id, NOTIFY_CHANNEL_EMAIL, email, msg);
+            else
+                ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered",
+                              ev->event_id);
+        }
+        if (phone && *phone) {
+            if (notify_render(&f, NOTIFY_CHANNEL_SMS, msg) == 0)
+                add_row(rows, user_id, NOTIFY_CHANNEL_SMS, phone, msg);
+            else
+                ct_logc_error(ev->correlation_id, "event %s: SMS text not rendered",
+                              ev->event_id);
+        }
+    }
+    free(msg);
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        ev->outcome = NOTIFY_OUT_QUEUED;
+        ev->created = 0;
+        ct_db_tx_commit(tx);
+        return;
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    if (!text) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    notify_store_insert_notifications(tx, text, ev->customer_id, notify_kind_name(ev->nkind),
+                                      ev->event_id, ev->correlation_id, on_inserted);
+    free(text);
+}
+
+void notify_event_apply(ct_db_tx_t *tx, void *udata)
+{
+    notify_event_t *ev = udata;
+    switch (ev->kind) {
+    case NOTIFY_EV_CUSTOMER:
+        notify_store_add_customer(tx, ev->customer_id, ev->customer_number, ev->name, on_stored);
+        break;
+    case NOTIFY_EV_USER:
+        notify_store_add_user(tx, ev->user_id, ev->customer_id, ev->email, ev->phone, ev->name,
+                              ev->role, on_stored);
+        break;
+    case NOTIFY_EV_NOTIFIABLE:
+        notify_store_recipients(tx, ev->customer_id, on_recipients);
+        break;
+    case NOTIFY_EV_IGNORED:
+    default:
+        ct_db_tx_commit(tx);
+        break;
+    }
+}
+
+/* ---- the consumer ---- */
+
+static void on_processed(int status, void *udata)
+{
+    notify_event_t *ev = udata;
+    notify_app_t *app = ev->app;
+    if (status != 0 && ev->outcome != NOTIFY_OUT_ORPHAN_RETRY)
+        ct_logc_warn(ev->correlation_id, "event %s of %s not applied (%s), retrying",
+                     ev->event_id, ev->topic, ct_strerror(status));
+    if (status == 0 && ev->created > 0 && app && app->sender)
+        notify_sender_kick(app->sender);
+    free(ev);
+}
+
+void notify_on_message(ct_bus_msg_t *msg, void *udata)
+{
+    ct_service_t *svc = udata;
+    size_t len = 0;
+    const void *data = ct_bus_msg_payload(msg, &len);
+    const char *topic = ct_bus_msg_topic(msg);
+    notify_event_t *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        ct_bus_msg_done(msg, CT_EINTERNAL);
+        return;
+    }
+    ev->topic = topic;
+    ev->app = svc->udata;
+    const char *why = NULL;
+    int rc = notify_event_decode(ev, topic, data, len, &why);
+    if (rc == CT_EDECODE) {
+        ct_log_warn("undecodable record at %s [%d] offset %lld: skipped", topic ? topic : "?",
+                    (int)ct_bus_msg_partition(msg), (long long)ct_bus_msg_offset(msg));
+        count("citerne_events_undecodable_total", "Records that do not decode, skipped", topic);
+        free(ev);
+        ct_bus_msg_done(msg, 0);
+        return;
+    }
+    if (rc != 0) {
+        ct_logc_warn(ev->correlation_id, "event %s of %s: invalid %s, skipped", ev->event_id,
+                     topic ? topic : "?", why ? why : "field");
+        count("citerne_events_invalid_total", "Events skipped: fields out of range or inconsistent",
+              topic);
+        free(ev);
+        ct_bus_msg_done(msg, 0);
+        return;
+    }
+    ct_inbox_process(svc->db, msg, ev->event_id, notify_event_apply, on_processed, ev);
+}

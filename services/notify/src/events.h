@@ -1,0 +1,77 @@
+/* Consumed events: protobuf -> domain values (validated), and the inbox
+ * apply step that keeps the read model and queues notifications. */
+#ifndef NOTIFY_EVENTS_H
+#define NOTIFY_EVENTS_H
+
+#include <stdint.h>
+
+#include "citerne/db.h"
+#include "citerne/id.h"
+#include "templates.h"
+
+/* How long an event for a customer not yet known is retried before it is
+ * logged, counted and skipped. */
+#define NOTIFY_ORPHAN_RETRY_MS (10 * 60 * 1000)
+
+typedef enum {
+    NOTIFY_EV_IGNORED = 0, /* a body kind notify does not use */
+    NOTIFY_EV_CUSTOMER,
+    NOTIFY_EV_USER,
+    NOTIFY_EV_NOTIFIABLE, /* order proposed, delivery scheduled/confirmed, invoice issued */
+} notify_ev_kind_t;
+
+typedef enum {
+    NOTIFY_OUT_NONE = 0,
+    NOTIFY_OUT_STORED,         /* read model row written (or already there) */
+    NOTIFY_OUT_QUEUED,         /* notifications inserted (count in ev->created) */
+    NOTIFY_OUT_ORPHAN_RETRY,   /* customer unknown: rolled back, CT_EUNAVAIL */
+    NOTIFY_OUT_ORPHAN_SKIPPED, /* still unknown after the retry window: skipped */
+} notify_outcome_t;
+
+#define NOTIFY_UUID_BUF (CT_UUID_STRLEN + 1)
+
+/* One consumed event; strings are copies, so the protobuf message is freed
+ * after decode. */
+typedef struct {
+    const char *topic; /* consumed topic, borrowed (logs and metrics) */
+    void *app;         /* the notify_app_t, or NULL (tests) */
+    notify_ev_kind_t kind;
+    char event_id[NOTIFY_UUID_BUF];
+    char correlation_id[NOTIFY_UUID_BUF];
+    int64_t occurred_at;
+    char customer_id[NOTIFY_UUID_BUF];
+    /* customer */
+    char customer_number[33];
+    char name[201]; /* customer or user name */
+    /* user */
+    char user_id[NOTIFY_UUID_BUF];
+    char email[255];
+    char phone[17];
+    char role[16];
+    /* notifiable */
+    notify_kind_t nkind;
+    bool automatic;
+    char speed[16];
+    int quantity_kg;
+    char delivery_date[11];
+    int delivered_kg;
+    char invoice_number[33];
+    int64_t total_incl_cents;
+    char issue_date[11];
+    /* outcome */
+    notify_outcome_t outcome;
+    long created; /* notifications inserted */
+} notify_event_t;
+
+/* Decodes a record of topic (citerne.accounts.v1, citerne.orders.v1 or
+ * citerne.billing.v1) into ev (topic and app are kept). Returns 0 (ev->kind
+ * says what), CT_EDECODE when it does not decode or its meta is invalid,
+ * CT_EINPUT for a field out of range (*why names it, a static string). */
+int notify_event_decode(notify_event_t *ev, const char *topic, const void *data, size_t len,
+                        const char **why);
+
+/* The inbox apply step (ct_inbox_apply_cb), udata the notify_event_t. Ends
+ * the transaction; sets ev->outcome and ev->created. */
+void notify_event_apply(ct_db_tx_t *tx, void *udata);
+
+#endif

@@ -1,0 +1,30 @@
+/* The notify service's shared state and its event/HTTP entry points. */
+#ifndef NOTIFY_H
+#define NOTIFY_H
+
+#include <stdbool.h>
+
+#include "citerne/bus.h"
+#include "citerne/service.h"
+#include "sender.h"
+
+typedef struct {
+    ct_service_t *svc;
+    notify_sender_t *sender;             /* woken after a commit that added notifications */
+    bool operator_enabled;               /* CITERNE_OPERATOR_KEY is set */
+    unsigned char operator_key_hash[32]; /* BLAKE2b of the key, compared in constant time */
+} notify_app_t;
+
+/* Sets the operator key (NULL or "" disables operator access). Returns 0 or
+ * -1 when the key is too short (< 16 bytes). */
+int notify_app_set_operator_key(notify_app_t *app, const char *key);
+
+/* Registers the /api/v1/notify routes on srv; app must outlive srv. */
+int notify_api_register(ct_http_server_t *srv, notify_app_t *app);
+
+/* The ct_bus_msg_cb of the service (udata: the ct_service_t, whose udata is
+ * the notify_app_t). Decodes, validates, hands the event to the inbox; calls
+ * ct_bus_msg_done itself on every path. Loop thread. */
+void notify_on_message(ct_bus_msg_t *msg, void *udata);
+
+#endif
