@@ -641,6 +641,36 @@ static void application_name_is_reported_to_the_server(void **state)
     fixture_close(f);
 }
 
+static void url_options_reach_the_server_and_win_over_defaults(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char *base = ct_test_create_db("ct_db");
+    char url[512];
+    snprintf(url, sizeof url,
+             "%s%sapplication_name=from-url&options=-c%%20statement_timeout%%3D1234", base,
+             strchr(base, '?') ? "&" : "?");
+    ct_db_t *db;
+    assert_int_equal(ct_db_new(&loop, url, 1, &db), 0);
+    qres_t q = {0};
+    assert_int_equal(ct_db_query(db,
+                                 "SELECT current_setting('application_name'), "
+                                 "current_setting('statement_timeout')",
+                                 NULL, on_query, &q),
+                     0);
+    assert_true(ct_test_run_until(&loop, &q.called, 10000));
+    assert_int_equal(q.status, 0);
+    assert_string_equal(q.v[0], "from-url");
+    assert_string_equal(q.v[1], "1234ms");
+    bool closed = false;
+    ct_db_close(db, on_closed, &closed);
+    assert_true(ct_test_run_until(&loop, &closed, 5000));
+    ct_test_loop_close(&loop);
+    free(base);
+}
+
 /* ---- LISTEN ---- */
 
 typedef struct {
@@ -716,6 +746,7 @@ int main(void)
         cmocka_unit_test(bad_conninfo_is_refused),
         cmocka_unit_test(close_fails_queued_work_with_closed),
         cmocka_unit_test(application_name_is_reported_to_the_server),
+        cmocka_unit_test(url_options_reach_the_server_and_win_over_defaults),
         cmocka_unit_test(listener_receives_notify_and_reports_reconnects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
