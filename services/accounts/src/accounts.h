@@ -109,13 +109,25 @@ void accounts_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err);
 void accounts_reply_failure(ct_http_req_t *req, int rc);
 
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
+/* Each takes the accounts_t as udata and replies exactly once, on the loop;
+ * openapi.yaml describes bodies and answers. */
+/* POST /customers (operator): insert + CustomerCreated in one transaction. */
 void accounts_api_customer_create(ct_http_req_t *req, void *udata);
+/* GET /customers/{id} (operator): the customer, its contracts, sites, users. */
 void accounts_api_customer_get(ct_http_req_t *req, void *udata);
+/* POST /contracts (operator): checks the plan against the customer's
+ * segment, insert + ContractCreated in one transaction. */
 void accounts_api_contract_create(ct_http_req_t *req, void *udata);
+/* POST /sites (operator): insert under the contract's customer + SiteCreated. */
 void accounts_api_site_create(ct_http_req_t *req, void *udata);
+/* POST /users (operator): argon2id on the thread pool, then user, grant and
+ * UserCreated in one transaction. */
 void accounts_api_user_create(ct_http_req_t *req, void *udata);
+/* POST /login: verify on the thread pool, create the session in Redis. */
 void accounts_api_login(ct_http_req_t *req, void *udata);
+/* POST /logout (session + CSRF): deletes the session's Redis key. */
 void accounts_api_logout(ct_http_req_t *req, void *udata);
+/* GET /me (session): the user and its grants. */
 void accounts_api_me(ct_http_req_t *req, void *udata);
 
 #endif
