@@ -38,6 +38,11 @@
 /* After a purge at close, how long purged messages get to report. */
 #define PURGE_GRACE_MS 1000u
 #define CLOSE_TICK_MS 10u
+/* librdkafka drops a member that does not poll for max.poll.interval.ms;
+ * a quiet topic never wakes the pipe, so the loop polls on this tick. */
+#define KEEPALIVE_MS 1000u
+/* A handler holding a message this long is probably stuck: say so once. */
+#define SLOW_HANDLER_MS 60000u
 #define STATS_INTERVAL "5000"
 
 /* ---- shared helpers ---- */
@@ -464,6 +469,9 @@ struct ct_bus_consumer {
     uv_poll_t poll;
     uv_timer_t timer;   /* next message (yield to the loop), close ticks */
     uv_timer_t backoff; /* hands the message in hand again */
+    uv_timer_t keepalive;
+    uint64_t handed_at; /* loop time the message in hand was handed */
+    bool slow_logged;
     ct_bus_msg_cb cb;
     void *udata;
     ct_bus_msg_t msg;
@@ -665,6 +673,8 @@ static bool consumer_serve_group(ct_bus_consumer_t *c)
 static void consumer_hand(ct_bus_consumer_t *c)
 {
     c->in_handler = true;
+    c->handed_at = uv_now(c->loop);
+    c->slow_logged = false;
     c->cb(&c->msg, c->udata);
 }
 
@@ -736,6 +746,23 @@ static void on_consumer_timer(uv_timer_t *t)
 static void consumer_schedule(ct_bus_consumer_t *c, uint64_t ms)
 {
     uv_timer_start(&c->timer, on_consumer_timer, ms, 0);
+}
+
+static void on_consumer_keepalive(uv_timer_t *t)
+{
+    ct_bus_consumer_t *c = t->data;
+    if (c->state != C_RUNNING && c->state != C_CLOSE_WAIT_MSG)
+        return;
+    if (c->in_handler && !c->slow_logged && uv_now(c->loop) - c->handed_at >= SLOW_HANDLER_MS) {
+        c->slow_logged = true;
+        ct_log_warn("kafka consumer %s: the handler holds %s [%d] @%lld for %llu s",
+                    rd_kafka_name(c->rk), rd_kafka_topic_name(c->msg.rkm->rkt),
+                    (int)c->msg.rkm->partition, (long long)c->msg.rkm->offset,
+                    (unsigned long long)(uv_now(c->loop) - c->handed_at) / 1000);
+    }
+    if (consumer_serve_group(c) && c->state == C_RUNNING)
+        consumer_schedule(c, 0);
+    consumer_next(c);
 }
 
 static void on_consumer_backoff(uv_timer_t *t)
@@ -939,8 +966,11 @@ int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
     c->timer.data = c;
     uv_timer_init(loop, &c->backoff);
     c->backoff.data = c;
-    c->nhandles = 3;
+    uv_timer_init(loop, &c->keepalive);
+    c->keepalive.data = c;
+    c->nhandles = 4;
     uv_poll_start(&c->poll, UV_READABLE, on_consumer_readable);
+    uv_timer_start(&c->keepalive, on_consumer_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
     *out = c;
     return 0;
 
@@ -985,7 +1015,9 @@ static void consumer_close_handles(ct_bus_consumer_t *c)
     c->state = C_CLOSE_HANDLES;
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->backoff);
+    uv_timer_stop(&c->keepalive);
     uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->keepalive, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->poll, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->backoff, on_consumer_handle_closed);

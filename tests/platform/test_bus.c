@@ -455,6 +455,40 @@ static void two_members_of_a_group_share_the_partitions(void **state)
     ct_test_loop_close(&loop);
 }
 
+/* Runs the loop for ms, whatever happens. */
+static void run_for(uv_loop_t *loop, unsigned ms)
+{
+    bool never = false;
+    ct_test_run_until(loop, &never, ms);
+}
+
+static void idle_member_stays_in_the_group(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    create_topic("t_idle_member", 1);
+    /* librdkafka drops a member that does not poll for max.poll.interval.ms
+     * (it must be >= session.timeout.ms); nothing arrives here for longer. */
+    setenv("CITERNE_KAFKA_CONSUMER_CONF",
+           "session.timeout.ms=6000;max.poll.interval.ms=6000;heartbeat.interval.ms=1000", 1);
+    consumer_ctx_t x;
+    ctx_init(&x, &loop, 1);
+    ctx_start(&x, "g_idle_member", "t_idle_member");
+    setenv("CITERNE_KAFKA_CONSUMER_CONF", "session.timeout.ms=6000", 1);
+    uv_update_time(&loop);
+    uint64_t deadline = uv_now(&loop) + 20000;
+    while (!ct_bus_consumer_ready(x.c) && uv_now(&loop) < deadline)
+        run_for(&loop, 100);
+    assert_true(ct_bus_consumer_ready(x.c));
+    run_for(&loop, 8000);
+    assert_true(ct_bus_consumer_ready(x.c));
+    produce_n(&loop, "t_idle_member", 1, 1);
+    assert_true(ct_test_run_until(&loop, &x.enough, 2000));
+    ctx_close(&x);
+    ct_test_loop_close(&loop);
+}
+
 static void close_with_nothing_pending_leaves_the_loop_clean(void **state)
 {
     (void)state;
@@ -494,6 +528,7 @@ int main(void)
         cmocka_unit_test(next_member_resumes_after_the_stored_offsets),
         cmocka_unit_test(handler_may_complete_later_from_a_timer),
         cmocka_unit_test(two_members_of_a_group_share_the_partitions),
+        cmocka_unit_test(idle_member_stays_in_the_group),
         cmocka_unit_test(close_with_nothing_pending_leaves_the_loop_clean),
     };
     return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);
