@@ -134,6 +134,13 @@ static int group_teardown(void **state)
     ct_test_loop_close(&svc->loop);
     PQfinish(F.pg);
     redisFree(F.redis);
+    /* drop the test's database: the stack outlives the test */
+    PGconn *admin = PQconnectdb(ct_test_env("CITERNE_PG_URL"));
+    const char *dbname = strrchr(F.pg_url, '/') + 1;
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s", (int)strcspn(dbname, "?"), dbname);
+    PQclear(PQexec(admin, sql));
+    PQfinish(admin);
     free(F.pg_url);
     return 0;
 }
