@@ -302,6 +302,38 @@ static void failed_delivery_is_retried_without_reordering(void **state)
     fx_close(f);
 }
 
+static void on_relay_closed(void *udata)
+{
+    *(bool *)udata = true;
+}
+
+static void close_finishes_the_batch_in_flight(void **state)
+{
+    (void)state;
+    fx_t *f = fx_open();
+    for (int t = 0; t < 4; t++)
+        append_events(f, t * 50, 50);
+    ct_outbox_relay_t *relay;
+    assert_int_equal(ct_outbox_relay_new(&f->loop, f->url, f->db, f->producer, &relay), 0);
+    /* close as soon as the relay has rows in flight */
+    uint64_t until = uv_now(&f->loop) + 10000;
+    while (ct_bus_producer_outq(f->producer) == 0 && uv_now(&f->loop) < until)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(ct_bus_producer_outq(f->producer) > 0);
+    bool closed = false;
+    ct_outbox_relay_close(relay, on_relay_closed, &closed);
+    assert_true(ct_test_run_until(&f->loop, &closed, 20000));
+    /* every row of the batch was reported and marked before close returned */
+    assert_int_equal(ct_bus_producer_outq(f->producer), 0);
+    long long sent = sync_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NOT NULL");
+    assert_true(sent > 0);
+    wait_seen(f, (int)sent, 10000);
+    bool tick = false;
+    ct_test_run_until(&f->loop, &tick, 300);
+    assert_int_equal(f->nseen, sent);
+    fx_close(f);
+}
+
 typedef struct {
     bool done;
     int status;
@@ -342,6 +374,7 @@ int main(void)
         cmocka_unit_test(relay_publishes_rows_in_id_order_and_marks_them_sent),
         cmocka_unit_test(two_relays_on_one_database_publish_each_row_once),
         cmocka_unit_test(failed_delivery_is_retried_without_reordering),
+        cmocka_unit_test(close_finishes_the_batch_in_flight),
         cmocka_unit_test(append_with_invalid_event_id_fails_the_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
