@@ -29,9 +29,9 @@ static void h_item(ct_http_req_t *req, void *ud)
 {
     (void)ud;
     json_t *o = json_object();
-    const char *vals[] = {ct_http_param(req, "id"),         ct_http_query(req, "q"),
-                          ct_http_cookie(req, "session"),   ct_http_header(req, "user-agent"),
-                          ct_http_request_id(req),          ct_http_peer(req)};
+    const char *vals[] = {ct_http_param(req, "id"),       ct_http_query(req, "q"),
+                          ct_http_cookie(req, "session"), ct_http_header(req, "user-agent"),
+                          ct_http_request_id(req),        ct_http_peer(req)};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         if (vals[i])
             json_object_set_new(o, "v", json_stringn_nocheck(vals[i], strlen(vals[i])));

@@ -35,9 +35,9 @@ static void check(bool ok, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const types[] = {"application/json", "application/json; charset=utf-8",
-                                        "APPLICATION/JSON", "text/plain", "application/jsonx",
-                                        NULL};
+    static const char *const types[] = {"application/json",  "application/json; charset=utf-8",
+                                        "APPLICATION/JSON",  "text/plain",
+                                        "application/jsonx", NULL};
     const char *ct = "application/json";
     if (size > 0) {
         ct = types[data[0] % 6]; /* NULL: no Content-Type at all */

@@ -190,6 +190,7 @@ struct conn {
     size_t header_bytes;
     conn_state_t state;
     int err_status; /* set by a parser callback that refused the request */
+    const char *err_detail;
     int handles;
     bool closing, reading, peer_eof, close_after_write, unix_peer;
     char peer[64];
@@ -234,8 +235,7 @@ static int last_status;
 
 static void conn_close(conn_t *conn);
 static void process(conn_t *conn);
-static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body,
-                   size_t len);
+static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body, size_t len);
 static void reply_problem_errors(ct_http_req_t *req, int status, const char *type,
                                  const char *title, const char *detail, json_t *errors);
 
@@ -544,8 +544,8 @@ int ct_http_route(ct_http_server_t *srv, const char *method, const char *pattern
         const char *s = r->segs[i];
         size_t len = strlen(s);
         bool brace = strchr(s, '{') || strchr(s, '}');
-        if (brace && (len < 3 || s[0] != '{' || s[len - 1] != '}' ||
-                      strcspn(s + 1, "{}") != len - 2)) {
+        if (brace &&
+            (len < 3 || s[0] != '{' || s[len - 1] != '}' || strcspn(s + 1, "{}") != len - 2)) {
             free_route(r);
             return UV_EINVAL;
         }
@@ -832,8 +832,7 @@ static void linger_close(conn_t *conn)
 {
     conn->state = CONN_LINGER;
     uv_timer_stop(&conn->timer);
-    if (conn->peer_eof ||
-        uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, on_shutdown) != 0)
+    if (conn->peer_eof || uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, on_shutdown) != 0)
         conn_close(conn);
 }
 
@@ -1034,6 +1033,21 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* Chunk extensions are parsed and dropped, but a client must not stream them
+ * forever: they count against the header limit. */
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    conn_t *conn = p->data;
+    conn->header_bytes += n;
+    if (conn->header_bytes > conn->srv->opts.max_header) {
+        conn->err_status = 400;
+        conn->err_detail = "chunk extensions too long";
+        return -1;
+    }
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *p)
 {
     conn_t *conn = p->data;
@@ -1069,7 +1083,7 @@ static void dispatch(conn_t *conn)
 }
 
 /* A request the parser refused: reply with a problem, then close. */
-static void refuse(conn_t *conn, llhttp_errno_t e)
+static void refuse(conn_t *conn)
 {
     ct_http_req_t *req = conn->req;
     if (!req)
@@ -1090,7 +1104,8 @@ static void refuse(conn_t *conn, llhttp_errno_t e)
         return;
     default:
         ct_http_reply_problem(req, 400, "malformed-request", "the request could not be parsed",
-                              e == HPE_USER ? NULL : llhttp_get_error_reason(&conn->parser));
+                              conn->err_detail ? conn->err_detail
+                                               : llhttp_get_error_reason(&conn->parser));
         return;
     }
 }
@@ -1112,7 +1127,7 @@ static void process(conn_t *conn)
             conn->in_off = conn->in_len;
             if (conn->req && conn->req->dispatched)
                 break; /* cannot happen: the parser is paused while handling */
-            refuse(conn, e);
+            refuse(conn);
         }
     }
     if (conn->closing)
@@ -1140,38 +1155,73 @@ static void process(conn_t *conn)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return status < 300   ? "OK"
+               : status < 400 ? "Redirect"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
@@ -1210,8 +1260,7 @@ static void record(const ct_http_req_t *req, int status)
 }
 
 /* Every reply ends here, exactly once per request. */
-static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body,
-                   size_t len)
+static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
     if (req->replied) {
         ct_logc_error(req->request_id, "http: second reply to %s %s ignored",
@@ -1299,6 +1348,8 @@ int ct_http_server_new(uv_loop_t *loop, const ct_http_opts_t *opts, ct_http_serv
     srv->settings.on_headers_complete = on_headers_complete;
     srv->settings.on_body = on_body;
     srv->settings.on_message_complete = on_message_complete;
+    srv->settings.on_chunk_extension_name = on_chunk_extension;
+    srv->settings.on_chunk_extension_value = on_chunk_extension;
 
     int rc = uv_tcp_init(loop, &srv->listener);
     if (rc != 0) {
@@ -1680,7 +1731,7 @@ json_t *ct_http_json_object(ct_http_req_t *req)
 static bool managed_header(const char *name)
 {
     static const char *const names[] = {"Content-Length", "Transfer-Encoding", "Connection",
-                                        "Date", "X-Request-Id", "Content-Type"};
+                                        "Date",           "X-Request-Id",      "Content-Type"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i]) == 0)
             return true;
@@ -1765,8 +1816,15 @@ void ct_http_reply_problem(ct_http_req_t *req, int status, const char *type, con
 
 void ct_http_reply_error(ct_http_req_t *req, int err, const char *detail)
 {
-    reply_problem_errors(req, ct_err_http_status(err), ct_err_problem_type(err),
-                         ct_strerror(err), detail, NULL);
+    const char *type = ct_err_problem_type(err);
+    if (strcmp(type, "internal") == 0 && err != CT_EINTERNAL) {
+        /* a system error (-errno, UV_*) is ours to log, not the client's to read */
+        ct_logc_error(req->request_id, "http %s %s: %s", ct_http_method(req), ct_http_path(req),
+                      ct_strerror(err));
+        err = CT_EINTERNAL;
+    }
+    reply_problem_errors(req, ct_err_http_status(err), ct_err_problem_type(err), ct_strerror(err),
+                         detail, NULL);
 }
 
 void ct_http_reply_invalid(ct_http_req_t *req, json_t *errors)

@@ -163,8 +163,8 @@ const char *ct_valid_str(ct_valid_t *v, json_t *obj, const char *field, size_t m
     return s;
 }
 
-const char *ct_valid_enum(ct_valid_t *v, json_t *obj, const char *field,
-                          const char *const *choices, bool required, const char *def)
+const char *ct_valid_enum(ct_valid_t *v, json_t *obj, const char *field, const char *const *choices,
+                          bool required, const char *def)
 {
     json_t *j = get(v, obj, field, required);
     if (!j)

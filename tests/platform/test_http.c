@@ -180,8 +180,15 @@ static void h_validate(ct_http_req_t *req, void *ud)
     ct_http_reply_json(req, 201, json_pack("{s:s, s:I}", "name", name, "kg", (json_int_t)kg));
 }
 
+static void h_fail(ct_http_req_t *req, void *ud)
+{
+    (void)ud;
+    ct_http_reply_error(req, UV_ECONNREFUSED, NULL);
+}
+
 static void add_routes(fx_t *fx, ct_http_server_t *srv)
 {
+    assert_int_equal(ct_http_route(srv, "GET", "/fail", h_fail, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/hello", h_hello, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/items/{id}/parts/{part}", h_parts, fx), 0);
     assert_int_equal(ct_http_route(srv, "DELETE", "/items/{id}", h_delete, fx), 0);
@@ -659,6 +666,36 @@ static void oversized_headers_get_431_and_close(void **state)
     cl_free(c);
 }
 
+static void endless_chunk_extensions_get_400(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c,
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n2;ext=");
+    char ext[3000];
+    memset(ext, 'e', sizeof ext);
+    cl_sendn(fx, c, ext, sizeof ext);
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    const char *detail = assert_problem(&r, 400, "/problems/malformed-request");
+    assert_string_equal(detail, "chunk extensions too long");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+}
+
+static void system_error_replies_500_without_its_message(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 500, "/problems/internal");
+    assert_null(strstr(r.body, "refused"));
+    cl_free(c);
+}
+
 static void garbage_gets_400_and_close(void **state)
 {
     fx_t *fx = *state;
@@ -677,10 +714,10 @@ static void truncated_request_line_gets_400(void **state)
 {
     fx_t *fx = *state;
     const char *bad[] = {
-        "GET /hello\r\n\r\n",                              /* no version */
-        "GET /hello HTT\r\n\r\n",                          /* cut version */
-        "GET\r\n\r\n",                                     /* no target */
-        "GET hello HTTP/1.1\r\nHost: t\r\n\r\n",           /* not a path */
+        "GET /hello\r\n\r\n",                    /* no version */
+        "GET /hello HTT\r\n\r\n",                /* cut version */
+        "GET\r\n\r\n",                           /* no target */
+        "GET hello HTTP/1.1\r\nHost: t\r\n\r\n", /* not a path */
         "GET /hello HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "POST /echo HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
     };
@@ -1014,7 +1051,7 @@ static void listen_parses_addresses_and_ipv6_works(void **state)
     fx_t *fx = *state;
     ct_http_server_t *s;
     assert_int_equal(ct_http_server_new(&fx->loop, NULL, &s), 0);
-    const char *bad[] = {"nonsense", "1.2.3.4:99999", "[::1", "[::1]8080", "127.0.0.1:",
+    const char *bad[] = {"nonsense",     "1.2.3.4:99999",   "[::1", "[::1]8080", "127.0.0.1:",
                          "127.0.0.1:8a", "host.example:80", NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(ct_http_listen(s, bad[i]), UV_EINVAL);
@@ -1055,21 +1092,23 @@ static void requests_are_counted_by_status_class(void **state)
     ct_metrics_reset();
     client_t *c = cl_connect(fx);
     resp_t r;
-    cl_send(fx, c, "GET /hello HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n"
-                   "GET /hello HTTP/1.1\r\n\r\n");
+    cl_send(fx, c,
+            "GET /hello HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\n"
+            "GET /hello HTTP/1.1\r\n\r\n");
     for (int i = 0; i < 3; i++)
         assert_int_equal(cl_read(fx, c, &r), 0);
-    assert_true(ct_metric_value(ct_metrics_counter("citerne_http_requests_total{code=\"2xx\"}",
-                                                   "")) == 2.0);
-    assert_true(ct_metric_value(ct_metrics_counter("citerne_http_requests_total{code=\"4xx\"}",
-                                                   "")) == 1.0);
+    assert_true(ct_metric_value(
+                    ct_metrics_counter("citerne_http_requests_total{code=\"2xx\"}", "")) == 2.0);
+    assert_true(ct_metric_value(
+                    ct_metrics_counter("citerne_http_requests_total{code=\"4xx\"}", "")) == 1.0);
     cl_free(c);
 }
 
 static void fake_request_supports_json_and_accessors(void **state)
 {
     (void)state;
-    ct_http_req_t *req = ct__http_req_fake("POST", "/x/y?a=1+2", "application/json", "{\"k\":1}", 7);
+    ct_http_req_t *req =
+        ct__http_req_fake("POST", "/x/y?a=1+2", "application/json", "{\"k\":1}", 7);
     assert_string_equal(ct_http_path(req), "/x/y");
     assert_string_equal(ct_http_query(req, "a"), "1 2");
     json_t *o = ct_http_json_object(req);
@@ -1103,6 +1142,8 @@ int main(void)
         T(oversized_body_gets_413_and_close_then_server_serves_next),
         T(body_within_limit_is_accepted_in_chunks),
         T(oversized_headers_get_431_and_close),
+        T(endless_chunk_extensions_get_400),
+        T(system_error_replies_500_without_its_message),
         T(garbage_gets_400_and_close),
         T(truncated_request_line_gets_400),
         T(client_leaving_mid_request_is_closed_quietly),

@@ -61,7 +61,8 @@ static void str_accepts_text_within_byte_bounds(void **state)
         const char *s = ct_valid_str(&v, o, "f", cases[i].min, cases[i].max, true);
         if (ct_valid_ok(&v) != cases[i].ok || (s != NULL) != cases[i].ok)
             fail_msg("case %zu (%s): want %s, got %s", i, cases[i].json,
-                     cases[i].ok ? "ok" : "an error", error_for(&v, "f") ? error_for(&v, "f") : "ok");
+                     cases[i].ok ? "ok" : "an error",
+                     error_for(&v, "f") ? error_for(&v, "f") : "ok");
         ct_valid_dispose(&v);
         json_decref(o);
     }
@@ -145,7 +146,8 @@ static void int_must_be_a_json_integer_in_range(void **state)
 static void bool_and_enum_accept_only_their_values(void **state)
 {
     (void)state;
-    json_t *o = parse("{\"t\": true, \"f\": false, \"s\": \"true\", \"c\": \"blue\", \"x\": \"Blue\"}");
+    json_t *o =
+        parse("{\"t\": true, \"f\": false, \"s\": \"true\", \"c\": \"blue\", \"x\": \"Blue\"}");
     static const char *const colours[] = {"red", "blue", NULL};
     ct_valid_t v;
     ct_valid_init(&v);
@@ -189,10 +191,10 @@ static void date_must_exist_in_the_calendar(void **state)
         const char *date;
         bool ok;
     } cases[] = {
-        {"2024-02-29", true},  {"2023-02-29", false}, {"2000-02-29", true},
-        {"1900-02-29", false}, {"2024-04-30", true},  {"2024-04-31", false},
-        {"2024-12-31", true},  {"2024-13-01", false}, {"2024-00-10", false},
-        {"2024-01-00", false}, {"0000-01-01", false}, {"2024-1-01", false},
+        {"2024-02-29", true},  {"2023-02-29", false},    {"2000-02-29", true},
+        {"1900-02-29", false}, {"2024-04-30", true},     {"2024-04-31", false},
+        {"2024-12-31", true},  {"2024-13-01", false},    {"2024-00-10", false},
+        {"2024-01-00", false}, {"0000-01-01", false},    {"2024-1-01", false},
         {"2024/01/01", false}, {"2024-01-01T00", false}, {"", false},
         {"20a4-01-01", false},
     };
