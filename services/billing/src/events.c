@@ -439,8 +439,8 @@ static void on_processed(int status, void *udata)
 {
     billing_event_t *ev = udata;
     if (status != 0 && ev->outcome != BILLING_OUT_ORPHAN_RETRY)
-        ct_logc_warn(ev->correlation_id, "event %s of %s not applied (%s), retrying",
-                     ev->event_id, ev->topic, ct_strerror(status));
+        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id,
+                     ev->topic, ct_strerror(status));
     billing_event_dispose(ev);
     free(ev);
 }

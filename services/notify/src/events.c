@@ -394,8 +394,8 @@ static void on_processed(int status, void *udata)
     notify_event_t *ev = udata;
     notify_app_t *app = ev->app;
     if (status != 0 && ev->outcome != NOTIFY_OUT_ORPHAN_RETRY)
-        ct_logc_warn(ev->correlation_id, "event %s of %s not applied (%s), retrying",
-                     ev->event_id, ev->topic, ct_strerror(status));
+        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id,
+                     ev->topic, ct_strerror(status));
     if (status == 0 && ev->created > 0 && app && app->sender)
         notify_sender_kick(app->sender);
     free(ev);

@@ -1,0 +1,151 @@
+/* Packed records for billing's tests. */
+#include "fixtures.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "citerne/id.h"
+#include "citerne/v1/accounts.pb-c.h"
+#include "citerne/v1/orders.pb-c.h"
+
+static Citerne__V1__EventMeta meta_for(fx_record_t *r, int64_t occurred_at)
+{
+    Citerne__V1__EventMeta m = CITERNE__V1__EVENT_META__INIT;
+    ct_uuid_v7(r->event_id);
+    memcpy(r->correlation_id, r->event_id, sizeof r->correlation_id);
+    m.event_id = r->event_id;
+    m.correlation_id = r->correlation_id;
+    m.causation_id = "";
+    m.producer = "test";
+    m.occurred_at = occurred_at ? occurred_at : ct_now_ms();
+    return m;
+}
+
+static void pack_accounts(fx_record_t *r, Citerne__V1__AccountsEvent *ev)
+{
+    r->len = citerne__v1__accounts_event__get_packed_size(ev);
+    r->data = malloc(r->len + 1);
+    citerne__v1__accounts_event__pack(ev, r->data);
+}
+
+static void pack_orders(fx_record_t *r, Citerne__V1__OrdersEvent *ev)
+{
+    r->len = citerne__v1__orders_event__get_packed_size(ev);
+    r->data = malloc(r->len + 1);
+    citerne__v1__orders_event__pack(ev, r->data);
+}
+
+void fx_customer(fx_record_t *r, const char *customer_id, const char *number, const char *segment,
+                 int64_t occurred_at)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, occurred_at);
+    Citerne__V1__CustomerCreated b = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.customer_number = (char *)number;
+    b.segment = (char *)segment;
+    b.vat_rate_bp = 2000;
+    b.name = "Famille Martin";
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
+    ev.customer_created = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id,
+                 const char *mode, int64_t price_per_tonne_cents, const char *plan)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__ContractCreated b = CITERNE__V1__CONTRACT_CREATED__INIT;
+    b.contract_id = (char *)contract_id;
+    b.customer_id = (char *)customer_id;
+    b.delivery_mode = (char *)mode;
+    b.price_per_tonne_cents = price_per_tonne_cents;
+    b.maintenance_plan = (char *)plan;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED;
+    ev.contract_created = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_site(fx_record_t *r, const char *site_id, const char *contract_id,
+             const char *customer_id)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__SiteCreated b = CITERNE__V1__SITE_CREATED__INIT;
+    b.site_id = (char *)site_id;
+    b.contract_id = (char *)contract_id;
+    b.customer_id = (char *)customer_id;
+    b.capacity_kg = 1000;
+    b.threshold_pct = 30;
+    b.address = "1 rue de la Paix, 75002 Paris";
+    b.delivery_mode = "on_demand";
+    b.certificate_received = 1;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
+    ev.site_created = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_user(fx_record_t *r, const char *user_id, const char *customer_id)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__UserCreated b = CITERNE__V1__USER_CREATED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = "marie@example.com";
+    b.phone = "";
+    b.role = "admin";
+    b.name = "Marie";
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED;
+    ev.user_created = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_delivery(fx_record_t *r, const fx_delivery_t *d)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, d->occurred_at);
+    Citerne__V1__DeliveryConfirmed b = CITERNE__V1__DELIVERY_CONFIRMED__INIT;
+    b.order_id = (char *)d->order_id;
+    b.site_id = (char *)d->site_id;
+    b.customer_id = (char *)d->customer_id;
+    b.delivery_date = (char *)d->delivery_date;
+    b.delivered_kg = d->delivered_kg;
+    b.ordered_kg = d->ordered_kg;
+    b.speed = (char *)d->speed;
+    b.delivery_mode = (char *)d->mode;
+    b.level_after_pct = d->level_after_pct;
+    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED;
+    ev.delivery_confirmed = &b;
+    pack_orders(r, &ev);
+}
+
+void fx_order_proposed(fx_record_t *r, const char *order_id, const char *site_id,
+                       const char *customer_id)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__OrderProposed b = CITERNE__V1__ORDER_PROPOSED__INIT;
+    b.order_id = (char *)order_id;
+    b.site_id = (char *)site_id;
+    b.customer_id = (char *)customer_id;
+    b.delivery_mode = "on_demand";
+    b.quantity_kg = 500;
+    b.speed = "standard";
+    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED;
+    ev.order_proposed = &b;
+    pack_orders(r, &ev);
+}
+
+void fx_free(fx_record_t *r)
+{
+    free(r->data);
+    r->data = NULL;
+}

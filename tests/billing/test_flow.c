@@ -1,0 +1,640 @@
+/* billing against the test stack: events applied in real transactions (the
+ * inbox's apply step, without Kafka: emitted events stay in ct_outbox where
+ * the tests read and decode them), and the API through the real HTTP server
+ * with real sessions in Redis. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "billing.h"
+#include "citerne/cache.h"
+#include "citerne/db.h"
+#include "citerne/error.h"
+#include "citerne/http.h"
+#include "citerne/log.h"
+#include "citerne/metrics.h"
+#include "citerne/migrate.h"
+#include "citerne/session.h"
+#include "citerne/v1/billing.pb-c.h"
+#include "events.h"
+#include "fixtures.h"
+#include "http_client.h"
+#include "stack.h"
+#include "store.h"
+
+extern const ct_migration_t billing_migrations[];
+extern const size_t billing_migrations_count;
+
+#define OPERATOR_KEY "test-operator-key-0123456789abcdef"
+#define OP_AUTH "Authorization: Bearer " OPERATOR_KEY "\r\n"
+
+typedef struct {
+    ct_service_t svc;
+    billing_app_t app;
+    char *pg_url;
+    PGconn *pg;
+    int port;
+} fixture_t;
+
+static fixture_t F;
+
+/* ---- set-up ---- */
+
+static bool migrated;
+static int migrate_status;
+
+static void on_migrated(int status, const char *message, void *udata)
+{
+    (void)udata;
+    migrate_status = status;
+    if (status != 0)
+        fprintf(stderr, "migrations: %s\n", message ? message : "?");
+    migrated = true;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!ct_test_env("CITERNE_PG_URL") || !ct_test_env("CITERNE_REDIS_URL"))
+        return 0; /* each test fails or skips in ct_test_require_stack */
+    ct_log_init("billing", CT_LOG_ERROR);
+    memset(&F, 0, sizeof F);
+    ct_service_t *svc = &F.svc;
+    assert_int_equal(uv_loop_init(&svc->loop), 0);
+    snprintf(svc->topic, sizeof svc->topic, "citerne.billing.v1");
+    F.pg_url = ct_test_create_db("billing_flow");
+    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
+    assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
+    assert_int_equal(ct_migrate_run(svc->db, billing_migrations, billing_migrations_count,
+                                    on_migrated, NULL),
+                     0);
+    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
+    assert_int_equal(migrate_status, 0);
+
+    F.app.svc = svc;
+    svc->udata = &F.app;
+    assert_int_equal(billing_app_set_operator_key(&F.app, OPERATOR_KEY), 0);
+    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
+    assert_int_equal(billing_api_register(svc->http, &F.app), 0);
+    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
+    F.port = ct_http_port(svc->http);
+    for (int i = 0; i < 300 && !ct_cache_ready(svc->cache); i++)
+        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
+    assert_true(ct_cache_ready(svc->cache));
+    F.pg = PQconnectdb(F.pg_url);
+    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
+    return 0;
+}
+
+static int closes;
+
+static void on_closed(void *udata)
+{
+    (void)udata;
+    closes--;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (!F.pg_url)
+        return 0;
+    ct_service_t *svc = &F.svc;
+    closes = 3;
+    ct_http_server_close(svc->http, on_closed, NULL);
+    ct_db_close(svc->db, on_closed, NULL);
+    ct_cache_close(svc->cache, on_closed, NULL);
+    for (int i = 0; i < 1000 && closes > 0; i++)
+        uv_run(&svc->loop, UV_RUN_ONCE);
+    assert_int_equal(closes, 0);
+    ct_test_loop_close(&svc->loop);
+    PQfinish(F.pg);
+    free(F.pg_url);
+    ct_metrics_reset();
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+typedef struct {
+    bool done;
+    int status;
+    billing_outcome_t outcome;
+} applied_t;
+
+typedef struct {
+    billing_event_t ev;
+    applied_t *out;
+} run_t;
+
+static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    billing_event_apply(tx, udata);
+}
+
+static void on_tx_done(const ct_db_error_t *err, void *udata)
+{
+    run_t *run = udata;
+    run->out->status = err ? err->status : 0;
+    if (err && err->status == CT_EDB)
+        fprintf(stderr, "transaction failed: %s (%s)\n", err->message, err->sqlstate);
+    run->out->outcome = run->ev.outcome;
+    run->out->done = true;
+    billing_event_dispose(&run->ev);
+    free(run);
+}
+
+/* Decodes r as the consumer would and runs the inbox's apply step in a real
+ * transaction (the inbox table itself is left to the platform's tests). */
+static applied_t apply(fx_record_t *r, const char *topic)
+{
+    applied_t out = {0};
+    run_t *run = calloc(1, sizeof *run);
+    run->out = &out;
+    run->ev.topic = topic;
+    run->ev.out_topic = F.svc.topic;
+    const char *why = NULL;
+    int rc = billing_event_decode(&run->ev, topic, r->data, r->len, &why);
+    fx_free(r);
+    if (rc != 0)
+        fail_msg("decode: %d (%s)", rc, why ? why : "");
+    assert_int_equal(ct_db_tx_begin(F.svc.db, on_begun, on_tx_done, run), 0);
+    assert_true(ct_test_run_until(&F.svc.loop, &out.done, 10000));
+    return out;
+}
+
+static char *sql_text(const char *sql, const char *arg)
+{
+    const char *params[1] = {arg};
+    PGresult *res = PQexecParams(F.pg, sql, arg ? 1 : 0, NULL, arg ? params : NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
+    char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+    PQclear(res);
+    return v;
+}
+
+static long long sql_count(const char *sql, const char *arg)
+{
+    char *v = sql_text(sql, arg);
+    long long n = v ? atoll(v) : -1;
+    free(v);
+    return n;
+}
+
+typedef struct {
+    char customer[37], contract[37], site[37];
+    char number[16];
+} customer_t;
+
+static void make_customer(customer_t *c, const char *segment, const char *mode, int64_t price,
+                          const char *plan)
+{
+    ct_uuid_v7(c->customer);
+    ct_uuid_v7(c->contract);
+    ct_uuid_v7(c->site);
+    snprintf(c->number, sizeof c->number, "C%06u", (unsigned)(randombytes_random() % 1000000));
+    fx_record_t r;
+    fx_customer(&r, c->customer, c->number, segment, 0);
+    assert_int_equal(apply(&r, "citerne.accounts.v1").outcome, BILLING_OUT_STORED);
+    fx_contract(&r, c->contract, c->customer, mode, price, plan);
+    assert_int_equal(apply(&r, "citerne.accounts.v1").outcome, BILLING_OUT_STORED);
+    fx_site(&r, c->site, c->contract, c->customer);
+    assert_int_equal(apply(&r, "citerne.accounts.v1").outcome, BILLING_OUT_STORED);
+}
+
+static applied_t deliver(const customer_t *c, const char *order_id, const char *date, int kg,
+                         const char *speed, int64_t occurred_at, char event_id[37])
+{
+    fx_delivery_t d = {
+        .order_id = order_id, .site_id = c->site, .customer_id = c->customer,
+        .delivery_date = date, .speed = speed, .mode = "on_demand", .delivered_kg = kg,
+        .ordered_kg = kg, .level_after_pct = 85, .occurred_at = occurred_at,
+    };
+    fx_record_t r;
+    fx_delivery(&r, &d);
+    if (event_id)
+        memcpy(event_id, r.event_id, 37);
+    return apply(&r, "citerne.orders.v1");
+}
+
+static char *number_of(const char *order_id)
+{
+    return sql_text("SELECT number FROM invoices WHERE order_id = $1", order_id);
+}
+
+/* ---- issuing ---- */
+
+static void delivery_confirmed_issues_an_invoice_and_emits_invoice_issued(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 120000, "none");
+    char order[37], cause[37];
+    ct_uuid_v7(order);
+    applied_t a = deliver(&c, order, "2026-11-24", 500, "express_8d", 0, cause);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(a.outcome, BILLING_OUT_INVOICED);
+
+    char *id = sql_text("SELECT invoice_id FROM invoices WHERE order_id = $1", order);
+    assert_non_null(id);
+    char *row = sql_text("SELECT concat_ws('|', customer_id, customer_number, site_id,"
+                         " issue_date, total_excl_cents, total_vat_cents, total_incl_cents)"
+                         " FROM invoices WHERE invoice_id = $1",
+                         id);
+    char want[512];
+    snprintf(want, sizeof want, "%s|%s|%s|2026-11-25|64167|12833|77000", c.customer, c.number,
+             c.site);
+    assert_string_equal(row, want);
+    free(row);
+    char *lines = sql_text("SELECT string_agg(concat_ws('|', label, quantity, unit_price_cents,"
+                           " amount_excl_cents, vat_rate_bp), ';' ORDER BY position)"
+                           " FROM invoice_lines WHERE invoice_id = $1",
+                           id);
+    assert_string_equal(lines, "Propane (kg)|500|120000|60000|2000;"
+                               "Frais de livraison express sous 8 jours|1|4167|4167|2000");
+    free(lines);
+
+    /* the event, in the outbox of the same transaction, keyed by customer */
+    PGresult *res = PQexecParams(F.pg,
+                                 "SELECT topic, key, payload FROM ct_outbox"
+                                 " WHERE payload IS NOT NULL ORDER BY id DESC LIMIT 1",
+                                 0, NULL, NULL, NULL, NULL, 1);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "citerne.billing.v1");
+    assert_string_equal(PQgetvalue(res, 0, 1), c.customer);
+    Citerne__V1__BillingEvent *ev = citerne__v1__billing_event__unpack(
+        NULL, (size_t)PQgetlength(res, 0, 2), (const uint8_t *)PQgetvalue(res, 0, 2));
+    PQclear(res);
+    assert_non_null(ev);
+    assert_int_equal(ev->body_case, CITERNE__V1__BILLING_EVENT__BODY_INVOICE_ISSUED);
+    assert_string_equal(ev->meta->producer, "billing");
+    assert_string_equal(ev->meta->causation_id, cause);
+    assert_string_equal(ev->meta->correlation_id, cause); /* the delivery started the chain */
+    Citerne__V1__InvoiceIssued *ii = ev->invoice_issued;
+    assert_string_equal(ii->invoice_id, id);
+    char *number = number_of(order);
+    assert_string_equal(ii->invoice_number, number);
+    assert_string_equal(ii->customer_number, c.number);
+    assert_string_equal(ii->order_id, order);
+    assert_string_equal(ii->issue_date, "2026-11-25");
+    assert_int_equal(ii->total_incl_cents, 77000);
+    assert_int_equal(ii->n_lines, 2);
+    assert_int_equal(ii->lines[1]->amount_excl_cents, 4167);
+    citerne__v1__billing_event__free_unpacked(ev, NULL);
+    free(number);
+    free(id);
+}
+
+static void the_same_order_confirmed_twice_is_invoiced_once(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "business", "on_demand", 150000, "none");
+    char order[37];
+    ct_uuid_v7(order);
+    long long outbox = sql_count("SELECT count(*) FROM ct_outbox", NULL);
+    assert_int_equal(deliver(&c, order, "2026-07-01", 800, "standard", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    /* a second confirmation (another event id: the inbox cannot catch it) */
+    applied_t again = deliver(&c, order, "2026-07-02", 810, "standard", 0, NULL);
+    assert_int_equal(again.status, 0);
+    assert_int_equal(again.outcome, BILLING_OUT_ALREADY_INVOICED);
+    assert_int_equal(sql_count("SELECT count(*) FROM invoices WHERE order_id = $1", order), 1);
+    assert_int_equal(sql_count("SELECT count(*) FROM ct_outbox", NULL), outbox + 1);
+    /* free business delivery in summer: only the gas line */
+    assert_int_equal(sql_count("SELECT count(*) FROM invoice_lines l JOIN invoices i USING"
+                               " (invoice_id) WHERE i.order_id = $1",
+                               order),
+                     1);
+}
+
+static void invoice_numbers_are_gapless_per_year_of_issue(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 100000, "none");
+    char orders[5][37];
+    for (int i = 0; i < 4; i++) {
+        ct_uuid_v7(orders[i]);
+        assert_int_equal(deliver(&c, orders[i], "2031-03-03", 300, "standard", 0, NULL).outcome,
+                         BILLING_OUT_INVOICED);
+    }
+    /* delivered on New Year's Eve, issued the next year: that year's first */
+    ct_uuid_v7(orders[4]);
+    assert_int_equal(deliver(&c, orders[4], "2031-12-31", 300, "standard", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    const char *want[] = {"FA2031-000001", "FA2031-000002", "FA2031-000003", "FA2031-000004",
+                          "FA2032-000001"};
+    for (int i = 0; i < 5; i++) {
+        char *n = number_of(orders[i]);
+        assert_non_null(n);
+        assert_string_equal(n, want[i]);
+        free(n);
+    }
+}
+
+static bool rolled_back;
+
+static void on_seq_then_fail(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)udata;
+    assert_int_equal(ct_db_get_int(res, 0, "last", 0), 1);
+    ct_db_tx_rollback(tx, CT_EUNAVAIL, "simulated failure after allocating a number");
+}
+
+static void on_begin_alloc(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    billing_store_next_seq(tx, 2033, on_seq_then_fail);
+}
+
+static void on_rolled_back(const ct_db_error_t *err, void *udata)
+{
+    (void)udata;
+    assert_non_null(err);
+    assert_int_equal(err->status, CT_EUNAVAIL);
+    rolled_back = true;
+}
+
+static void a_rolled_back_transaction_leaves_no_gap(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    rolled_back = false;
+    assert_int_equal(ct_db_tx_begin(F.svc.db, on_begin_alloc, on_rolled_back, NULL), 0);
+    assert_true(ct_test_run_until(&F.svc.loop, &rolled_back, 10000));
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 100000, "none");
+    char order[37];
+    ct_uuid_v7(order);
+    assert_int_equal(deliver(&c, order, "2033-05-02", 300, "standard", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    char *n = number_of(order);
+    assert_string_equal(n, "FA2033-000001");
+    free(n);
+}
+
+static void delivery_for_an_unknown_site_is_retried_then_skipped(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 100000, "none");
+    ct_uuid_v7(c.site); /* a site billing has not heard of */
+    char order[37];
+    ct_uuid_v7(order);
+    applied_t a = deliver(&c, order, "2035-05-02", 300, "standard", 0, NULL);
+    assert_int_equal(a.outcome, BILLING_OUT_ORPHAN_RETRY);
+    assert_int_equal(a.status, CT_EUNAVAIL); /* the bus hands it again */
+    int64_t eleven_minutes_ago = ct_now_ms() - 11 * 60 * 1000;
+    a = deliver(&c, order, "2035-05-02", 300, "standard", eleven_minutes_ago, NULL);
+    assert_int_equal(a.outcome, BILLING_OUT_ORPHAN_SKIPPED);
+    assert_int_equal(a.status, 0);
+    assert_int_equal(sql_count("SELECT count(*) FROM invoices WHERE order_id = $1", order), 0);
+    assert_int_equal(sql_count("SELECT count(*) FROM invoice_counters WHERE year = 2035", NULL),
+                     0);
+}
+
+static void a_site_of_another_customer_is_not_invoiced(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t a, b;
+    make_customer(&a, "household", "on_demand", 100000, "none");
+    make_customer(&b, "household", "on_demand", 100000, "none");
+    memcpy(a.site, b.site, sizeof a.site); /* a's customer id with b's site */
+    char order[37];
+    ct_uuid_v7(order);
+    applied_t r = deliver(&a, order, "2026-05-04", 300, "standard", 0, NULL);
+    assert_int_equal(r.outcome, BILLING_OUT_REJECTED);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(sql_count("SELECT count(*) FROM invoices WHERE order_id = $1", order), 0);
+}
+
+static void household_at_24h_is_billed_at_48h(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 100000, "preference");
+    char order[37];
+    ct_uuid_v7(order);
+    assert_int_equal(deliver(&c, order, "2026-01-05", 250, "express_24h", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    char *fee = sql_text("SELECT concat_ws('|', label, amount_excl_cents) FROM invoice_lines l"
+                         " JOIN invoices i USING (invoice_id) WHERE i.order_id = $1"
+                         " AND l.position = 2",
+                         order);
+    assert_string_equal(fee, "Frais de livraison express sous 48 h|12500");
+    free(fee);
+}
+
+static void issued_invoices_cannot_be_edited(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "household", "on_demand", 100000, "none");
+    char order[37];
+    ct_uuid_v7(order);
+    assert_int_equal(deliver(&c, order, "2026-06-01", 300, "standard", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    const char *params[1] = {order};
+    PGresult *res = PQexecParams(F.pg,
+                                 "UPDATE invoices SET total_incl_cents = 0 WHERE order_id = $1",
+                                 1, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+    res = PQexecParams(F.pg,
+                       "DELETE FROM invoice_lines WHERE invoice_id ="
+                       " (SELECT invoice_id FROM invoices WHERE order_id = $1)",
+                       1, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+}
+
+/* ---- the API ---- */
+
+typedef struct {
+    bool done;
+    int status;
+    char token[65];
+} created_t;
+
+static void on_created(int status, const char *token, const ct_session_t *s, void *udata)
+{
+    (void)s;
+    created_t *c = udata;
+    c->status = status;
+    if (token)
+        snprintf(c->token, sizeof c->token, "%s", token);
+    c->done = true;
+}
+
+/* A session with a viewer grant on customer_id; the Cookie header into out. */
+static void session_for(const char *customer_id, char *out, size_t size)
+{
+    ct_session_t s;
+    memset(&s, 0, sizeof s);
+    ct_uuid_v7(s.user_id);
+    s.ngrants = 1;
+    snprintf(s.grants[0].customer_id, sizeof s.grants[0].customer_id, "%s", customer_id);
+    s.grants[0].role = CT_ROLE_VIEWER;
+    created_t c = {0};
+    assert_int_equal(ct_session_create(F.svc.cache, &s, 600, on_created, &c), 0);
+    assert_true(ct_test_run_until(&F.svc.loop, &c.done, 5000));
+    assert_int_equal(c.status, 0);
+    snprintf(out, size, "Cookie: " CT_SESSION_COOKIE "=%s\r\n", c.token);
+}
+
+static void get(const char *path, const char *headers, int want, test_resp_t *r)
+{
+    test_http(&F.svc.loop, F.port, "GET", path, headers, NULL, r);
+    if (r->status != want)
+        fail_msg("GET %s: %d, want %d: %s", path, r->status, want, r->body ? r->body : "");
+}
+
+static void invoices_are_shown_to_the_operator_and_to_granted_users_only(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c, other;
+    make_customer(&c, "household", "on_demand", 120000, "none");
+    make_customer(&other, "household", "on_demand", 120000, "none");
+    char order[37];
+    ct_uuid_v7(order);
+    assert_int_equal(deliver(&c, order, "2026-11-24", 500, "express_8d", 0, NULL).outcome,
+                     BILLING_OUT_INVOICED);
+    char *id = sql_text("SELECT invoice_id FROM invoices WHERE order_id = $1", order);
+    char *number = number_of(order);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/billing/invoices/%s", id);
+
+    test_resp_t r;
+    get(path, OP_AUTH, 200, &r);
+    assert_string_equal(json_string_value(json_object_get(r.json, "id")), id);
+    assert_string_equal(json_string_value(json_object_get(r.json, "number")), number);
+    assert_string_equal(json_string_value(json_object_get(r.json, "customer_id")), c.customer);
+    assert_string_equal(json_string_value(json_object_get(r.json, "customer_number")), c.number);
+    assert_string_equal(json_string_value(json_object_get(r.json, "order_id")), order);
+    assert_string_equal(json_string_value(json_object_get(r.json, "site_id")), c.site);
+    assert_string_equal(json_string_value(json_object_get(r.json, "issue_date")), "2026-11-25");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total_excl_cents")), 64167);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total_vat_cents")), 12833);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total_incl_cents")), 77000);
+    json_t *lines = json_object_get(r.json, "lines");
+    assert_int_equal(json_array_size(lines), 2);
+    json_t *gas = json_array_get(lines, 0);
+    assert_string_equal(json_string_value(json_object_get(gas, "label")), "Propane (kg)");
+    assert_int_equal(json_integer_value(json_object_get(gas, "quantity")), 500);
+    assert_int_equal(json_integer_value(json_object_get(gas, "unit_price_cents")), 120000);
+    assert_int_equal(json_integer_value(json_object_get(gas, "amount_excl_cents")), 60000);
+    assert_int_equal(json_integer_value(json_object_get(gas, "vat_rate_bp")), 2000);
+    test_resp_dispose(&r);
+
+    char mine[160], theirs[160];
+    session_for(c.customer, mine, sizeof mine);
+    session_for(other.customer, theirs, sizeof theirs);
+    get(path, mine, 200, &r);
+    test_resp_dispose(&r);
+    get(path, theirs, 404, &r); /* as if it did not exist */
+    test_resp_dispose(&r);
+    get(path, NULL, 401, &r);
+    test_resp_dispose(&r);
+    get(path, "Authorization: Bearer wrong-key-wrong-key-wrong\r\n", 401, &r);
+    test_resp_dispose(&r);
+    get("/api/v1/billing/invoices/not-a-uuid", OP_AUTH, 404, &r);
+    test_resp_dispose(&r);
+    char unknown[37], upath[160];
+    ct_uuid_v7(unknown);
+    snprintf(upath, sizeof upath, "/api/v1/billing/invoices/%s", unknown);
+    get(upath, OP_AUTH, 404, &r);
+    test_resp_dispose(&r);
+
+    /* lists */
+    snprintf(path, sizeof path, "/api/v1/billing/invoices?customer_id=%s", c.customer);
+    get(path, mine, 200, &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "invoices")), 1);
+    test_resp_dispose(&r);
+    get(path, theirs, 404, &r);
+    test_resp_dispose(&r);
+    get(path, OP_AUTH, 200, &r);
+    assert_int_equal(json_array_size(json_object_get(r.json, "invoices")), 1);
+    test_resp_dispose(&r);
+    snprintf(path, sizeof path, "/api/v1/billing/invoices?order_id=%s", order);
+    get(path, OP_AUTH, 200, &r);
+    json_t *one = json_array_get(json_object_get(r.json, "invoices"), 0);
+    assert_string_equal(json_string_value(json_object_get(one, "id")), id);
+    test_resp_dispose(&r);
+    get(path, theirs, 200, &r); /* filtered to the caller's customers: nothing */
+    assert_int_equal(json_array_size(json_object_get(r.json, "invoices")), 0);
+    test_resp_dispose(&r);
+    get("/api/v1/billing/invoices", OP_AUTH, 400, &r);
+    test_resp_dispose(&r);
+    get("/api/v1/billing/invoices?customer_id=12", OP_AUTH, 400, &r);
+    assert_non_null(strstr(r.body, "customer_id"));
+    test_resp_dispose(&r);
+    free(id);
+    free(number);
+}
+
+static void a_customers_invoices_are_listed_by_number(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    customer_t c;
+    make_customer(&c, "business", "on_demand", 100000, "none");
+    const char *dates[] = {"2037-03-02", "2037-01-05", "2036-12-01"};
+    for (int i = 0; i < 3; i++) {
+        char order[37];
+        ct_uuid_v7(order);
+        assert_int_equal(deliver(&c, order, dates[i], 300, "standard", 0, NULL).outcome,
+                         BILLING_OUT_INVOICED);
+    }
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/billing/invoices?customer_id=%s", c.customer);
+    test_resp_t r;
+    get(path, OP_AUTH, 200, &r);
+    json_t *list = json_object_get(r.json, "invoices");
+    assert_int_equal(json_array_size(list), 3);
+    const char *want[] = {"FA2036-000001", "FA2037-000001", "FA2037-000002"};
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(list, i), "number")), want[i]);
+    test_resp_dispose(&r);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(delivery_confirmed_issues_an_invoice_and_emits_invoice_issued),
+        cmocka_unit_test(the_same_order_confirmed_twice_is_invoiced_once),
+        cmocka_unit_test(invoice_numbers_are_gapless_per_year_of_issue),
+        cmocka_unit_test(a_rolled_back_transaction_leaves_no_gap),
+        cmocka_unit_test(delivery_for_an_unknown_site_is_retried_then_skipped),
+        cmocka_unit_test(a_site_of_another_customer_is_not_invoiced),
+        cmocka_unit_test(household_at_24h_is_billed_at_48h),
+        cmocka_unit_test(issued_invoices_cannot_be_edited),
+        cmocka_unit_test(invoices_are_shown_to_the_operator_and_to_granted_users_only),
+        cmocka_unit_test(a_customers_invoices_are_listed_by_number),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
