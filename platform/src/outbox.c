@@ -419,7 +419,7 @@ static void on_sweep(uv_timer_t *t)
     ct_outbox_relay_t *r = container_of(t, ct_outbox_relay_t, sweep);
     r->ticks++;
     if (!is_holder(r)) {
-        if (r->ticks % LOCK_RETRY_TICKS == 1 || !r->lock_session)
+        if (r->ticks % LOCK_RETRY_TICKS == 0)
             try_lock(r);
         return;
     }
