@@ -144,7 +144,11 @@ static bool log_client_error(rd_kafka_t *rk, int err, const char *reason)
                      buf);
         return true;
     }
-    ct_log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+    /* librdkafka's own log line (FAIL) already told about the connection. */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        ct_log_debug("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+    else
+        ct_log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
     return false;
 }
 
@@ -174,6 +178,8 @@ struct ct_bus_producer {
     uv_timer_t timer;
     dr_t pending; /* list head of unreported messages */
     size_t npending;
+    uint64_t failure_logged_at; /* loop time of the last delivery failure logged */
+    unsigned failures_unlogged;
     int brokers_up; /* from the last statistics, -1 before the first */
     bool fatal;
     bool closing;
@@ -202,8 +208,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (m->err) {
         status = CT_EBUS;
         ct_metric_inc(p->m_failed);
-        ct_log_warn("kafka delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-                    rd_kafka_err2str(m->err));
+        /* At most one line a second: an outage fails every message. */
+        uint64_t now = uv_now(p->loop);
+        if (p->failure_logged_at == 0 || now - p->failure_logged_at >= 1000) {
+            ct_log_warn(
+                "kafka delivery to %s failed: %s (%u failures unlogged since the last line)",
+                rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err), p->failures_unlogged);
+            p->failure_logged_at = now;
+            p->failures_unlogged = 0;
+        } else {
+            p->failures_unlogged++;
+        }
     } else {
         ct_metric_inc(p->m_produced);
     }
@@ -622,6 +637,8 @@ static void consumer_event(ct_bus_consumer_t *c, rd_kafka_message_t *m)
 
 static void stash_push(ct_bus_consumer_t *c, rd_kafka_message_t *m)
 {
+    ct_log_debug("kafka consumer %s: %s [%d] @%lld came on the group queue", rd_kafka_name(c->rk),
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
     stash_t *s = malloc(sizeof *s);
     if (!s) {
         /* Out of memory: the message is lost for this member only; it is

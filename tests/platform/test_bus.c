@@ -161,6 +161,33 @@ static void produce_after_close_fails_now(void **state)
     ct_test_loop_close(&loop);
 }
 
+static void close_reports_unsent_messages_as_failed(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ct_bus_producer_t *p;
+    /* Nothing listens on port 1: nothing is ever acknowledged. */
+    assert_int_equal(ct_bus_producer_new(&loop, "127.0.0.1:1", "test-nowhere", &p), 0);
+    double before = ct_metric_value(ct_metrics_counter("citerne_bus_produce_failed_total", ""));
+    reports_t r = {.want = 3};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ct_bus_produce(p, "t_nowhere", "k", 1, "v", 1, on_report, &r), 0);
+    bool never = false;
+    ct_test_run_until(&loop, &never, 300);
+    assert_false(ct_bus_producer_ready(p));
+    assert_int_equal(r.reports, 0);
+    bool closed = false;
+    ct_bus_producer_close(p, 200, on_closed, &closed);
+    assert_true(ct_test_run_until(&loop, &closed, 10000));
+    assert_int_equal(r.reports, 3);
+    assert_int_equal(r.failed, 3);
+    assert_int_equal(
+        (int)(ct_metric_value(ct_metrics_counter("citerne_bus_produce_failed_total", "")) - before),
+        3);
+    ct_test_loop_close(&loop);
+}
+
 /* ---- consuming ---- */
 
 typedef struct {
@@ -523,6 +550,7 @@ int main(void)
         cmocka_unit_test(topic_of_a_service),
         cmocka_unit_test(producer_reports_every_message_delivered),
         cmocka_unit_test(produce_after_close_fails_now),
+        cmocka_unit_test(close_reports_unsent_messages_as_failed),
         cmocka_unit_test(consumer_receives_messages_in_order_per_partition),
         cmocka_unit_test(failed_message_is_handed_again_after_backoff),
         cmocka_unit_test(next_member_resumes_after_the_stored_offsets),
