@@ -1002,7 +1002,10 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
-        req->body_cap = (size_t)p->content_length + 1;
+        /* reserve what is announced, but not more than a read's worth: a
+         * client claiming a large body and sending nothing holds little */
+        size_t want = (size_t)p->content_length + 1;
+        req->body_cap = want < READ_CHUNK ? want : READ_CHUNK;
         req->body = xmalloc(req->body_cap);
     }
     const char *expect = ct_http_header(req, "Expect");

@@ -336,15 +336,13 @@ static const char *resp_header(const resp_t *r, const char *name)
     return NULL;
 }
 
-/* Reads one response (no body for HEAD). -1 if the connection ended first. */
-static int cl_read_head_body(fx_t *fx, client_t *c, resp_t *r, bool head_only)
+/* Takes one complete response from the client's buffer: 1 if there was
+ * one, 0 if more bytes are needed (no body for HEAD). */
+static int cl_take(client_t *c, resp_t *r, bool head_only)
 {
-    memset(r, 0, sizeof *r);
-    uint64_t deadline = uv_hrtime() + 5000000000ull;
-    char *end;
-    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        if (cl_fill(fx, c, deadline) <= 0)
-            return -1;
+    char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    if (!end)
+        return 0;
     size_t hl = (size_t)(end - c->buf) + 4;
     assert_true(hl < sizeof r->head);
     memcpy(r->head, c->buf, hl);
@@ -353,14 +351,24 @@ static int cl_read_head_body(fx_t *fx, client_t *c, resp_t *r, bool head_only)
     const char *cl = resp_header(r, "Content-Length");
     size_t blen = head_only || !cl ? 0 : strtoul(cl, NULL, 10);
     assert_true(blen < sizeof r->body);
-    while (c->len < hl + blen)
-        if (cl_fill(fx, c, deadline) <= 0)
-            return -1;
+    if (c->len < hl + blen)
+        return 0;
     memcpy(r->body, c->buf + hl, blen);
     r->body[blen] = '\0';
     r->body_len = blen;
     memmove(c->buf, c->buf + hl + blen, c->len - hl - blen);
     c->len -= hl + blen;
+    return 1;
+}
+
+/* Reads one response (no body for HEAD). -1 if the connection ended first. */
+static int cl_read_head_body(fx_t *fx, client_t *c, resp_t *r, bool head_only)
+{
+    memset(r, 0, sizeof *r);
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    while (!cl_take(c, r, head_only))
+        if (cl_fill(fx, c, deadline) <= 0)
+            return -1;
     return 0;
 }
 
@@ -512,6 +520,76 @@ static void pipelined_requests_are_answered_in_order(void **state)
     assert_int_equal(cl_read(fx, c, &r), 0);
     assert_string_equal(r.body, "later 1");
     assert_int_equal(ct_http_inflight(fx->srv), 0);
+    cl_free(c);
+}
+
+static void deep_pipeline_is_read_with_back_pressure_and_answered_in_order(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    /* far more than the server buffers while the first request waits */
+    enum { N = 6000 };
+    static const char one[] = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t len = strlen("GET /later/40 HTTP/1.1\r\n\r\n") + N * (sizeof one - 1);
+    char *all = malloc(len + 1);
+    char *p = all + sprintf(all, "GET /later/40 HTTP/1.1\r\n\r\n");
+    for (int i = 0; i < N; i++)
+        p += sprintf(p, "%s", one);
+    size_t off = 0;
+    int got = 0;
+    resp_t *r = malloc(sizeof *r);
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    while (got < N + 1) {
+        assert_true(uv_hrtime() < deadline);
+        if (off < len) {
+            ssize_t n = send(c->fd, all + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0)
+                off += (size_t)n;
+        }
+        while (cl_take(c, r, false)) {
+            assert_int_equal(r->status, 200);
+            assert_string_equal(r->body, got == 0 ? "later 40" : "hello");
+            got++;
+        }
+        if (got < N + 1)
+            assert_true(cl_fill(fx, c, uv_hrtime() + 20000000ull) != 0);
+    }
+    assert_int_equal(c->len, 0);
+    free(r);
+    free(all);
+    cl_free(c);
+}
+
+static void body_of_exactly_the_limit_is_accepted(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    /* max_body is 4096: {"s":"<4088 x>"} is 4096 bytes */
+    char *body = malloc(4097);
+    memcpy(body, "{\"s\":\"", 6);
+    memset(body + 6, 'x', 4088);
+    memcpy(body + 4094, "\"}", 3);
+    assert_int_equal(strlen(body), 4096);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             strlen(body));
+    cl_send(fx, c, head);
+    cl_send(fx, c, body);
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 200);
+    body[4095] = ' '; /* 4097 bytes with the closing brace */
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+             "Content-Length: 4097\r\n\r\n");
+    cl_send(fx, c, head);
+    cl_send(fx, c, body);
+    cl_send(fx, c, "}");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 413, "/problems/body-too-large");
+    free(body);
     cl_free(c);
 }
 
@@ -1134,6 +1212,8 @@ int main(void)
         T(query_string_is_percent_decoded_with_plus_as_space),
         T(keep_alive_serves_two_requests_on_one_connection),
         T(pipelined_requests_are_answered_in_order),
+        T(deep_pipeline_is_read_with_back_pressure_and_answered_in_order),
+        T(body_of_exactly_the_limit_is_accepted),
         T(handler_replies_later_from_a_timer),
         T(unknown_path_gets_404_problem),
         T(other_method_gets_405_with_allow),
