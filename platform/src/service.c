@@ -345,6 +345,7 @@ int ct_service_run(ct_service_t *svc)
         svc->exit_status = 1;
         goto fail;
     }
+    ct_db_set_application_name(desc->name);
     if ((rc = ct_db_new(&svc->loop, svc->pg_url, (int)svc->pg_pool,
                         &svc->db)) != 0) {
         ct_log_error("postgres pool: %s", ct_strerror(rc));
