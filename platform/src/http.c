@@ -1294,8 +1294,8 @@ static void finish(ct_http_req_t *req, int status, const char *ctype, const char
     sb_header(&b, "Date", http_date());
     if (ctype && !no_body)
         sb_header(&b, "Content-Type", ctype);
-    if (status != 204) {
-        snprintf(line, sizeof line, "%zu", no_body ? (size_t)0 : len);
+    if (!no_body) {
+        snprintf(line, sizeof line, "%zu", len);
         sb_header(&b, "Content-Length", line);
     }
     sb_header(&b, "Connection", keep ? "keep-alive" : "close");

@@ -810,6 +810,28 @@ static void truncated_request_line_gets_400(void **state)
     }
 }
 
+static void upgrade_request_gets_a_plain_reply_then_close(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c,
+            "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            "\x81\x85not http at all");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+
+    c = cl_connect(fx);
+    cl_send(fx, c, "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 400, "/problems/malformed-request");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+}
+
 static void client_leaving_mid_request_is_closed_quietly(void **state)
 {
     fx_t *fx = *state;
@@ -1226,6 +1248,7 @@ int main(void)
         T(system_error_replies_500_without_its_message),
         T(garbage_gets_400_and_close),
         T(truncated_request_line_gets_400),
+        T(upgrade_request_gets_a_plain_reply_then_close),
         T(client_leaving_mid_request_is_closed_quietly),
         T(non_json_content_type_gets_415),
         T(json_parse_errors_get_400_with_position),
