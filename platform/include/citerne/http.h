@@ -30,15 +30,19 @@ typedef struct {
     const char *service;         /* for metrics labels and logs */
 } ct_http_opts_t;
 
-/* Creates a server on loop; opts may be NULL for defaults. */
+/* Creates a server on loop; opts may be NULL, and zero fields take the
+ * defaults. Returns 0 or a negative UV_E* code. Loop thread only. */
 int ct_http_server_new(uv_loop_t *loop, const ct_http_opts_t *opts, ct_http_server_t **out);
 /* Registers a route. method is "GET", "POST", ...; pattern segments "{name}"
  * match one non-empty path segment. Routes are tried in registration order.
  * An unknown path gets 404, a known path with another method 405. */
 int ct_http_route(ct_http_server_t *srv, const char *method, const char *pattern,
                   ct_http_handler_cb cb, void *udata);
-/* Binds and listens on "host:port" (port 0 picks one, see ct_http_port). */
+/* Binds and listens on "host:port" (port 0 picks one, see ct_http_port).
+ * host is an IPv4 or IPv6 literal ("[::1]:8080"), "localhost", or empty or
+ * "*" for every IPv4 interface. UV_EINVAL for a malformed address. */
 int ct_http_listen(ct_http_server_t *srv, const char *addr);
+/* The port listened on, or a negative code when not listening. */
 int ct_http_port(const ct_http_server_t *srv);
 /* Graceful stop, step 1: close the listener; idle keep-alive connections are
  * closed, busy ones after their current reply. */
@@ -56,10 +60,10 @@ const char *ct_http_param(const ct_http_req_t *req, const char *name); /* NULL i
 const char *ct_http_query(const ct_http_req_t *req, const char *name); /* decoded, NULL if none */
 const char *ct_http_header(const ct_http_req_t *req, const char *name); /* case-insensitive */
 const char *ct_http_cookie(const ct_http_req_t *req, const char *name);
-const char *ct_http_body(const ct_http_req_t *req, size_t *len);
+const char *ct_http_body(const ct_http_req_t *req, size_t *len); /* never NULL, NUL-terminated */
 const char *ct_http_request_id(const ct_http_req_t *req); /* X-Request-Id or generated */
 const char *ct_http_peer(const ct_http_req_t *req);       /* client address text */
-/* Memory freed with the request. Never NULL (aborts on OOM). */
+/* Zero-filled memory freed with the request. Never NULL (aborts on OOM). */
 void *ct_http_alloc(ct_http_req_t *req, size_t size);
 char *ct_http_strdup(ct_http_req_t *req, const char *s);
 

@@ -12,14 +12,22 @@ typedef struct {
     json_t *errors; /* array, owned */
 } ct_valid_t;
 
+/* Starts with no errors; ct_valid_dispose releases them. Aborts on OOM. */
 void ct_valid_init(ct_valid_t *v);
 void ct_valid_dispose(ct_valid_t *v);
+/* True while no failure was recorded. */
 bool ct_valid_ok(const ct_valid_t *v);
 /* Hands the errors array to the caller (for ct_http_reply_invalid) and resets v. */
 json_t *ct_valid_take_errors(ct_valid_t *v);
+/* Records a failure of the caller's own rule; both strings are copied. */
 void ct_valid_fail(ct_valid_t *v, const char *field, const char *message);
 
-/* String of minlen..maxlen bytes of valid UTF-8 without control characters.
+/* Every getter: an absent field and a JSON null count as not given; a
+ * required one not given records "is required", an optional one yields the
+ * default (or NULL). Strings returned are borrowed from obj.
+ *
+ * String of minlen..maxlen bytes of valid UTF-8 without control characters
+ * (C0, DEL, C1; so no tab or newline either).
  * Returns a pointer borrowed from obj, or NULL (absent optional or error). */
 const char *ct_valid_str(ct_valid_t *v, json_t *obj, const char *field, size_t minlen,
                          size_t maxlen, bool required);
