@@ -1741,6 +1741,15 @@ static bool managed_header(const char *name)
     return false;
 }
 
+/* No CR, LF or other control character: nothing can end the header line. */
+static bool header_value_ok(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 ? *p != '\t' : *p == 0x7f)
+            return false;
+    return true;
+}
+
 void ct_http_add_header(ct_http_req_t *req, const char *name, const char *value)
 {
     if (req->replied)
@@ -1748,8 +1757,7 @@ void ct_http_add_header(ct_http_req_t *req, const char *name, const char *value)
     bool ok = name && *name && value;
     for (const char *p = name; ok && *p; p++)
         ok = is_tchar((unsigned char)*p);
-    for (const unsigned char *p = (const unsigned char *)value; ok && *p; p++)
-        ok = *p >= 0x20 ? *p != 0x7f : *p == '\t';
+    ok = ok && header_value_ok(value);
     if (!ok || managed_header(name)) {
         ct_logc_warn(req->request_id, "http: response header %s dropped (%s)", name ? name : "?",
                      ok ? "set by the server" : "invalid name or value");
@@ -1767,6 +1775,10 @@ void ct_http_reply(ct_http_req_t *req, int status, const char *content_type, con
         content_type = NULL;
         body = NULL;
         len = 0;
+    }
+    if (content_type && !header_value_ok(content_type)) {
+        ct_logc_error(req->request_id, "http: invalid Content-Type dropped");
+        content_type = NULL;
     }
     finish(req, status, content_type, body, body ? len : 0);
 }

@@ -186,8 +186,15 @@ static void h_fail(ct_http_req_t *req, void *ud)
     ct_http_reply_error(req, UV_ECONNREFUSED, NULL);
 }
 
+static void h_badtype(ct_http_req_t *req, void *ud)
+{
+    (void)ud;
+    ct_http_reply(req, 200, "text/plain\r\nX-Injected: 1", "x", 1);
+}
+
 static void add_routes(fx_t *fx, ct_http_server_t *srv)
 {
+    assert_int_equal(ct_http_route(srv, "GET", "/badtype", h_badtype, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/fail", h_fail, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/hello", h_hello, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/items/{id}/parts/{part}", h_parts, fx), 0);
@@ -1039,6 +1046,12 @@ static void response_headers_are_checked_before_sending(void **state)
     assert_null(resp_header(&r, "X-Evil"));
     assert_null(resp_header(&r, "Set-Cookie"));
     assert_string_equal(resp_header(&r, "Content-Length"), "10");
+    cl_send(fx, c, "GET /badtype HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_null(resp_header(&r, "X-Injected"));
+    assert_null(resp_header(&r, "Content-Type"));
+    assert_string_equal(r.body, "x");
     cl_free(c);
 }
 
