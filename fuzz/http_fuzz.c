@@ -4,7 +4,8 @@
  * as a connection (ct__http_adopt), the input is written in pieces (the first
  * byte picks the piece size, so requests split at every place), then the
  * client half-closes and the loop runs until the server has closed the
- * connection. Checked beyond the sanitizers: the connection always ends, no
+ * connection. The last byte sometimes stops or closes the server while the
+ * connection is busy. Checked beyond the sanitizers: the connection always ends, no
  * request stays in flight, and whatever the server sends starts with a
  * status line. */
 #define _GNU_SOURCE
@@ -99,13 +100,8 @@ static void h_nothing(ct_http_req_t *req, void *ud)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void make_server(void)
 {
-    (void)argc;
-    (void)argv;
-    ct_log_init("fuzz", CT_LOG_OFF);
-    if (uv_loop_init(&loop) != 0)
-        abort();
     ct_http_opts_t opts = {.max_body = 4096,
                            .max_header = 2048,
                            .idle_timeout_ms = 1000,
@@ -118,6 +114,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         ct_http_route(srv, "GET", "/later", h_later, NULL) != 0 ||
         ct_http_route(srv, "DELETE", "/items/{id}", h_nothing, NULL) != 0)
         abort();
+}
+
+static void on_closed(void *ud)
+{
+    *(volatile bool *)ud = true;
+}
+
+/* Closes the server while the connection may be mid-request or mid-reply
+ * (a /later reply then lands on a detached request), and makes a new one. */
+static void restart_server(void)
+{
+    volatile bool closed = false;
+    ct_http_server_close(srv, on_closed, (void *)&closed);
+    for (long i = 0; !closed; i++) {
+        if (i > 200000) {
+            fprintf(stderr, "server never closed\n");
+            __builtin_trap();
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    srv = NULL;
+    /* let pending /later timers reply into the void */
+    for (int i = 0; i < 5; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    make_server();
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    ct_log_init("fuzz", CT_LOG_OFF);
+    if (uv_loop_init(&loop) != 0)
+        abort();
+    make_server();
     return 0;
 }
 
@@ -155,6 +186,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uv_run(&loop, UV_RUN_NOWAIT);
         seen = drain(sv[1], seen, first);
     }
+    /* the last byte picks, now and then, a shutdown while busy */
+    int mode = size > 1 ? data[size - 1] % 32 : 0;
+    if (mode == 31) {
+        restart_server();
+        seen = drain(sv[1], seen, first);
+    } else if (mode == 30) {
+        ct_http_stop_accepting(srv);
+    }
     shutdown(sv[1], SHUT_WR);
     for (long i = 0; ct__http_conn_count(srv) > 0; i++) {
         if (i > 200000) {
@@ -166,6 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     seen = drain(sv[1], seen, first);
     close(sv[1]);
+    if (mode == 30)
+        restart_server(); /* a stopped server accepts nothing more */
     if (ct_http_inflight(srv) != 0) {
         fprintf(stderr, "request left in flight\n");
         __builtin_trap();
