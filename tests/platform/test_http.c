@@ -192,8 +192,20 @@ static void h_badtype(ct_http_req_t *req, void *ud)
     ct_http_reply(req, 200, "text/plain\r\nX-Injected: 1", "x", 1);
 }
 
+enum { BIG = 1536 * 1024 };
+
+static void h_big(ct_http_req_t *req, void *ud)
+{
+    (void)ud;
+    char *body = ct_http_alloc(req, BIG);
+    for (size_t i = 0; i < BIG; i++)
+        body[i] = (char)('a' + i % 26);
+    ct_http_reply(req, 200, "text/plain", body, BIG);
+}
+
 static void add_routes(fx_t *fx, ct_http_server_t *srv)
 {
+    assert_int_equal(ct_http_route(srv, "GET", "/big", h_big, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/badtype", h_badtype, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/fail", h_fail, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/hello", h_hello, fx), 0);
@@ -243,7 +255,7 @@ static int teardown(void **state)
 
 typedef struct {
     int fd;
-    char buf[256 * 1024];
+    char buf[2 * 1024 * 1024];
     size_t len;
 } client_t;
 
@@ -597,6 +609,29 @@ static void body_of_exactly_the_limit_is_accepted(void **state)
     assert_int_equal(cl_read(fx, c, &r), 0);
     assert_problem(&r, 413, "/problems/body-too-large");
     free(body);
+    cl_free(c);
+}
+
+static void large_reply_is_written_whole_before_the_next(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    cl_send(fx, c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    uint64_t deadline = uv_hrtime() + 10000000000ull;
+    char *end;
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        assert_int_equal(cl_fill(fx, c, deadline), 1);
+    size_t hl = (size_t)(end - c->buf) + 4;
+    assert_non_null(strstr(c->buf, "Content-Length: 1572864\r\n"));
+    while (c->len < hl + BIG)
+        assert_int_equal(cl_fill(fx, c, deadline), 1);
+    for (size_t i = 0; i < BIG; i += 4099)
+        assert_int_equal(c->buf[hl + i], 'a' + i % 26);
+    memmove(c->buf, c->buf + hl + BIG, c->len - hl - BIG);
+    c->len -= hl + BIG;
+    resp_t r;
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_string_equal(r.body, "hello");
     cl_free(c);
 }
 
@@ -1249,6 +1284,7 @@ int main(void)
         T(pipelined_requests_are_answered_in_order),
         T(deep_pipeline_is_read_with_back_pressure_and_answered_in_order),
         T(body_of_exactly_the_limit_is_accepted),
+        T(large_reply_is_written_whole_before_the_next),
         T(handler_replies_later_from_a_timer),
         T(unknown_path_gets_404_problem),
         T(other_method_gets_405_with_allow),
