@@ -44,7 +44,7 @@ static int setup_cluster(void **state)
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr)) {
+        rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr)) {
         fprintf(stderr, "mock conf: %s\n", errstr);
         return -1;
     }
@@ -188,6 +188,45 @@ static void close_reports_unsent_messages_as_failed(void **state)
     ct_test_loop_close(&loop);
 }
 
+/* Runs the loop until ct_bus_producer_ready(p) == want or ms elapsed. */
+static bool wait_producer_ready(uv_loop_t *loop, ct_bus_producer_t *p, bool want, unsigned ms)
+{
+    uv_update_time(loop);
+    uint64_t deadline = uv_now(loop) + ms;
+    while (ct_bus_producer_ready(p) != want && uv_now(loop) < deadline) {
+        bool never = false;
+        ct_test_run_until(loop, &never, 50);
+    }
+    return ct_bus_producer_ready(p) == want;
+}
+
+static void producer_readiness_follows_the_broker(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    /* Statistics (the broker states) every 200 ms instead of 5 s. */
+    setenv("CITERNE_KAFKA_PRODUCER_CONF", "statistics.interval.ms=200", 1);
+    ct_bus_producer_t *p;
+    assert_int_equal(ct_bus_producer_new(&loop, bootstrap, "test-ready", &p), 0);
+    unsetenv("CITERNE_KAFKA_PRODUCER_CONF");
+    assert_true(wait_producer_ready(&loop, p, true, 5000));
+    bool never = false;
+    ct_test_run_until(&loop, &never, 600); /* a few statistics later */
+    assert_true(ct_bus_producer_ready(p));
+
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(mock_host);
+    assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), 0);
+    assert_true(wait_producer_ready(&loop, p, false, 10000));
+    assert_int_equal(rd_kafka_mock_broker_set_up(mc, 1), 0);
+    assert_true(wait_producer_ready(&loop, p, true, 15000));
+
+    bool closed = false;
+    ct_bus_producer_close(p, 1000, on_closed, &closed);
+    assert_true(ct_test_run_until(&loop, &closed, 10000));
+    ct_test_loop_close(&loop);
+}
+
 /* ---- consuming ---- */
 
 typedef struct {
@@ -216,6 +255,7 @@ typedef struct consumer_ctx {
     ct_bus_msg_t *pending;
     int pending_status;
     int stop_at; /* on the stop_at-th message: close, then fail it */
+    bool fail_all;
     bool closed;
 } consumer_ctx_t;
 
@@ -251,7 +291,7 @@ static void on_message(ct_bus_msg_t *m, void *udata)
     if (x->outstanding > x->max_outstanding)
         x->max_outstanding = x->outstanding;
 
-    int status = 0;
+    int status = x->fail_all ? CT_EUNAVAIL : 0;
     if (x->fail_first && s->value == x->fail_value) {
         if (x->fail_first == 1) {
             x->failed_at = uv_now(x->loop);
@@ -516,6 +556,50 @@ static void idle_member_stays_in_the_group(void **state)
     ct_test_loop_close(&loop);
 }
 
+static void close_drops_a_message_waiting_for_its_backoff(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    create_topic("t_backoff_close", 1);
+    produce_n(&loop, "t_backoff_close", 2, 1);
+    consumer_ctx_t x;
+    ctx_init(&x, &loop, 1);
+    x.fail_all = true;
+    ctx_start(&x, "g_backoff_close", "t_backoff_close");
+    uv_update_time(&loop);
+    uint64_t deadline = uv_now(&loop) + 20000;
+    while (x.nseen < 2 && uv_now(&loop) < deadline)
+        run_for(&loop, 20);
+    /* Failed twice: now waiting 200 ms before the third try. */
+    assert_int_equal(x.nseen, 2);
+    assert_int_equal(x.seen[0].offset, x.seen[1].offset);
+    bool closed = false;
+    ct_bus_consumer_close(x.c, on_closed, &closed);
+    x.closed = true;
+    assert_true(ct_test_run_until(&loop, &closed, 10000));
+    assert_int_equal(x.nseen, 2); /* not handed again while closing */
+    ctx_close(&x);
+    ct_test_loop_close(&loop);
+}
+
+static void consumer_of_an_unreachable_cluster_closes(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    consumer_ctx_t x;
+    ctx_init(&x, &loop, 1);
+    const char *topics[] = {"t_nowhere"};
+    assert_int_equal(
+        ct_bus_consumer_new(&loop, "127.0.0.1:1", "g_nowhere", topics, 1, on_message, &x, &x.c), 0);
+    run_for(&loop, 300);
+    assert_false(ct_bus_consumer_ready(x.c));
+    ctx_close(&x);
+    assert_int_equal(x.nseen, 0);
+    ct_test_loop_close(&loop);
+}
+
 static void close_with_nothing_pending_leaves_the_loop_clean(void **state)
 {
     (void)state;
@@ -551,12 +635,15 @@ int main(void)
         cmocka_unit_test(producer_reports_every_message_delivered),
         cmocka_unit_test(produce_after_close_fails_now),
         cmocka_unit_test(close_reports_unsent_messages_as_failed),
+        cmocka_unit_test(producer_readiness_follows_the_broker),
         cmocka_unit_test(consumer_receives_messages_in_order_per_partition),
         cmocka_unit_test(failed_message_is_handed_again_after_backoff),
         cmocka_unit_test(next_member_resumes_after_the_stored_offsets),
         cmocka_unit_test(handler_may_complete_later_from_a_timer),
         cmocka_unit_test(two_members_of_a_group_share_the_partitions),
         cmocka_unit_test(idle_member_stays_in_the_group),
+        cmocka_unit_test(close_drops_a_message_waiting_for_its_backoff),
+        cmocka_unit_test(consumer_of_an_unreachable_cluster_closes),
         cmocka_unit_test(close_with_nothing_pending_leaves_the_loop_clean),
     };
     return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);
