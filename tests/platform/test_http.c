@@ -203,8 +203,17 @@ static void h_big(ct_http_req_t *req, void *ud)
     ct_http_reply(req, 200, "text/plain", body, BIG);
 }
 
+static void h_login(ct_http_req_t *req, void *ud)
+{
+    (void)ud;
+    ct_http_add_header(req, "Set-Cookie", "session=s1; HttpOnly; Secure; SameSite=Lax");
+    ct_http_add_header(req, "Set-Cookie", "csrf=c1; Secure; SameSite=Lax");
+    ct_http_reply(req, 204, NULL, NULL, 0);
+}
+
 static void add_routes(fx_t *fx, ct_http_server_t *srv)
 {
+    assert_int_equal(ct_http_route(srv, "POST", "/login", h_login, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/big", h_big, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/badtype", h_badtype, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/fail", h_fail, fx), 0);
@@ -1090,6 +1099,72 @@ static void response_headers_are_checked_before_sending(void **state)
     cl_free(c);
 }
 
+static void repeated_response_headers_are_all_sent(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c, "POST /login HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 204);
+    assert_non_null(
+        strstr(r.head, "\r\nSet-Cookie: session=s1; HttpOnly; Secure; SameSite=Lax\r\n"));
+    assert_non_null(strstr(r.head, "\r\nSet-Cookie: csrf=c1; Secure; SameSite=Lax\r\n"));
+    cl_free(c);
+}
+
+static void malformed_query_gets_400_and_head_errors_have_no_body(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c, "GET /search?q=%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 400, "/problems/malformed-request");
+    cl_send(fx, c, "HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    assert_int_equal(cl_read_head_body(fx, c, &r, true), 0);
+    assert_int_equal(r.status, 404);
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_string_equal(r.body, "hello");
+    cl_free(c);
+}
+
+static void slow_body_gets_408(void **state)
+{
+    fx_t *fx = *state;
+    close_server(fx);
+    ct_http_opts_t opts = {.request_timeout_ms = 100};
+    start_server(fx, &opts);
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c,
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            "Content-Length: 10\r\n\r\n{\"a\"");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 408, "/problems/request-timeout");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+}
+
+static void stop_accepting_lets_a_partly_received_request_finish(void **state)
+{
+    fx_t *fx = *state;
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c, "GET /hello HTTP/1.1\r\nHo");
+    for (int i = 0; i < 5; i++)
+        pump(fx, -1);
+    ct_http_stop_accepting(fx->srv);
+    for (int i = 0; i < 5; i++)
+        pump(fx, -1);
+    cl_send(fx, c, "st: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+}
+
 static void http10_request_is_answered_then_closed(void **state)
 {
     fx_t *fx = *state;
@@ -1308,6 +1383,10 @@ int main(void)
         T(request_id_is_echoed_when_sane_and_generated_otherwise),
         T(cookies_are_parsed_by_name),
         T(response_headers_are_checked_before_sending),
+        T(repeated_response_headers_are_all_sent),
+        T(malformed_query_gets_400_and_head_errors_have_no_body),
+        T(slow_body_gets_408),
+        T(stop_accepting_lets_a_partly_received_request_finish),
         T(http10_request_is_answered_then_closed),
         T(idle_and_request_timeouts_close_the_connection),
         T(stop_accepting_closes_idle_and_lets_busy_finish),
