@@ -231,7 +231,7 @@ typedef struct {
     char *buf;
 } write_t;
 
-static int last_status;
+static _Thread_local int last_status; /* for tests: see ct__http_last_status */
 
 static void conn_close(conn_t *conn);
 static void process(conn_t *conn);

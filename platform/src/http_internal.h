@@ -20,7 +20,7 @@ size_t ct__http_conn_count(const ct_http_server_t *srv);
  * request is freed by it. content_type and body may be NULL. Aborts on OOM. */
 ct_http_req_t *ct__http_req_fake(const char *method, const char *path, const char *content_type,
                                  const void *body, size_t len);
-/* Status of the last reply made on any request (0 before the first): lets a
+/* Status of the last reply made on this thread (0 before the first): lets a
  * test or fuzz target check what a dropped reply would have said. */
 int ct__http_last_status(void);
 
