@@ -1,0 +1,64 @@
+/* All SQL of orders. Each function issues one statement, in the caller's
+ * transaction (tx) or on the pool (db), and hands the result to the callback
+ * (see citerne/db.h for the callback rules). Rows describing an order carry
+ * the columns read by orders_store_order_from_row. */
+#ifndef ORDERS_STORE_H
+#define ORDERS_STORE_H
+
+#include <stdbool.h>
+
+#include "citerne/db.h"
+
+#include "order.h"
+
+/* Fills o from the order columns of res at row. */
+void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o);
+
+/* ---- read models (accounts events) ---- */
+
+/* Records a contract; a replay updates it. */
+void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id,
+                                  const char *customer_id, const char *delivery_mode,
+                                  ct_db_tx_cb next);
+/* Records a site. delivery_mode NULL takes the contract's, else automatic;
+ * contract_id may be NULL. A replay updates it. */
+void orders_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
+                              const char *contract_id, const char *delivery_mode,
+                              int capacity_kg, bool certificate_received, ct_db_tx_cb next);
+
+/* ---- crossings (telemetry events) ---- */
+
+/* Locks the site FOR UPDATE. Rows (none when unknown): site_id, customer_id,
+ * delivery_mode, capacity_kg, open_order_id (NULL when no open order). */
+void orders_store_lock_site(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next);
+/* Inserts a new order from o (every field but created_at). */
+void orders_store_insert_order(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb next);
+/* Records a crossing event and its outcome ("ordered" or "open_order"). */
+void orders_store_record_crossing(ct_db_tx_t *tx, const char *event_id, const char *site_id,
+                                  int level_pct, int threshold_pct, long long measured_ms,
+                                  const char *source, const char *outcome, const char *order_id,
+                                  ct_db_tx_cb next);
+
+/* ---- orders ---- */
+
+/* One order with its site's capacity (column capacity_kg); no row if none. */
+int orders_store_get_order(ct_db_t *db, const char *order_id, ct_db_result_cb cb, void *udata);
+/* Same, locking the order FOR UPDATE. */
+void orders_store_lock_order(ct_db_tx_t *tx, const char *order_id, ct_db_tx_cb next);
+/* proposed -> scheduled; returns the updated order. */
+void orders_store_schedule(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb next);
+/* scheduled -> delivered; returns the updated order. */
+void orders_store_deliver(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb next);
+
+/* Orders of a site, newest first, at most limit. Rows: site_customer_id then
+ * the order columns (NULL order_id when the site has no order); no row at all
+ * when the site is unknown. */
+int orders_store_list_site_orders(ct_db_t *db, const char *site_id, int limit,
+                                  ct_db_result_cb cb, void *udata);
+/* Orders in status, optionally of one site and one delivery date (NULL: any),
+ * by delivery date then age, at most limit. */
+int orders_store_list_deliveries(ct_db_t *db, const char *site_id, const char *status,
+                                 const char *delivery_date, int limit, ct_db_result_cb cb,
+                                 void *udata);
+
+#endif

@@ -1,0 +1,35 @@
+/* Telemetry: the state shared by its HTTP handlers and event handlers. */
+#ifndef TELEMETRY_APP_H
+#define TELEMETRY_APP_H
+
+#include <stdint.h>
+
+#include "citerne/bus.h"
+#include "citerne/http.h"
+#include "citerne/service.h"
+
+#define TELEMETRY_MAX_BATCH 1000
+#define TELEMETRY_DEFAULT_LIMIT 100
+#define TELEMETRY_MAX_LIMIT 1000
+/* Threshold of a site whose SiteCreated carries none (proto3 zero). */
+#define TELEMETRY_DEFAULT_THRESHOLD_PCT 30
+/* A reading may be at most this far in the future of our clock (sensor
+ * clocks drift; further ahead it would freeze the episode state). */
+#define TELEMETRY_MAX_FUTURE_MS (15 * 60 * 1000)
+
+typedef struct {
+    ct_service_t *svc;          /* db and topic are read at request time */
+    const char *gateway_key;    /* CITERNE_GATEWAY_KEY: POST readings */
+    const char *operator_key;   /* CITERNE_OPERATOR_KEY: GET readings */
+    int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
+} telemetry_app_t;
+
+/* Registers the telemetry routes on srv; app must outlive the server. */
+int telemetry_api_register(ct_http_server_t *srv, telemetry_app_t *app);
+
+/* The service's ct_bus_msg_cb for citerne.accounts.v1: udata is the
+ * ct_service_t whose udata is the telemetry_app_t. Acknowledges msg exactly
+ * once (through the inbox, or directly for a record it skips). */
+void telemetry_on_message(ct_bus_msg_t *msg, void *udata);
+
+#endif

@@ -1,0 +1,143 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void telemetry_pgarray_init(telemetry_pgarray_t *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+static void reserve(telemetry_pgarray_t *a, size_t more)
+{
+    if (a->len + more + 2 <= a->cap)
+        return;
+    size_t cap = a->cap ? a->cap : 256;
+    while (cap < a->len + more + 2)
+        cap *= 2;
+    char *p = realloc(a->buf, cap);
+    if (!p)
+        abort();
+    a->buf = p;
+    a->cap = cap;
+}
+
+void telemetry_pgarray_add(telemetry_pgarray_t *a, const char *elem)
+{
+    size_t n = strlen(elem);
+    reserve(a, n + 1);
+    a->buf[a->len++] = a->n == 0 ? '{' : ',';
+    memcpy(a->buf + a->len, elem, n);
+    a->len += n;
+    a->n++;
+}
+
+const char *telemetry_pgarray_str(telemetry_pgarray_t *a)
+{
+    reserve(a, 2);
+    if (a->n == 0) {
+        memcpy(a->buf, "{}", 3);
+        return a->buf;
+    }
+    a->buf[a->len] = '}';
+    a->buf[a->len + 1] = '\0';
+    return a->buf;
+}
+
+void telemetry_pgarray_dispose(telemetry_pgarray_t *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}
+
+void telemetry_store_lock_sites(ct_db_tx_t *tx, const char *site_ids, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_ids);
+    ct_db_tx_query(tx,
+                   "SELECT site_id, customer_id, capacity_kg, threshold_pct, armed,"
+                   " (extract(epoch FROM last_measured_at) * 1000)::bigint AS last_ms"
+                   " FROM sites WHERE site_id = ANY($1::uuid[])"
+                   " ORDER BY site_id FOR UPDATE",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void telemetry_store_insert_readings(ct_db_tx_t *tx, const char *site_ids, const char *levels,
+                                     const char *measured_at, const char *sources,
+                                     ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_ids);
+    ct_db_params_add(&p, levels);
+    ct_db_params_add(&p, measured_at);
+    ct_db_params_add(&p, sources);
+    ct_db_tx_query(tx,
+                   "INSERT INTO readings (site_id, level_pct, measured_at, source)"
+                   " SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[],"
+                   " $4::text[])",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void telemetry_store_save_episodes(ct_db_tx_t *tx, const char *site_ids, const char *armed,
+                                   const char *last_measured_at, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_ids);
+    ct_db_params_add(&p, armed);
+    ct_db_params_add(&p, last_measured_at);
+    ct_db_tx_query(tx,
+                   "UPDATE sites SET armed = e.armed, last_measured_at = e.last_measured_at"
+                   " FROM unnest($1::uuid[], $2::bool[], $3::timestamptz[])"
+                   " AS e(site_id, armed, last_measured_at)"
+                   " WHERE sites.site_id = e.site_id",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
+                                 int capacity_kg, int threshold_pct, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add_int(&p, capacity_kg);
+    ct_db_params_add_int(&p, threshold_pct);
+    ct_db_tx_query(tx,
+                   "INSERT INTO sites (site_id, customer_id, capacity_kg, threshold_pct)"
+                   " VALUES ($1, $2, $3, $4)"
+                   " ON CONFLICT (site_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
+                   " capacity_kg = EXCLUDED.capacity_kg, threshold_pct = EXCLUDED.threshold_pct",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit,
+                                  ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    ct_db_params_add_int(&p, limit);
+    int rc = ct_db_query(
+        db,
+        "SELECT true AS known, s.site_id, r.level_pct,"
+        " to_char(r.measured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        " AS measured_at, r.source,"
+        " to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        " AS received_at"
+        " FROM sites s LEFT JOIN LATERAL (SELECT id, level_pct, measured_at, source, received_at"
+        " FROM readings WHERE site_id = s.site_id"
+        " ORDER BY measured_at DESC, id DESC LIMIT $2) r ON true"
+        " WHERE s.site_id = $1"
+        " ORDER BY r.measured_at DESC, r.id DESC",
+        &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/* All SQL of telemetry. Each function issues one statement, in the caller's
+ * transaction (tx) or on the pool (db), and hands the result to the callback
+ * (see citerne/db.h for the callback rules). */
+#ifndef TELEMETRY_STORE_H
+#define TELEMETRY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "citerne/db.h"
+
+/* A Postgres array literal ("{a,b,c}") built element by element, for the
+ * unnest() batch statements. Elements must need no quoting (uuids, numbers,
+ * timestamps, plain words): the callers only pass values they validated. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t n;
+} telemetry_pgarray_t;
+
+void telemetry_pgarray_init(telemetry_pgarray_t *a);
+/* Appends one element; aborts on out of memory. */
+void telemetry_pgarray_add(telemetry_pgarray_t *a, const char *elem);
+/* The literal, "{...}"; valid until the next add or dispose. */
+const char *telemetry_pgarray_str(telemetry_pgarray_t *a);
+void telemetry_pgarray_dispose(telemetry_pgarray_t *a);
+
+/* Locks the sites listed in site_ids (a uuid[] literal) FOR UPDATE, in id
+ * order. Rows: site_id, customer_id, capacity_kg, threshold_pct, armed ("t" or
+ * "f"), last_ms (Unix ms of last_measured_at, NULL when none). */
+void telemetry_store_lock_sites(ct_db_tx_t *tx, const char *site_ids, ct_db_tx_cb next);
+
+/* Inserts readings in one statement from parallel array literals: uuid[],
+ * int[], timestamptz[] (RFC 3339 UTC), text[]. */
+void telemetry_store_insert_readings(ct_db_tx_t *tx, const char *site_ids, const char *levels,
+                                     const char *measured_at, const char *sources,
+                                     ct_db_tx_cb next);
+
+/* Saves the episode state of sites from parallel array literals: uuid[],
+ * bool[], timestamptz[]. */
+void telemetry_store_save_episodes(ct_db_tx_t *tx, const char *site_ids, const char *armed,
+                                   const char *last_measured_at, ct_db_tx_cb next);
+
+/* Adds a site to the read model (SiteCreated); a replay of the same site
+ * updates its customer, capacity and threshold and keeps its episode. */
+void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
+                                 int capacity_kg, int threshold_pct, ct_db_tx_cb next);
+
+/* Newest first, at most limit readings of site_id. No row at all when the
+ * site is unknown; otherwise rows of: site_id, level_pct, measured_at,
+ * source, received_at (times as RFC 3339 UTC text; one row with level_pct
+ * NULL when the site has no reading yet). */
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit,
+                                  ct_db_result_cb cb, void *udata);
+
+#endif
