@@ -1,9 +1,18 @@
-/* The sender: libcurl multi on libuv (the multi-uv.c pattern of curl's
- * examples), fed by leased rows of the notifications table. */
+/* The sender, fed by leased rows of the notifications table.
+ *
+ * SMS go through libcurl's multi interface on the loop (the multi-uv.c
+ * pattern of curl's examples). E-mails do not: libcurl's SMTP "done" phase
+ * waits for the server's reply to the final "." with a blocking poll, even
+ * in the multi interface (curl issue #8555, a known limitation up to at
+ * least 7.88, our Debian version), which would stall the loop for as long as
+ * the mail server takes to answer. So each e-mail is sent with
+ * curl_easy_perform on the libuv thread pool (uv_queue_work), where blocking
+ * is allowed, and its outcome is handled back on the loop like an SMS's. */
 #include "sender.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,7 +44,10 @@ struct sock {
 
 struct job {
     notify_sender_t *s;
-    job_t *prev, *next; /* in s->transfers while curl works on it */
+    job_t *prev, *next; /* in s->transfers (SMS) or s->works (e-mail) while sending */
+    uv_work_t work;     /* e-mail: curl_easy_perform on the thread pool */
+    CURLcode result;    /* e-mail: set by the pool thread */
+    long code;
     CURL *easy;
     struct curl_slist *list; /* SMTP recipients or HTTP headers */
     char id[CT_UUID_STRLEN + 1];
@@ -63,7 +75,9 @@ struct notify_sender {
     CURLM *multi;
     uv_timer_t poll_timer, curl_timer;
     sock_t *socks;
-    job_t *transfers;
+    job_t *transfers;  /* SMS in the multi handle */
+    job_t *works;      /* e-mails on the thread pool */
+    atomic_bool abort; /* read by the pool threads' progress callbacks */
     size_t inflight; /* transfers + rows being marked */
     int pending_db;  /* claim and mark queries under way */
     int open_handles;
@@ -198,13 +212,23 @@ static void job_free(job_t *j)
     free(j);
 }
 
+static void job_link(job_t **head, job_t *j)
+{
+    j->prev = NULL;
+    j->next = *head;
+    if (*head)
+        (*head)->prev = j;
+    *head = j;
+}
+
 static void job_unlink(job_t *j)
 {
     notify_sender_t *s = j->s;
+    job_t **head = j->channel == NOTIFY_CHANNEL_EMAIL ? &s->works : &s->transfers;
     if (j->prev)
         j->prev->next = j->next;
     else
-        s->transfers = j->next;
+        *head = j->next;
     if (j->next)
         j->next->prev = j->prev;
     j->prev = j->next = NULL;
@@ -238,6 +262,11 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *udata)
     return size * nmemb;
 }
 
+static int on_progress(void *udata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow);
+static void smtp_work(uv_work_t *w);
+static void smtp_after(uv_work_t *w, int status);
+
 static int prepare_email(job_t *j, const char *recipient, const char *subject, const char *body)
 {
     notify_sender_t *s = j->s;
@@ -266,6 +295,10 @@ static int prepare_email(job_t *j, const char *recipient, const char *subject, c
     curl_easy_setopt(j->easy, CURLOPT_READFUNCTION, read_mail);
     curl_easy_setopt(j->easy, CURLOPT_READDATA, j);
     curl_easy_setopt(j->easy, CURLOPT_UPLOAD, 1L);
+    /* lets a close abort a send under way on the pool */
+    curl_easy_setopt(j->easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(j->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(j->easy, CURLOPT_XFERINFODATA, j);
     return 0;
 }
 
@@ -330,18 +363,25 @@ static void start_job(notify_sender_t *s, const PGresult *res, int row)
         else
             rc = prepare_sms(j, recipient ? recipient : "", body ? body : "");
     }
-    if (rc == 0 && curl_multi_add_handle(s->multi, j->easy) != CURLM_OK)
-        rc = CT_EINTERNAL;
+    if (rc == 0) {
+        if (j->channel == NOTIFY_CHANNEL_EMAIL) {
+            j->work.data = j;
+            if (uv_queue_work(s->loop, &j->work, smtp_work, smtp_after) != 0)
+                rc = CT_EINTERNAL;
+            else
+                job_link(&s->works, j);
+        } else {
+            if (curl_multi_add_handle(s->multi, j->easy) != CURLM_OK)
+                rc = CT_EINTERNAL;
+            else
+                job_link(&s->transfers, j);
+        }
+    }
     if (rc != 0) {
         snprintf(j->error, sizeof j->error, "could not prepare the %s",
                  j->channel == NOTIFY_CHANNEL_SMS ? "SMS" : "e-mail");
         record_failure(j);
-        return;
     }
-    j->next = s->transfers;
-    if (s->transfers)
-        s->transfers->prev = j;
-    s->transfers = j;
 }
 
 /* ---- outcome: sent ---- */
@@ -461,14 +501,9 @@ static void record_failure(job_t *j)
 
 /* ---- transfers done ---- */
 
-static void transfer_done(job_t *j, CURLcode result)
+/* The outcome of one send, on the loop; the easy handle is gone. */
+static void send_done(job_t *j, CURLcode result, long code)
 {
-    long code = 0;
-    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(j->s->multi, j->easy);
-    curl_easy_cleanup(j->easy);
-    j->easy = NULL;
-    job_unlink(j);
     if (j->channel == NOTIFY_CHANNEL_EMAIL) {
         if (result == CURLE_OK) {
             record_success(j);
@@ -491,6 +526,60 @@ static void transfer_done(job_t *j, CURLcode result)
         }
     }
     record_failure(j);
+}
+
+static void transfer_done(job_t *j, CURLcode result)
+{
+    long code = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(j->s->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+    job_unlink(j);
+    send_done(j, result, code);
+}
+
+/* Pool thread: only the job's own easy handle is touched here. The handle
+ * is cleaned up here too: closing its connection sends QUIT and waits for
+ * the reply, another blocking step (one SMTP session per e-mail). */
+static void smtp_work(uv_work_t *w)
+{
+    job_t *j = w->data;
+    j->result = curl_easy_perform(j->easy);
+    j->code = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->code);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+}
+
+static void smtp_after(uv_work_t *w, int status)
+{
+    job_t *j = w->data;
+    notify_sender_t *s = j->s;
+    if (j->easy) { /* cancelled before it started: no connection to close */
+        curl_easy_cleanup(j->easy);
+        j->easy = NULL;
+    }
+    job_unlink(j);
+    if (s->closing || status != 0) {
+        /* aborted or cancelled at close: the lease brings the row back */
+        s->inflight--;
+        job_free(j);
+        maybe_free(s);
+        return;
+    }
+    send_done(j, j->result, j->code);
+}
+
+static int on_progress(void *udata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    job_t *j = udata;
+    return atomic_load(&j->s->abort) ? 1 : 0;
 }
 
 static void check_multi(notify_sender_t *s)
@@ -675,6 +764,11 @@ void notify_sender_close(notify_sender_t *s, void (*cb)(void *udata), void *udat
     s->closing = true;
     s->closed_cb = cb;
     s->closed_udata = udata;
+    /* e-mails on the pool: cancel those not started, abort the others
+     * (their after-callbacks free them) */
+    atomic_store(&s->abort, true);
+    for (job_t *j = s->works; j; j = j->next)
+        uv_cancel((uv_req_t *)&j->work);
     /* stop watching first, while curl's sockets are still open */
     while (s->socks) {
         curl_multi_assign(s->multi, s->socks->fd, NULL);
