@@ -106,6 +106,12 @@ static void on_connect(uv_connect_t *req, int status)
 test_call_t *test_http_start(uv_loop_t *loop, int port, const char *method, const char *path,
                              const char *headers, const char *body)
 {
+    return test_http_start_from(loop, port, NULL, method, path, headers, body);
+}
+
+test_call_t *test_http_start_from(uv_loop_t *loop, int port, const char *src, const char *method,
+                                  const char *path, const char *headers, const char *body)
+{
     conn_t *c = calloc(1, sizeof *c);
     assert_non_null(c);
     c->loop = loop;
@@ -119,6 +125,11 @@ test_call_t *test_http_start(uv_loop_t *loop, int port, const char *method, cons
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
     c->connect.data = c;
+    if (src) {
+        struct sockaddr_in local;
+        assert_int_equal(uv_ip4_addr(src, 0, &local), 0);
+        assert_int_equal(uv_tcp_bind(&c->tcp, (struct sockaddr *)&local, 0), 0);
+    }
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", port, &addr);
     assert_int_equal(uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect), 0);
@@ -158,6 +169,12 @@ void test_http(uv_loop_t *loop, int port, const char *method, const char *path, 
                const char *body, test_resp_t *out)
 {
     test_http_finish(test_http_start(loop, port, method, path, headers, body), out);
+}
+
+void test_http_from(uv_loop_t *loop, int port, const char *src, const char *method,
+                    const char *path, const char *headers, const char *body, test_resp_t *out)
+{
+    test_http_finish(test_http_start_from(loop, port, src, method, path, headers, body), out);
 }
 
 char *test_resp_header(const test_resp_t *r, const char *name)

@@ -29,6 +29,13 @@ void test_http(uv_loop_t *loop, int port, const char *method, const char *path, 
 typedef struct test_call test_call_t;
 test_call_t *test_http_start(uv_loop_t *loop, int port, const char *method, const char *path,
                              const char *headers, const char *body);
+/* The same from the local address src ("127.0.0.2": any 127/8 address is
+ * the loopback on Linux), so that tests can be clients at several addresses;
+ * src NULL: the system's choice. */
+test_call_t *test_http_start_from(uv_loop_t *loop, int port, const char *src, const char *method,
+                                  const char *path, const char *headers, const char *body);
+void test_http_from(uv_loop_t *loop, int port, const char *src, const char *method,
+                    const char *path, const char *headers, const char *body, test_resp_t *out);
 bool test_http_done(const test_call_t *call);
 void test_http_finish(test_call_t *call, test_resp_t *out);
 

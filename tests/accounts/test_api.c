@@ -85,6 +85,12 @@ static int group_setup(void **state)
         .session_ttl_s = 3600,
         .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN, /* fast: tests check flows, not cost */
         .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
+        .trusted_proxies = "127.0.0.9",
+        .throttle = {.addr_free = 5,
+                     .addr_max_delay_s = 900,
+                     .addr_memory_s = 3600,
+                     .account_limit = 100,
+                     .account_window_s = 3600},
     };
     assert_int_equal(accounts_init(&F.accounts, svc, &settings), 0);
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
@@ -145,10 +151,24 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* Deletes every key matching pattern (test Redis only). */
+static void redis_delete(const char *pattern)
+{
+    if (!F.redis)
+        return;
+    redisReply *keys = redisCommand(F.redis, "KEYS %s", pattern);
+    for (size_t i = 0; keys && keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++)
+        freeReplyObject(redisCommand(F.redis, "DEL %s", keys->element[i]->str));
+    freeReplyObject(keys);
+}
+
 static int test_setup(void **state)
 {
     (void)state;
     F.seq++;
+    /* every test starts with no throttling history: they all sign in from
+     * 127.0.0.1 */
+    redis_delete("acct:login:*");
     return 0;
 }
 
@@ -830,6 +850,155 @@ static void me_needs_a_session_and_logout_ends_it(void **state)
     free(token);
 }
 
+static void login_from(const char *src, const char *headers, const char *email,
+                       const char *password, test_resp_t *r)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+    test_http_from(&F.svc.loop, F.port, src, "POST", "/api/v1/accounts/login", headers, body, r);
+    if (r->status == 0)
+        fail_msg("login from %s: no response", src ? src : "default");
+}
+
+static unsigned retry_after(const test_resp_t *r)
+{
+    char *v = test_resp_header(r, "Retry-After");
+    if (!v)
+        fail_msg("429 without Retry-After: %s", r->head);
+    unsigned n = (unsigned)strtoul(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+static void a_burst_from_one_address_is_delayed_while_the_owner_signs_in_elsewhere(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    int evaluated = 0, delayed = 0;
+    for (int i = 0; i < 100; i++) {
+        test_resp_t r;
+        login_from("127.0.0.2", NULL, m.email, "wrong horse battery", &r);
+        if (r.status == 401) {
+            expect_problem_type(&r, "invalid-credentials");
+            evaluated++;
+        } else if (r.status == 429) {
+            expect_problem_type(&r, "too-many-attempts");
+            if (retry_after(&r) < 1)
+                fail_msg("Retry-After below 1 s");
+            delayed++;
+        } else {
+            fail_msg("attempt %d: status %d, body %s", i, r.status, r.body);
+        }
+        if (i < 5 && r.status != 401)
+            fail_msg("attempt %d was not evaluated (%d) though the first five are", i, r.status);
+        test_resp_dispose(&r);
+    }
+    /* five evaluated, then delays of 1, 2, 4 ... s: on a slow machine a
+     * delay may lapse during the burst and let one more through */
+    if (evaluated < 5 || evaluated > 8 || delayed != 100 - evaluated)
+        fail_msg("%d evaluated and %d delayed of 100", evaluated, delayed);
+
+    /* the owner, elsewhere, is not held up */
+    test_resp_t r;
+    login_from("127.0.0.3", NULL, m.email, "correct horse battery", &r);
+    expect_status(&r, 200, "owner from another address");
+    test_resp_dispose(&r);
+    /* while the attacking address still waits, even with the right password */
+    login_from("127.0.0.2", NULL, m.email, "correct horse battery", &r);
+    expect_status(&r, 429, "attacker with the right password");
+    test_resp_dispose(&r);
+    /* and the wait grows: after it lapses, one more failure doubles it */
+    redisReply *rep = redisCommand(F.redis, "GET acct:login:addr:127.0.0.2");
+    long long count = rep && rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : -1;
+    freeReplyObject(rep);
+    assert_int_equal(count, evaluated);
+    redis_delete("acct:login:addr-wait:127.0.0.2"); /* as if the wait had lapsed */
+    login_from("127.0.0.2", NULL, m.email, "wrong horse battery", &r);
+    expect_status(&r, 401, "attempt after the wait");
+    test_resp_dispose(&r);
+    login_from("127.0.0.2", NULL, m.email, "wrong horse battery", &r);
+    expect_status(&r, 429, "attempt right after");
+    unsigned want = 1u << (evaluated + 1 - 5);
+    if (retry_after(&r) != want)
+        fail_msg("Retry-After %u after %d failures, want %u", retry_after(&r), evaluated + 1, want);
+    test_resp_dispose(&r);
+}
+
+static void the_account_limit_refuses_unevaluated_and_lapses_with_time(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    accounts_throttle_opts_t saved = F.accounts.throttle;
+    F.accounts.throttle.account_limit = 10;
+    F.accounts.throttle.account_window_s = 2;
+    /* a spread attack: one failure from each of ten addresses */
+    for (int i = 0; i < 10; i++) {
+        char src[32];
+        snprintf(src, sizeof src, "127.0.1.%d", i + 1);
+        test_resp_t r;
+        login_from(src, NULL, m.email, "wrong horse battery", &r);
+        expect_status(&r, 401, "spread failure");
+        test_resp_dispose(&r);
+    }
+    test_resp_t r;
+    login_from("127.0.0.3", NULL, m.email, "wrong horse battery", &r);
+    expect_status(&r, 401, "failure past the limit");
+    char *refused_body = strdup(r.body);
+    test_resp_dispose(&r);
+    /* past the limit even the right password is not evaluated: same 401 */
+    login_from("127.0.0.3", NULL, m.email, "correct horse battery", &r);
+    expect_status(&r, 401, "owner past the account limit");
+    assert_string_equal(r.body, refused_body);
+    test_resp_dispose(&r);
+    free(refused_body);
+    /* the window slides: the owner gets in once it has passed */
+    uv_sleep(2100);
+    login_from("127.0.0.3", NULL, m.email, "correct horse battery", &r);
+    expect_status(&r, 200, "owner after the window");
+    test_resp_dispose(&r);
+    F.accounts.throttle = saved;
+}
+
+static void forwarded_for_counts_only_from_a_trusted_proxy(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    test_resp_t r;
+    /* through the trusted proxy (127.0.0.9), each client has its own count */
+    for (int i = 0; i < 5; i++) {
+        login_from("127.0.0.9", "X-Forwarded-For: 198.51.100.1\r\n", m.email, "wrong password!!",
+                   &r);
+        expect_status(&r, 401, "failure through the proxy");
+        test_resp_dispose(&r);
+    }
+    login_from("127.0.0.9", "X-Forwarded-For: 198.51.100.1\r\n", m.email, "correct horse battery",
+               &r);
+    expect_status(&r, 429, "the delayed client through the proxy");
+    test_resp_dispose(&r);
+    login_from("127.0.0.9", "X-Forwarded-For: 10.9.9.9, 198.51.100.2\r\n", m.email,
+               "correct horse battery", &r);
+    expect_status(&r, 200, "another client through the proxy");
+    test_resp_dispose(&r);
+    /* from anyone else the header is ignored: changing it does not help */
+    for (int i = 0; i < 5; i++) {
+        char xff[64];
+        snprintf(xff, sizeof xff, "X-Forwarded-For: 198.51.100.%d\r\n", 10 + i);
+        login_from("127.0.0.4", xff, m.email, "wrong password!!", &r);
+        expect_status(&r, 401, "failure from an untrusted peer");
+        test_resp_dispose(&r);
+    }
+    login_from("127.0.0.4", "X-Forwarded-For: 198.51.100.99\r\n", m.email, "correct horse battery",
+               &r);
+    expect_status(&r, 429, "untrusted peer with a fresh X-Forwarded-For");
+    test_resp_dispose(&r);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -1118,6 +1287,11 @@ int main(void)
         cmocka_unit_test_setup(failed_logins_all_get_the_same_401, test_setup),
         cmocka_unit_test_setup(me_needs_a_session_and_logout_ends_it, test_setup),
         cmocka_unit_test_setup(login_fails_closed_when_redis_is_down, test_setup),
+        cmocka_unit_test_setup(
+            a_burst_from_one_address_is_delayed_while_the_owner_signs_in_elsewhere, test_setup),
+        cmocka_unit_test_setup(the_account_limit_refuses_unevaluated_and_lapses_with_time,
+                               test_setup),
+        cmocka_unit_test_setup(forwarded_for_counts_only_from_a_trusted_proxy, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

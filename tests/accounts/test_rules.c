@@ -363,6 +363,36 @@ static void email_normalise_is_idempotent_on_random_input(void **state)
     assert_true(accepted > 1000); /* the generator does reach valid addresses */
 }
 
+static void client_addr_is_the_peer_unless_a_trusted_proxy_forwards(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *peer, *xff, *trusted, *want;
+    } cases[] = {
+        {"192.0.2.7:51000", NULL, "", "192.0.2.7"},
+        {"[2001:db8::1]:443", NULL, NULL, "2001:db8::1"},
+        {"local", NULL, "", "local"},
+        {"192.0.2.7:51000", "203.0.113.9", "", "192.0.2.7"},         /* no proxy trusted */
+        {"192.0.2.7:51000", "203.0.113.9", "10.0.0.1", "192.0.2.7"}, /* not that peer */
+        {"10.0.0.1:40000", "203.0.113.9", "10.0.0.1", "203.0.113.9"},
+        {"10.0.0.1:40000", "1.1.1.1, 203.0.113.9", "10.0.0.2, 10.0.0.1", "203.0.113.9"},
+        {"10.0.0.1:40000", "1.1.1.1,  2001:db8::5 ", "10.0.0.1", "2001:db8::5"},
+        {"10.0.0.1:40000", "not-an-ip", "10.0.0.1", "10.0.0.1"}, /* junk: the peer */
+        {"10.0.0.1:40000", "", "10.0.0.1", "10.0.0.1"},
+        {"10.0.0.1:40000", "1.1.1.1,", "10.0.0.1", "10.0.0.1"},
+        {"10.0.0.1:40000", NULL, "10.0.0.1", "10.0.0.1"},
+        {"10.0.0.10:40000", "203.0.113.9", "10.0.0.1", "10.0.0.10"}, /* exact match only */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[ACCOUNTS_ADDR_MAX];
+        accounts_client_addr(cases[i].peer, cases[i].xff, cases[i].trusted, out);
+        if (strcmp(out, cases[i].want) != 0)
+            fail_msg("peer %s xff %s trusted %s: got %s, want %s", cases[i].peer,
+                     cases[i].xff ? cases[i].xff : "(none)",
+                     cases[i].trusted ? cases[i].trusted : "(none)", out, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +409,7 @@ int main(void)
         cmocka_unit_test(uuid_is_copied_lowercase),
         cmocka_unit_test(utf8_length_agrees_with_jansson_on_random_bytes),
         cmocka_unit_test(email_normalise_is_idempotent_on_random_input),
+        cmocka_unit_test(client_addr_is_the_peer_unless_a_trusted_proxy_forwards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,16 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
     out->pwhash_mem =
         (size_t)ct_config_int(cfg, "CITERNE_PWHASH_MEM", (long)crypto_pwhash_MEMLIMIT_INTERACTIVE,
                               (long)crypto_pwhash_MEMLIMIT_MIN, 1L << 30);
+    out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
+    out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
+    out->throttle.addr_max_delay_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_MAX_DELAY_S", 900, 1, 86400);
+    out->throttle.addr_memory_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_MEMORY_S", 3600, 60, 7L * 86400);
+    out->throttle.account_limit =
+        (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ACCOUNT_LIMIT", 100, 1, 100000);
+    out->throttle.account_window_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ACCOUNT_WINDOW_S", 3600, 60, 86400);
 }
 
 int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *settings)
@@ -35,6 +45,8 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->session_ttl_s = settings->session_ttl_s;
     a->pwhash_ops = settings->pwhash_ops;
     a->pwhash_mem = settings->pwhash_mem;
+    a->trusted_proxies = settings->trusted_proxies ? settings->trusted_proxies : "";
+    a->throttle = settings->throttle;
     const char *key = settings->operator_key ? settings->operator_key : "";
     crypto_generichash(a->operator_digest, sizeof a->operator_digest, (const unsigned char *)key,
                        strlen(key), NULL, 0);

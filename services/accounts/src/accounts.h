@@ -15,6 +15,7 @@
 #include "citerne/id.h"
 #include "citerne/migrate.h"
 #include "citerne/service.h"
+#include "throttle.h"
 
 /* Generated from migrations/ by ct_embed_migrations. */
 extern const ct_migration_t accounts_migrations[];
@@ -22,10 +23,12 @@ extern const size_t accounts_migrations_count;
 
 /* Settings of accounts beyond the common ones (README: Settings). */
 typedef struct {
-    const char *operator_key;      /* CITERNE_OPERATOR_KEY, required */
-    unsigned session_ttl_s;        /* CITERNE_SESSION_TTL_S, default 8 h */
-    unsigned long long pwhash_ops; /* CITERNE_PWHASH_OPS */
-    size_t pwhash_mem;             /* CITERNE_PWHASH_MEM, bytes */
+    const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
+    unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
+    unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
+    size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
+    const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
+    accounts_throttle_opts_t throttle; /* CITERNE_LOGIN_* */
 } accounts_settings_t;
 
 /* The service's state, shared by every handler (route udata). The platform
@@ -36,6 +39,9 @@ typedef struct {
     unsigned session_ttl_s;
     unsigned long long pwhash_ops;
     size_t pwhash_mem;
+    /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
+    const char *trusted_proxies;
+    accounts_throttle_opts_t throttle;
     /* BLAKE2b of the operator key: compared in constant time against the
      * digest of the presented key, so neither content nor length leaks. */
     unsigned char operator_digest[crypto_generichash_BYTES];
@@ -107,6 +113,10 @@ bool accounts_require_operator(accounts_t *a, ct_http_req_t *req);
 void accounts_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err);
 /* The same for a call that failed at once with rc (CT_E* or -errno). */
 void accounts_reply_failure(ct_http_req_t *req, int rc);
+
+/* The client address of req for throttling and the session list: the peer,
+ * or X-Forwarded-For's last entry when the peer is a trusted proxy. */
+void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[ACCOUNTS_ADDR_MAX]);
 
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
 /* Each takes the accounts_t as udata and replies exactly once, on the loop;

@@ -6,6 +6,7 @@
 #include "accounts.h"
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "rules.h"
 
 bool accounts_require_operator(accounts_t *a, ct_http_req_t *req)
 {
@@ -43,4 +44,10 @@ void accounts_reply_failure(ct_http_req_t *req, int rc)
 {
     ct_db_error_t err = {.status = rc, .sqlstate = "", .message = ct_strerror(rc)};
     accounts_reply_db_error(req, &err);
+}
+
+void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[ACCOUNTS_ADDR_MAX])
+{
+    const char *xff = a->trusted_proxies[0] ? ct_http_header(req, "X-Forwarded-For") : NULL;
+    accounts_client_addr(ct_http_peer(req), xff, a->trusted_proxies, out);
 }

@@ -43,6 +43,8 @@ typedef struct {
     char *hash; /* the user's stored hash, request memory; NULL when unknown */
     ct_session_t session;
     accounts_pw_job_t job;
+    accounts_throttle_t throttle;
+    char addr[ACCOUNTS_ADDR_MAX];
 } login_ctx_t;
 
 static void on_session(int status, const char *token, const ct_session_t *s, void *udata)
@@ -79,6 +81,7 @@ static void on_verified(int status, const char *hash, void *udata)
         reply_invalid_credentials(ctx->req);
         return;
     }
+    accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
     int rc = ct_session_create(ctx->a->svc->cache, &ctx->session, ctx->a->session_ttl_s, on_session,
                                ctx);
     if (rc != 0)
@@ -126,6 +129,39 @@ static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
     verify(ctx);
 }
 
+static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsigned retry_after_s,
+                         void *udata)
+{
+    login_ctx_t *ctx = udata;
+    if (status != 0) {
+        reply_unavailable(ctx->req); /* fail closed */
+        return;
+    }
+    if (verdict == ACCOUNTS_THROTTLE_ADDR_WAIT) {
+        char secs[16], detail[96];
+        snprintf(secs, sizeof secs, "%u", retry_after_s);
+        snprintf(detail, sizeof detail, "retry in %u s", retry_after_s);
+        ct_logc_info(ct_http_request_id(ctx->req), "login from %s delayed %u s", ctx->addr,
+                     retry_after_s);
+        ct_http_add_header(ctx->req, "Retry-After", secs);
+        ct_http_reply_problem(ctx->req, 429, "too-many-attempts", "Too many sign-in attempts",
+                              detail);
+        return;
+    }
+    if (verdict == ACCOUNTS_THROTTLE_ACCOUNT_FULL) {
+        ct_logc_warn(ct_http_request_id(ctx->req), "login refused unevaluated: account limit");
+        reply_invalid_credentials(ctx->req);
+        return;
+    }
+    if (!ctx->email[0]) {
+        verify(ctx); /* no such user can exist: answer like for any unknown one */
+        return;
+    }
+    int rc = accounts_store_login_lookup(ctx->a->svc->db, ctx->email, on_user, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
 void accounts_api_login(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
@@ -155,13 +191,13 @@ void accounts_api_login(ct_http_req_t *req, void *udata)
     ctx->a = a;
     ctx->password = json_string_value(password);
     ctx->password_len = json_string_length(password);
-    if (accounts_email_normalise(json_string_value(email), ctx->email) != 0) {
-        verify(ctx); /* no such user can exist: answer like for any unknown one */
-        return;
-    }
-    int rc = accounts_store_login_lookup(a->svc->db, ctx->email, on_user, ctx);
+    bool plausible = accounts_email_normalise(json_string_value(email), ctx->email) == 0;
+    accounts_client_addr_of(a, req, ctx->addr);
+    int rc = accounts_throttle_begin(a->svc->cache, &a->throttle, &ctx->throttle, ctx->addr,
+                                     plausible ? ctx->email : json_string_value(email),
+                                     on_throttled, ctx);
     if (rc != 0)
-        accounts_reply_failure(req, rc);
+        reply_unavailable(req);
 }
 
 /* ---- logout ---- */

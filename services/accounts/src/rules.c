@@ -1,6 +1,8 @@
 /* Pure rules of accounts (see rules.h). */
 #include "rules.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -211,4 +213,60 @@ void accounts_session_key(const char *token, char out[ACCOUNTS_SESSION_KEY_MAX])
     crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
     memcpy(out, "ct:session:", 11);
     sodium_bin2hex(out + 11, ACCOUNTS_SESSION_KEY_MAX - 11, digest, sizeof digest);
+}
+
+static bool ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Copies s[0..n) without surrounding spaces into out when it fits. */
+static bool copy_trimmed(const char *s, size_t n, char out[ACCOUNTS_ADDR_MAX])
+{
+    while (n > 0 && is_space(*s))
+        s++, n--;
+    while (n > 0 && is_space(s[n - 1]))
+        n--;
+    if (n == 0 || n >= ACCOUNTS_ADDR_MAX)
+        return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
+static bool in_list(const char *ip, const char *list)
+{
+    while (list && *list) {
+        size_t n = strcspn(list, ",");
+        char item[ACCOUNTS_ADDR_MAX];
+        if (copy_trimmed(list, n, item) && strcmp(item, ip) == 0)
+            return true;
+        list += n;
+        if (*list == ',')
+            list++;
+    }
+    return false;
+}
+
+void accounts_client_addr(const char *peer, const char *xff, const char *trusted_proxies,
+                          char out[ACCOUNTS_ADDR_MAX])
+{
+    snprintf(out, ACCOUNTS_ADDR_MAX, "%s", peer ? peer : "unknown");
+    if (out[0] == '[') { /* [v6]:port */
+        char *end = strchr(out, ']');
+        if (end) {
+            *end = '\0';
+            memmove(out, out + 1, strlen(out + 1) + 1);
+        }
+    } else if (strchr(out, ':') == strrchr(out, ':') && strchr(out, ':')) { /* v4:port */
+        *strchr(out, ':') = '\0';
+    }
+    if (!xff || !in_list(out, trusted_proxies))
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    char candidate[ACCOUNTS_ADDR_MAX];
+    if (copy_trimmed(last, strlen(last), candidate) && ip_literal(candidate))
+        memcpy(out, candidate, strlen(candidate) + 1);
 }

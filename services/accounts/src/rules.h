@@ -61,4 +61,14 @@ void accounts_uuid_lower(char out[37], const char *in);
 #define ACCOUNTS_SESSION_KEY_MAX (11 + 64 + 1)
 void accounts_session_key(const char *token, char out[ACCOUNTS_SESSION_KEY_MAX]);
 
+/* The client's address as the throttle sees it, into out (64 bytes):
+ * the IP of peer (ct_http_peer: "1.2.3.4:5678", "[::1]:80"; anything
+ * else is copied as is). When that IP is one of trusted_proxies (a
+ * comma-separated list of IP literals, NULL or "" for none) and xff (the
+ * X-Forwarded-For header) is given, the last entry of xff instead (the
+ * address our proxy saw), when it is an IPv4 or IPv6 literal. */
+#define ACCOUNTS_ADDR_MAX 64
+void accounts_client_addr(const char *peer, const char *xff, const char *trusted_proxies,
+                          char out[ACCOUNTS_ADDR_MAX]);
+
 #endif
