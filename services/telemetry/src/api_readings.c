@@ -150,10 +150,10 @@ static void append_next_event(ct_db_tx_t *tx, PGresult *res, void *udata);
 
 static void reply_unknown_sites(post_ctx_t *ctx)
 {
-    json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:O}", "type", "/problems/unknown-site",
+    json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s, s:O}", "type", "/problems/unknown-site",
                              "title", "unknown site", "status", 422, "detail",
                              "no site with these ids is known to telemetry; nothing was stored",
-                             "site_ids", ctx->unknown);
+                             "instance", ct_http_path(ctx->req), "site_ids", ctx->unknown);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text) {
