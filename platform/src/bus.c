@@ -152,6 +152,20 @@ static bool log_client_error(rd_kafka_t *rk, int err, const char *reason)
     return false;
 }
 
+/* Timed, so that a slow join of librdkafka's threads shows in the logs. */
+static void destroy_client(rd_kafka_t *rk, int flags)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", rd_kafka_name(rk));
+    uint64_t t0 = uv_hrtime();
+    rd_kafka_destroy_flags(rk, flags);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    if (ms >= 100)
+        ct_log_warn("kafka %s: destroy took %.0f ms", name, ms);
+    else
+        ct_log_debug("kafka %s: destroyed in %.1f ms", name, ms);
+}
+
 const char *ct_bus_topic(const char *service, char *out, size_t outlen)
 {
     int n = snprintf(out, outlen, "citerne.%s.v1", service);
@@ -401,7 +415,7 @@ static void on_producer_handle_closed(uv_handle_t *h)
     /* rd_kafka_destroy joins librdkafka's threads and may block briefly.
      * After a completed flush (or a purge) nothing is in flight, so the
      * join is quick; it is the one short wait we accept on the loop. */
-    rd_kafka_destroy(p->rk);
+    destroy_client(p->rk, 0);
     pipe_close(p->fds);
     /* Reports librdkafka could not deliver before it went away. */
     while (p->pending.next != &p->pending) {
@@ -1018,7 +1032,7 @@ static void on_consumer_handle_closed(uv_handle_t *h)
     rd_kafka_queue_destroy(c->cq);
     /* The group was left (or could not be): no second close. Joining
      * librdkafka's threads after that is quick, see the producer. */
-    rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    destroy_client(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     pipe_close(c->fds);
     void (*cb)(void *) = c->close_cb;
     void *udata = c->close_udata;

@@ -21,6 +21,7 @@
 #include "stack.h"
 
 #define MAXMSG 256
+#define CONSUMER_CONF "session.timeout.ms=6000;heartbeat.interval.ms=1000"
 
 static rd_kafka_t *mock_host;
 static const char *bootstrap;
@@ -39,8 +40,9 @@ static int setup_cluster(void **state)
     if (l)
         ct_log_level_parse(l, &level);
     ct_log_init("test_bus", level);
-    /* The mock re-forms a group a member left after session.timeout - 1 s. */
-    setenv("CITERNE_KAFKA_CONSUMER_CONF", "session.timeout.ms=6000", 0);
+    /* The mock re-forms a group a member left after session.timeout - 1 s;
+     * heartbeats every second keep a loaded machine from missing one. */
+    setenv("CITERNE_KAFKA_CONSUMER_CONF", CONSUMER_CONF, 0);
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr) ||
@@ -542,7 +544,7 @@ static void idle_member_stays_in_the_group(void **state)
     consumer_ctx_t x;
     ctx_init(&x, &loop, 1);
     ctx_start(&x, "g_idle_member", "t_idle_member");
-    setenv("CITERNE_KAFKA_CONSUMER_CONF", "session.timeout.ms=6000", 1);
+    setenv("CITERNE_KAFKA_CONSUMER_CONF", CONSUMER_CONF, 1);
     uv_update_time(&loop);
     uint64_t deadline = uv_now(&loop) + 20000;
     while (!ct_bus_consumer_ready(x.c) && uv_now(&loop) < deadline)
