@@ -587,6 +587,8 @@ static void invoices_are_shown_to_the_operator_and_to_granted_users_only(void **
     test_resp_dispose(&r);
     get("/api/v1/billing/invoices", OP_AUTH, 400, &r);
     test_resp_dispose(&r);
+    get("/api/v1/billing/invoices", NULL, 401, &r); /* anonymous: 401 before anything */
+    test_resp_dispose(&r);
     get("/api/v1/billing/invoices?customer_id=12", OP_AUTH, 400, &r);
     assert_non_null(strstr(r.body, "customer_id"));
     test_resp_dispose(&r);

@@ -168,6 +168,23 @@ static void on_invoices(const ct_db_error_t *err, PGresult *res, void *udata)
 
 static void fetch_invoices(req_ctx_t *ctx)
 {
+    /* the query is checked once the caller is known: anonymous callers learn
+     * nothing of the API but 401 */
+    json_t *errors = json_array();
+    if (ctx->customer_id && !ct_uuid_valid(ctx->customer_id))
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
+                                                "must be a UUID"));
+    if (ctx->order_id && !ct_uuid_valid(ctx->order_id))
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "order_id", "message",
+                                                "must be a UUID"));
+    if (!ctx->customer_id && !ctx->order_id)
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
+                                                "customer_id or order_id is required"));
+    if (json_array_size(errors) > 0) {
+        ct_http_reply_invalid(ctx->req, errors);
+        return;
+    }
+    json_decref(errors);
     if (ctx->customer_id && !may_see(ctx, ctx->customer_id)) {
         ct_http_reply_problem(ctx->req, 404, "not-found", "No such customer", NULL);
         return;
@@ -186,21 +203,6 @@ static void list_invoices(ct_http_req_t *req, void *udata)
     ctx->req = req;
     ctx->customer_id = ct_http_query(req, "customer_id");
     ctx->order_id = ct_http_query(req, "order_id");
-    json_t *errors = json_array();
-    if (ctx->customer_id && !ct_uuid_valid(ctx->customer_id))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
-                                                "must be a UUID"));
-    if (ctx->order_id && !ct_uuid_valid(ctx->order_id))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "order_id", "message",
-                                                "must be a UUID"));
-    if (!ctx->customer_id && !ctx->order_id)
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
-                                                "customer_id or order_id is required"));
-    if (json_array_size(errors) > 0) {
-        ct_http_reply_invalid(req, errors);
-        return;
-    }
-    json_decref(errors);
     authorise(ctx, fetch_invoices);
 }
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sodium.h>
 
+#include "citerne/error.h"
 #include "citerne/log.h"
 #include "citerne/migrate.h"
 #include "citerne/service.h"
@@ -75,10 +76,13 @@ int main(void)
         ct_log_warn("CITERNE_SMS_URL is not set: SMS stay pending");
     else if (!*opts.sms_token)
         ct_log_warn("CITERNE_SMS_TOKEN is not set: SMS are sent without a bearer token");
-    int rc = notify_sender_new(&svc.loop, &svc.db, &opts, &app.sender);
-    if (rc != 0) {
+    /* with bad settings the service will not start: no sender to wind down */
+    int rc = cfg->nerrors > 0 ? 0 : notify_sender_new(&svc.loop, &svc.db, &opts, &app.sender);
+    if (rc == CT_ECONFIG) {
         ct_config_fail(cfg, "CITERNE_SMTP_FROM: expected \"Name <address>\" or an address");
-    } else {
+    } else if (rc != 0) {
+        ct_config_fail(cfg, "notify sender: %s", ct_strerror(rc));
+    } else if (app.sender) {
         uv_signal_init(&svc.loop, &stop_term);
         uv_signal_init(&svc.loop, &stop_int);
         uv_signal_start(&stop_term, on_stop, SIGTERM);
@@ -89,6 +93,13 @@ int main(void)
     if (notify_api_register(svc.http, &app) != 0)
         return 2;
     int status = ct_service_run(&svc);
+    if (app.sender) {
+        /* the service stopped without a signal (start-up failed): the sender
+         * still holds handles on the loop; close them and the loop */
+        on_stop(NULL, 0);
+        uv_run(&svc.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&svc.loop);
+    }
     curl_global_cleanup();
     return status;
 }
