@@ -83,6 +83,7 @@ static int group_setup(void **state)
     accounts_settings_t settings = {
         .operator_key = OPERATOR_KEY,
         .session_ttl_s = 3600,
+        .session_idle_s = 1800,
         .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN, /* fast: tests check flows, not cost */
         .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
         .trusted_proxies = "127.0.0.9",
@@ -999,6 +1000,216 @@ static void forwarded_for_counts_only_from_a_trusted_proxy(void **state)
     test_resp_dispose(&r);
 }
 
+/* A signed-in session: cookie header lines, with and without CSRF. */
+typedef struct {
+    char token[65], csrf[65], id[65];
+    char cookie[128];    /* "Cookie: ...\r\n" */
+    char with_csrf[256]; /* the same plus X-CSRF-Token */
+} signed_in_t;
+
+static void sign_in(signed_in_t *si, const char *src, const char *ua, const char *email,
+                    const char *password)
+{
+    char headers[256] = "";
+    if (ua)
+        snprintf(headers, sizeof headers, "User-Agent: %s\r\n", ua);
+    test_resp_t r;
+    login_from(src, headers, email, password, &r);
+    expect_status(&r, 200, "sign in");
+    char *token = test_resp_cookie(&r, "__Host-citerne_session", NULL);
+    assert_non_null(token);
+    snprintf(si->token, sizeof si->token, "%s", token);
+    snprintf(si->csrf, sizeof si->csrf, "%s", jstr(&r, "csrf"));
+    free(token);
+    test_resp_dispose(&r);
+    char key[ACCOUNTS_SESSION_KEY_MAX];
+    accounts_session_key(si->token, key);
+    snprintf(si->id, sizeof si->id, "%s", key + 11);
+    snprintf(si->cookie, sizeof si->cookie, "Cookie: __Host-citerne_session=%s\r\n", si->token);
+    snprintf(si->with_csrf, sizeof si->with_csrf, "%sX-CSRF-Token: %s\r\n", si->cookie, si->csrf);
+}
+
+static int me_status(const signed_in_t *si)
+{
+    test_resp_t r;
+    call("GET", "/api/v1/accounts/me", si->cookie, NULL, &r);
+    int status = r.status;
+    test_resp_dispose(&r);
+    return status;
+}
+
+static long long redis_int(const char *fmt, const char *arg)
+{
+    redisReply *rep = redisCommand(F.redis, fmt, arg);
+    assert_non_null(rep);
+    long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -999;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* The session of the list whose id is id, or NULL. */
+static json_t *listed(const test_resp_t *r, const char *id)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(r->json, "sessions"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "id")), id) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void every_login_gets_a_new_session_listed_with_its_device_and_address(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t a, b;
+    sign_in(&a, "127.0.0.5",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", m.email,
+            "correct horse battery");
+    sign_in(&b, "127.0.0.6",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+            " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            m.email, "correct horse battery");
+    assert_string_not_equal(a.token, b.token);
+
+    test_resp_t r;
+    call("GET", "/api/v1/accounts/sessions", a.cookie, NULL, &r);
+    expect_status(&r, 200, "list sessions");
+    assert_int_equal(json_array_size(json_object_get(r.json, "sessions")), 2);
+    json_t *sa = listed(&r, a.id), *sb = listed(&r, b.id);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_true(json_is_true(json_object_get(sa, "current")));
+    assert_true(json_is_false(json_object_get(sb, "current")));
+    assert_string_equal(json_string_value(json_object_get(sa, "device")), "Firefox on Linux");
+    assert_string_equal(json_string_value(json_object_get(sb, "device")), "Safari on iOS");
+    assert_string_equal(json_string_value(json_object_get(sa, "address")), "127.0.0.5");
+    assert_string_equal(json_string_value(json_object_get(sb, "address")), "127.0.0.6");
+    const char *created = json_string_value(json_object_get(sa, "created_at"));
+    assert_non_null(created);
+    assert_int_equal(strlen(created), 24); /* 2026-11-22T07:05:29.790Z */
+    assert_non_null(json_string_value(json_object_get(sa, "last_seen_at")));
+    assert_non_null(json_string_value(json_object_get(sa, "expires_at")));
+    /* newest first */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r.json, "sessions"), 0), "id")),
+                        b.id);
+    /* the list shows no token */
+    assert_null(strstr(r.body, a.token));
+    assert_null(strstr(r.body, b.token));
+    test_resp_dispose(&r);
+
+    /* the idle timeout slides at most once a minute: a request a second later
+     * leaves the expiry alone */
+    char key[ACCOUNTS_SESSION_KEY_MAX];
+    accounts_session_key(a.token, key);
+    long long before = redis_int("PTTL %s", key);
+    if (before <= 0 || before > 1800 * 1000)
+        fail_msg("a fresh session's PTTL %lld, want the idle timeout (30 min)", before);
+    uv_sleep(1100);
+    assert_int_equal(me_status(&a), 200);
+    long long after = redis_int("PTTL %s", key);
+    if (after > before - 1000)
+        fail_msg("PTTL %lld after a request 1.1 s later, was %lld: refreshed too soon", after,
+                 before);
+}
+
+static void a_revoked_session_gets_401_at_once(void **state)
+{
+    REQUIRE_STACK();
+    made_t m, other;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    make_customer(&other, "household");
+    make_user(&other, "correct horse battery");
+    signed_in_t a, b, c, o;
+    sign_in(&a, "127.0.0.5", "curl/8.5", m.email, "correct horse battery");
+    sign_in(&b, "127.0.0.6", NULL, m.email, "correct horse battery");
+    sign_in(&c, "127.0.0.7", NULL, m.email, "correct horse battery");
+    sign_in(&o, "127.0.0.8", NULL, other.email, "correct horse battery");
+    char path[160];
+    test_resp_t r;
+
+    /* a write needs the CSRF token */
+    snprintf(path, sizeof path, "/api/v1/accounts/sessions/%s", b.id);
+    call("DELETE", path, a.cookie, NULL, &r);
+    expect_status(&r, 401, "revoke without CSRF");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&b), 200);
+
+    call("DELETE", path, a.with_csrf, NULL, &r);
+    expect_status(&r, 204, "revoke one");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&b), 401);
+    assert_int_equal(me_status(&a), 200);
+    call("DELETE", path, a.with_csrf, NULL, &r);
+    expect_status(&r, 404, "revoke it again");
+    test_resp_dispose(&r);
+
+    /* another user's session is not ours to end, nor is junk */
+    snprintf(path, sizeof path, "/api/v1/accounts/sessions/%s", o.id);
+    call("DELETE", path, a.with_csrf, NULL, &r);
+    expect_status(&r, 404, "revoke another user's session");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&o), 200);
+    call("DELETE", "/api/v1/accounts/sessions/..%2F*", a.with_csrf, NULL, &r);
+    expect_status(&r, 404, "revoke junk");
+    test_resp_dispose(&r);
+
+    /* all others: c ends, a and the other user's stay */
+    call("POST", "/api/v1/accounts/sessions/revoke-others", a.with_csrf, NULL, &r);
+    expect_status(&r, 200, "revoke others");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "revoked")), 1);
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&c), 401);
+    assert_int_equal(me_status(&a), 200);
+    assert_int_equal(me_status(&o), 200);
+    call("GET", "/api/v1/accounts/sessions", a.cookie, NULL, &r);
+    expect_status(&r, 200, "list after revoking");
+    assert_int_equal(json_array_size(json_object_get(r.json, "sessions")), 1);
+    test_resp_dispose(&r);
+
+    /* logout removes the session from the user's set too */
+    call("POST", "/api/v1/accounts/logout", a.with_csrf, NULL, &r);
+    expect_status(&r, 204, "logout");
+    test_resp_dispose(&r);
+    char set[80];
+    snprintf(set, sizeof set, "acct:user-sessions:%s", m.user_id);
+    assert_int_equal(redis_int("SCARD %s", set), 0);
+}
+
+static void idle_timeout_slides_and_absolute_timeout_ends_the_session(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    accounts_session_opts_t saved = F.accounts.sessions;
+    F.accounts.sessions.ttl_s = 3;
+    F.accounts.sessions.idle_s = 2;
+    F.accounts.sessions.touch_interval_ms = 0;
+
+    signed_in_t a, b;
+    sign_in(&a, "127.0.0.5", NULL, m.email, "correct horse battery");
+    uv_sleep(1200);
+    assert_int_equal(me_status(&a), 200);
+    uv_sleep(1200);
+    /* 2.4 s after sign-in, past the idle timeout: alive because it was used */
+    assert_int_equal(me_status(&a), 200);
+    uv_sleep(900);
+    /* 3.3 s: past the absolute lifetime, however busy */
+    assert_int_equal(me_status(&a), 401);
+
+    sign_in(&b, "127.0.0.5", NULL, m.email, "correct horse battery");
+    uv_sleep(2200);
+    assert_int_equal(me_status(&b), 401); /* idle */
+    F.accounts.sessions = saved;
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -1292,6 +1503,11 @@ int main(void)
         cmocka_unit_test_setup(the_account_limit_refuses_unevaluated_and_lapses_with_time,
                                test_setup),
         cmocka_unit_test_setup(forwarded_for_counts_only_from_a_trusted_proxy, test_setup),
+        cmocka_unit_test_setup(every_login_gets_a_new_session_listed_with_its_device_and_address,
+                               test_setup),
+        cmocka_unit_test_setup(a_revoked_session_gets_401_at_once, test_setup),
+        cmocka_unit_test_setup(idle_timeout_slides_and_absolute_timeout_ends_the_session,
+                               test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

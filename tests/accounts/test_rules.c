@@ -393,6 +393,42 @@ static void client_addr_is_the_peer_unless_a_trusted_proxy_forwards(void **state
     }
 }
 
+static void device_label_names_browser_and_system(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ua, *want;
+    } cases[] = {
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+         " Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+         "Edge on Windows"},
+        {"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+         " Chrome/126.0.0.0 Mobile Safari/537.36",
+         "Chrome on Android"},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+         " Version/17.5 Safari/605.1.15",
+         "Safari on macOS"},
+        {"curl/8.5.0", "curl"},
+        {"", "Unknown device"},
+        {NULL, "Unknown device"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        accounts_device_label(cases[i].ua, out);
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
+static void time_text_is_rfc3339_utc_with_ms(void **state)
+{
+    (void)state;
+    char out[32];
+    accounts_time_text(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    accounts_time_text(1795332329790LL, out);
+    assert_string_equal(out, "2026-11-22T07:25:29.790Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +446,8 @@ int main(void)
         cmocka_unit_test(utf8_length_agrees_with_jansson_on_random_bytes),
         cmocka_unit_test(email_normalise_is_idempotent_on_random_input),
         cmocka_unit_test(client_addr_is_the_peer_unless_a_trusted_proxy_forwards),
+        cmocka_unit_test(device_label_names_browser_and_system),
+        cmocka_unit_test(time_text_is_rfc3339_utc_with_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         ct_config_fail(cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
     out->session_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_SESSION_TTL_S", EIGHT_HOURS_S, 60, 30L * 86400);
+    out->session_idle_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_SESSION_IDLE_S", 1800, 60, 30L * 86400);
     out->pwhash_ops = (unsigned long long)ct_config_int(cfg, "CITERNE_PWHASH_OPS",
                                                         (long)crypto_pwhash_OPSLIMIT_INTERACTIVE,
                                                         (long)crypto_pwhash_OPSLIMIT_MIN, 64);
@@ -43,6 +45,10 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     }
     a->svc = svc;
     a->session_ttl_s = settings->session_ttl_s;
+    a->sessions.ttl_s = settings->session_ttl_s;
+    a->sessions.idle_s =
+        settings->session_idle_s ? settings->session_idle_s : settings->session_ttl_s;
+    a->sessions.touch_interval_ms = 60000;
     a->pwhash_ops = settings->pwhash_ops;
     a->pwhash_mem = settings->pwhash_mem;
     a->trusted_proxies = settings->trusted_proxies ? settings->trusted_proxies : "";
@@ -78,6 +84,9 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/login", accounts_api_login},
         {"POST", "/api/v1/accounts/logout", accounts_api_logout},
         {"GET", "/api/v1/accounts/me", accounts_api_me},
+        {"GET", "/api/v1/accounts/sessions", accounts_api_sessions_list},
+        {"POST", "/api/v1/accounts/sessions/revoke-others", accounts_api_sessions_revoke_others},
+        {"DELETE", "/api/v1/accounts/sessions/{id}", accounts_api_session_revoke},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = ct_http_route(srv, routes[i].method, routes[i].pattern, routes[i].cb, a);

@@ -15,6 +15,8 @@
 #include "citerne/id.h"
 #include "citerne/migrate.h"
 #include "citerne/service.h"
+#include "citerne/session.h"
+#include "sessions.h"
 #include "throttle.h"
 
 /* Generated from migrations/ by ct_embed_migrations. */
@@ -25,6 +27,7 @@ extern const size_t accounts_migrations_count;
 typedef struct {
     const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
     unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
+    unsigned session_idle_s;           /* CITERNE_SESSION_IDLE_S, default 30 min */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -37,6 +40,7 @@ typedef struct {
 typedef struct {
     ct_service_t *svc;
     unsigned session_ttl_s;
+    accounts_session_opts_t sessions; /* ttl, idle, touch interval (60 s) */
     unsigned long long pwhash_ops;
     size_t pwhash_mem;
     /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
@@ -118,6 +122,15 @@ void accounts_reply_failure(ct_http_req_t *req, int rc);
  * or X-Forwarded-For's last entry when the peer is a trusted proxy. */
 void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[ACCOUNTS_ADDR_MAX]);
 
+/* The caller's session for a handler: looks it up (platform), slides its
+ * idle timeout (accounts_session_touch), then cb(s, udata) with the session
+ * (borrowed for the call). On failure replies itself (401, or 503 when Redis
+ * cannot answer: fail closed) and never calls cb. */
+typedef void (*accounts_auth_cb)(ct_http_req_t *req, const ct_session_t *s, void *udata);
+void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void *udata);
+/* Replies 503 "the session store is unavailable" with Retry-After. */
+void accounts_reply_unavailable(ct_http_req_t *req);
+
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
 /* Each takes the accounts_t as udata and replies exactly once, on the loop;
  * openapi.yaml describes bodies and answers. */
@@ -139,5 +152,11 @@ void accounts_api_login(ct_http_req_t *req, void *udata);
 void accounts_api_logout(ct_http_req_t *req, void *udata);
 /* GET /me (session): the user and its grants. */
 void accounts_api_me(ct_http_req_t *req, void *udata);
+/* GET /sessions (session): the caller's live sessions, newest first. */
+void accounts_api_sessions_list(ct_http_req_t *req, void *udata);
+/* DELETE /sessions/{id} (session + CSRF): revokes one of the caller's. */
+void accounts_api_session_revoke(ct_http_req_t *req, void *udata);
+/* POST /sessions/revoke-others (session + CSRF): all but the caller's own. */
+void accounts_api_sessions_revoke_others(ct_http_req_t *req, void *udata);
 
 #endif

@@ -51,3 +51,47 @@ void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[A
     const char *xff = a->trusted_proxies[0] ? ct_http_header(req, "X-Forwarded-For") : NULL;
     accounts_client_addr(ct_http_peer(req), xff, a->trusted_proxies, out);
 }
+
+void accounts_reply_unavailable(ct_http_req_t *req)
+{
+    ct_http_add_header(req, "Retry-After", "1");
+    ct_http_reply_error(req, CT_EUNAVAIL, "the session store is unavailable");
+}
+
+typedef struct {
+    accounts_t *a;
+    ct_http_req_t *req;
+    accounts_auth_cb cb;
+    void *udata;
+} auth_ctx_t;
+
+static void on_auth_session(int status, const ct_session_t *s, void *udata)
+{
+    auth_ctx_t *ctx = udata;
+    if (status == CT_EUNAUTH) {
+        ct_http_reply_error(ctx->req, CT_EUNAUTH,
+                            "sign in first (and send X-CSRF-Token on writes)");
+        return;
+    }
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    accounts_session_touch(ctx->a->svc->cache, &ctx->a->sessions,
+                           ct_http_cookie(ctx->req, CT_SESSION_COOKIE));
+    ctx->cb(ctx->req, s, ctx->udata);
+}
+
+void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void *udata)
+{
+    if (!a->svc->cache) {
+        accounts_reply_unavailable(req);
+        return;
+    }
+    auth_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    ctx->a = a;
+    ctx->req = req;
+    ctx->cb = cb;
+    ctx->udata = udata;
+    ct_session_lookup(a->svc->cache, req, on_auth_session, ctx);
+}

@@ -11,12 +11,6 @@
 #include "rules.h"
 #include "store.h"
 
-static void reply_unavailable(ct_http_req_t *req)
-{
-    ct_http_add_header(req, "Retry-After", "1");
-    ct_http_reply_error(req, CT_EUNAVAIL, "the session store is unavailable");
-}
-
 /* One answer for every failed login, whatever failed. */
 static void reply_invalid_credentials(ct_http_req_t *req)
 {
@@ -47,12 +41,12 @@ typedef struct {
     char addr[ACCOUNTS_ADDR_MAX];
 } login_ctx_t;
 
-static void on_session(int status, const char *token, const ct_session_t *s, void *udata)
+static void on_session(int status, const char *token, void *udata)
 {
     login_ctx_t *ctx = udata;
     if (status != 0) {
         if (status == CT_EUNAVAIL || status == CT_ECLOSED) {
-            reply_unavailable(ctx->req);
+            accounts_reply_unavailable(ctx->req);
         } else {
             ct_logc_error(ct_http_request_id(ctx->req), "session not created: %s",
                           ct_strerror(status));
@@ -60,6 +54,7 @@ static void on_session(int status, const char *token, const ct_session_t *s, voi
         }
         return;
     }
+    const ct_session_t *s = &ctx->session;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed in", s->user_id);
     ct_session_set_cookies(ctx->req, token, s, ctx->a->session_ttl_s);
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
@@ -82,10 +77,11 @@ static void on_verified(int status, const char *hash, void *udata)
         return;
     }
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
-    int rc = ct_session_create(ctx->a->svc->cache, &ctx->session, ctx->a->session_ttl_s, on_session,
-                               ctx);
+    int rc =
+        accounts_session_create(ctx->a->svc->cache, &ctx->a->sessions, &ctx->session,
+                                ct_http_header(ctx->req, "User-Agent"), ctx->addr, on_session, ctx);
     if (rc != 0)
-        on_session(rc, NULL, NULL, ctx);
+        on_session(rc, NULL, ctx);
 }
 
 static void verify(login_ctx_t *ctx)
@@ -134,7 +130,7 @@ static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsign
 {
     login_ctx_t *ctx = udata;
     if (status != 0) {
-        reply_unavailable(ctx->req); /* fail closed */
+        accounts_reply_unavailable(ctx->req); /* fail closed */
         return;
     }
     if (verdict == ACCOUNTS_THROTTLE_ADDR_WAIT) {
@@ -166,7 +162,7 @@ void accounts_api_login(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
     if (!a->svc->cache || !ct_cache_ready(a->svc->cache)) {
-        reply_unavailable(req); /* fail closed, before spending a hash */
+        accounts_reply_unavailable(req); /* fail closed, before spending a hash */
         return;
     }
     json_t *body = ct_http_json_object(req);
@@ -197,7 +193,7 @@ void accounts_api_login(ct_http_req_t *req, void *udata)
                                      plausible ? ctx->email : json_string_value(email),
                                      on_throttled, ctx);
     if (rc != 0)
-        reply_unavailable(req);
+        accounts_reply_unavailable(req);
 }
 
 /* ---- logout ---- */
@@ -217,11 +213,12 @@ static void clear_cookies(ct_http_req_t *req)
                        CT_SESSION_CSRF_COOKIE "=; Path=/; Max-Age=0; Secure; SameSite=Lax");
 }
 
-static void on_deleted(int status, redisReply *reply, void *udata)
+static void on_deleted(int status, long long count, void *udata)
 {
+    (void)count; /* 0 when it expired meanwhile: signed out all the same */
     session_ctx_t *ctx = udata;
-    if (status != 0 || !reply || reply->type == REDIS_REPLY_ERROR) {
-        reply_unavailable(ctx->req);
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed out", ctx->user_id);
@@ -229,44 +226,26 @@ static void on_deleted(int status, redisReply *reply, void *udata)
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
 
-static bool session_failed(ct_http_req_t *req, int status)
-{
-    if (status == 0)
-        return false;
-    if (status == CT_EUNAUTH)
-        ct_http_reply_error(req, CT_EUNAUTH, "sign in first (and send X-CSRF-Token on writes)");
-    else
-        reply_unavailable(req);
-    return true;
-}
-
-static void on_logout_session(int status, const ct_session_t *s, void *udata)
+static void on_logout_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
     session_ctx_t *ctx = udata;
-    if (session_failed(ctx->req, status))
-        return;
     /* The lookup found the session of this very cookie, so it is there. */
-    const char *token = ct_http_cookie(ctx->req, CT_SESSION_COOKIE);
-    char key[ACCOUNTS_SESSION_KEY_MAX];
-    accounts_session_key(token ? token : "", key);
+    const char *token = ct_http_cookie(req, CT_SESSION_COOKIE);
+    char h[ACCOUNTS_SESSION_HASH_LEN + 1];
+    accounts_session_hash(token ? token : "", h);
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    int rc = ct_cache_command(ctx->a->svc->cache, on_deleted, ctx, "DEL %s", key);
+    int rc = accounts_session_revoke(ctx->a->svc->cache, s->user_id, h, on_deleted, ctx);
     if (rc != 0)
-        reply_unavailable(ctx->req);
+        accounts_reply_unavailable(req);
 }
 
 void accounts_api_logout(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
-    if (!a->svc->cache) {
-        reply_unavailable(req);
-        return;
-    }
     session_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
-    memset(ctx, 0, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
-    ct_session_lookup(a->svc->cache, req, on_logout_session, ctx);
+    accounts_auth(a, req, on_logout_session, ctx);
 }
 
 /* ---- me ---- */
@@ -290,27 +269,20 @@ static void on_me_user(const ct_db_error_t *err, PGresult *res, void *udata)
     ct_http_reply_json(ctx->req, 200, out);
 }
 
-static void on_me_session(int status, const ct_session_t *s, void *udata)
+static void on_me_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
     session_ctx_t *ctx = udata;
-    if (session_failed(ctx->req, status))
-        return;
     ctx->session = *s;
     int rc = accounts_store_user_get(ctx->a->svc->db, s->user_id, on_me_user, ctx);
     if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
+        accounts_reply_failure(req, rc);
 }
 
 void accounts_api_me(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
-    if (!a->svc->cache) {
-        reply_unavailable(req);
-        return;
-    }
     session_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
-    memset(ctx, 0, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
-    ct_session_lookup(a->svc->cache, req, on_me_session, ctx);
+    accounts_auth(a, req, on_me_session, ctx);
 }

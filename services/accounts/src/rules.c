@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -269,4 +270,43 @@ void accounts_client_addr(const char *peer, const char *xff, const char *trusted
     char candidate[ACCOUNTS_ADDR_MAX];
     if (copy_trimmed(last, strlen(last), candidate) && ip_literal(candidate))
         memcpy(out, candidate, strlen(candidate) + 1);
+}
+
+void accounts_device_label(const char *ua, char out[64])
+{
+    static const struct {
+        const char *needle, *name;
+    } browsers[] =
+        {
+            {"Edg/", "Edge"},      {"OPR/", "Opera"},     {"Firefox/", "Firefox"},
+            {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"},
+            {"python-", "Python"},
+        },
+      systems[] = {
+          {"Android", "Android"}, {"iPhone", "iOS"},    {"iPad", "iPadOS"}, {"Windows", "Windows"},
+          {"Mac OS X", "macOS"},  {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+      };
+    const char *browser = NULL, *system = NULL;
+    for (size_t i = 0; ua && !browser && i < sizeof browsers / sizeof browsers[0]; i++)
+        if (strstr(ua, browsers[i].needle))
+            browser = browsers[i].name;
+    for (size_t i = 0; ua && !system && i < sizeof systems / sizeof systems[0]; i++)
+        if (strstr(ua, systems[i].needle))
+            system = systems[i].name;
+    if (browser && system)
+        snprintf(out, 64, "%s on %s", browser, system);
+    else if (browser || system)
+        snprintf(out, 64, "%s", browser ? browser : system);
+    else
+        snprintf(out, 64, "Unknown device");
+}
+
+void accounts_time_text(long long ms, char out[32])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[24];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 32, "%s.%03dZ", day, (int)(ms % 1000));
 }

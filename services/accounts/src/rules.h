@@ -71,4 +71,12 @@ void accounts_session_key(const char *token, char out[ACCOUNTS_SESSION_KEY_MAX])
 void accounts_client_addr(const char *peer, const char *xff, const char *trusted_proxies,
                           char out[ACCOUNTS_ADDR_MAX]);
 
+/* A short readable device from a User-Agent: "Firefox on Linux",
+ * "Safari on iOS", "curl"; "Unknown device" when nothing is recognised
+ * (NULL included). */
+void accounts_device_label(const char *user_agent, char out[64]);
+
+/* Unix ms (>= 0) as RFC 3339 UTC with milliseconds: "2026-11-22T07:05:29.790Z". */
+void accounts_time_text(long long ms, char out[32]);
+
 #endif
