@@ -482,6 +482,84 @@ static void handler_may_complete_later_from_a_timer(void **state)
     ct_test_loop_close(&loop);
 }
 
+/* Runs the loop for ms, whatever happens. */
+static void run_for(uv_loop_t *loop, unsigned ms)
+{
+    bool never = false;
+    ct_test_run_until(loop, &never, ms);
+}
+
+/* Runs the loop until a.handled + b.handled >= n or ms elapsed. */
+static void run_until_handled(uv_loop_t *loop, consumer_ctx_t *a, consumer_ctx_t *b, int n,
+                              unsigned ms)
+{
+    uv_update_time(loop);
+    uint64_t deadline = uv_now(loop) + ms;
+    while (a->handled + b->handled < n && uv_now(loop) < deadline)
+        run_for(loop, 50);
+}
+
+/* cooperative-sticky: a second member takes partitions over from the first
+ * one (incremental revoke and assign), which keeps the rest. */
+static void cooperative_member_takes_over_partitions(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    create_topic("t_coop", 4);
+    setenv("CITERNE_KAFKA_CONSUMER_CONF",
+           CONSUMER_CONF ";partition.assignment.strategy=cooperative-sticky", 1);
+    consumer_ctx_t a, b;
+    ctx_init(&a, &loop, 0);
+    ctx_init(&b, &loop, 0);
+    ctx_start(&a, "g_coop", "t_coop");
+    const int n = 40;
+    produce_n(&loop, "t_coop", n / 2, 8);
+    run_until_handled(&loop, &a, &b, n / 2, 30000);
+    assert_int_equal(a.handled, n / 2);
+
+    ctx_start(&b, "g_coop", "t_coop");
+    setenv("CITERNE_KAFKA_CONSUMER_CONF", CONSUMER_CONF, 1);
+    uv_update_time(&loop);
+    uint64_t deadline = uv_now(&loop) + 40000;
+    while (!ct_bus_consumer_ready(b.c) && uv_now(&loop) < deadline)
+        run_for(&loop, 50);
+    assert_true(ct_bus_consumer_ready(b.c));
+    assert_true(ct_bus_consumer_ready(a.c));
+
+    /* Values n/2 .. n-1 go to both members; none is lost. */
+    ct_bus_producer_t *p;
+    assert_int_equal(ct_bus_producer_new(&loop, bootstrap, "test-producer", &p), 0);
+    reports_t r = {.want = n / 2};
+    for (int i = n / 2; i < n; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof key, "k%d", i % 8);
+        snprintf(val, sizeof val, "%d", i);
+        assert_int_equal(
+            ct_bus_produce(p, "t_coop", key, strlen(key), val, strlen(val), on_report, &r), 0);
+    }
+    assert_true(ct_test_run_until(&loop, &r.all, 20000));
+    bool pclosed = false;
+    ct_bus_producer_close(p, 1000, on_closed, &pclosed);
+    assert_true(ct_test_run_until(&loop, &pclosed, 5000));
+    run_until_handled(&loop, &a, &b, n, 30000);
+    bool got[64] = {0};
+    for (int i = 0; i < a.nseen; i++)
+        got[a.seen[i].value] = true;
+    for (int i = 0; i < b.nseen; i++)
+        got[b.seen[i].value] = true;
+    for (int v = 0; v < n; v++)
+        assert_true(got[v]);
+    assert_true(b.handled > 0);
+    int a_second = 0;
+    for (int i = 0; i < a.nseen; i++)
+        a_second += a.seen[i].value >= n / 2;
+    assert_true(a_second > 0); /* a kept some partitions */
+    ctx_close(&b);
+    ctx_close(&a);
+    ct_test_loop_close(&loop);
+}
+
 static void two_members_of_a_group_share_the_partitions(void **state)
 {
     (void)state;
@@ -522,13 +600,6 @@ static void two_members_of_a_group_share_the_partitions(void **state)
     ctx_close(&a);
     ctx_close(&b);
     ct_test_loop_close(&loop);
-}
-
-/* Runs the loop for ms, whatever happens. */
-static void run_for(uv_loop_t *loop, unsigned ms)
-{
-    bool never = false;
-    ct_test_run_until(loop, &never, ms);
 }
 
 static void idle_member_stays_in_the_group(void **state)
@@ -643,6 +714,7 @@ int main(void)
         cmocka_unit_test(next_member_resumes_after_the_stored_offsets),
         cmocka_unit_test(handler_may_complete_later_from_a_timer),
         cmocka_unit_test(two_members_of_a_group_share_the_partitions),
+        cmocka_unit_test(cooperative_member_takes_over_partitions),
         cmocka_unit_test(idle_member_stays_in_the_group),
         cmocka_unit_test(close_drops_a_message_waiting_for_its_backoff),
         cmocka_unit_test(consumer_of_an_unreachable_cluster_closes),
