@@ -242,7 +242,7 @@ static void speeds_map_to_working_days(void **state)
     assert_int_equal(orders_delivery_day(day_of("2026-11-23"), "tomorrow"), -1);
 }
 
-static void automatic_delivery_is_two_working_days_after_the_later_of_crossing_and_today(
+static void automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past(
     void **state)
 {
     (void)state;
@@ -254,6 +254,10 @@ static void automatic_delivery_is_two_working_days_after_the_later_of_crossing_a
                "2026-11-25", "an old crossing is scheduled from today");
     assert_day(orders_automatic_delivery_day(day_of("2026-07-13"), day_of("2026-07-13")),
                "2026-07-16", "over 14 July");
+    assert_day(orders_automatic_delivery_day(day_of("2026-11-22"), day_of("2026-11-23")),
+               "2026-11-24", "a Sunday crossing handled on Monday keeps its date");
+    assert_day(orders_automatic_delivery_day(day_of("2026-11-19"), day_of("2026-11-23")),
+               "2026-11-25", "Thursday + 2 is Monday, today: counted from today");
 }
 
 /* Unix ms of a UTC time (test helper; the table is in UTC). */
@@ -309,7 +313,7 @@ int main(void)
         cmocka_unit_test(working_days_are_weekdays_that_are_not_holidays),
         cmocka_unit_test(adding_working_days_skips_weekends_and_holidays),
         cmocka_unit_test(speeds_map_to_working_days),
-        cmocka_unit_test(automatic_delivery_is_two_working_days_after_the_later_of_crossing_and_today),
+        cmocka_unit_test(automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past),
         cmocka_unit_test(paris_dates_follow_the_eu_summer_time_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,10 @@ int32_t orders_delivery_day(int32_t ordered_on, const char *speed)
 
 int32_t orders_automatic_delivery_day(int32_t crossing_day, int32_t today)
 {
-    int32_t from = crossing_day > today ? crossing_day : today;
-    return orders_add_working_days(from, ORDERS_AUTOMATIC_WORKING_DAYS);
+    int32_t day = orders_add_working_days(crossing_day, ORDERS_AUTOMATIC_WORKING_DAYS);
+    /* a crossing handled late (backlog, gateway offline for days) must not
+     * be scheduled today or in the past: count from today instead */
+    if (day <= today)
+        day = orders_add_working_days(today, ORDERS_AUTOMATIC_WORKING_DAYS);
+    return day;
 }

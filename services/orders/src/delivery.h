@@ -22,8 +22,9 @@ int orders_speed_working_days(const char *speed);
 int32_t orders_delivery_day(int32_t ordered_on, const char *speed);
 
 /* Delivery day of an automatic order for a crossing on `crossing_day` handled
- * on `today`: the first working day at least 2 working days after the later
- * of the two (a late crossing is never scheduled in the past). */
+ * on `today`: the first working day at least 2 working days after the
+ * crossing day; when that day is today or already past (a crossing handled
+ * late), 2 working days after today instead. */
 int32_t orders_automatic_delivery_day(int32_t crossing_day, int32_t today);
 
 #endif
