@@ -488,6 +488,11 @@ typedef struct stash {
     rd_kafka_message_t *rkm;
 } stash_t;
 
+typedef struct {
+    void (*cb)(void *udata);
+    void *udata;
+} closer_t;
+
 struct ct_bus_consumer {
     uv_loop_t *loop;
     rd_kafka_t *rk;
@@ -512,8 +517,10 @@ struct ct_bus_consumer {
     consumer_state_t state;
     stash_t *stash_head, **stash_tail;
     int nhandles;
-    void (*close_cb)(void *udata);
-    void *close_udata;
+    /* Whoever asked for the close: a second ask while a close is under way
+     * (a shutdown that timed out) waits for the same end. */
+    closer_t closers[4];
+    int nclosers;
     size_t ntopics;
     char **topics;
     ct_metric_t **m_consumed; /* per topic */
@@ -1034,11 +1041,13 @@ static void on_consumer_handle_closed(uv_handle_t *h)
      * librdkafka's threads after that is quick, see the producer. */
     destroy_client(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     pipe_close(c->fds);
-    void (*cb)(void *) = c->close_cb;
-    void *udata = c->close_udata;
+    int n = c->nclosers;
+    closer_t closers[sizeof c->closers / sizeof c->closers[0]];
+    memcpy(closers, c->closers, sizeof closers);
     consumer_free(c);
-    if (cb)
-        cb(udata);
+    for (int i = 0; i < n; i++)
+        if (closers[i].cb)
+            closers[i].cb(closers[i].udata);
 }
 
 static void consumer_close_handles(ct_bus_consumer_t *c)
@@ -1087,9 +1096,16 @@ static void consumer_close_group(ct_bus_consumer_t *c)
 
 void ct_bus_consumer_close(ct_bus_consumer_t *c, void (*cb)(void *udata), void *udata)
 {
-    assert(c->state == C_RUNNING);
-    c->close_cb = cb;
-    c->close_udata = udata;
+    size_t max = sizeof c->closers / sizeof c->closers[0];
+    if (c->nclosers == (int)max) {
+        ct_log_error("kafka consumer %s: closed %zu times, this close is ignored",
+                     rd_kafka_name(c->rk), max + 1);
+        return;
+    }
+    c->closers[c->nclosers].cb = cb;
+    c->closers[c->nclosers].udata = udata;
+    if (c->nclosers++ > 0)
+        return; /* already closing */
     c->ready = false;
     uv_timer_stop(&c->timer);
     uv_timer_stop(&c->backoff);

@@ -78,7 +78,9 @@ int64_t ct_bus_msg_offset(const ct_bus_msg_t *msg);
 bool ct_bus_consumer_ready(const ct_bus_consumer_t *c);
 /* Stops fetching, waits for the message in hand, commits stored offsets,
  * leaves the group (rd_kafka_consumer_close_queue, polled on the loop), then
- * calls cb(udata) and frees c. */
+ * frees c and calls cb(udata). A message waiting for its backoff is dropped
+ * unstored. Calling it again while the close is under way adds cb to those
+ * called at the end (up to 4 in all). */
 void ct_bus_consumer_close(ct_bus_consumer_t *c, void (*cb)(void *udata), void *udata);
 
 /* Topic of a service: "citerne.<service>.v1" into out; returns out, or
