@@ -21,6 +21,9 @@
 #include "citerne/v1/telemetry.pb-c.h"
 
 #include "app.h"
+#include "citerne/error.h"
+#include "citerne/v1/accounts.pb-c.h"
+#include "events.h"
 #include "http_client.h"
 #include "rfc3339.h"
 #include "stack.h"
@@ -546,6 +549,138 @@ static void concurrent_batches_for_one_site_fire_one_event(void **state)
     assert_int_equal(events_of(site), 1);
 }
 
+/* ---- consumed events ---- */
+
+static bool tx_done;
+static int tx_status;
+
+static void on_tx_done(const ct_db_error_t *err, void *udata)
+{
+    (void)udata;
+    tx_status = err ? err->status : 0;
+    tx_done = true;
+}
+
+static void on_tx_first(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    telemetry_event_apply(tx, udata);
+}
+
+/* Packs ev with a fresh meta, decodes it as the consumer does and applies
+ * it in a transaction; returns the decode error or the outcome. */
+static int apply_accounts(Citerne__V1__AccountsEvent *ev)
+{
+    char id[CT_UUID_STRLEN + 1];
+    ct_uuid_v7(id);
+    Citerne__V1__EventMeta meta = CITERNE__V1__EVENT_META__INIT;
+    meta.event_id = id;
+    meta.correlation_id = id;
+    meta.occurred_at = ct_now_ms();
+    ev->meta = &meta;
+    size_t len = citerne__v1__accounts_event__get_packed_size(ev);
+    uint8_t *buf = malloc(len + 1);
+    citerne__v1__accounts_event__pack(ev, buf);
+    telemetry_event_t *te = NULL;
+    const char *why = NULL;
+    int rc = telemetry_event_decode(buf, len, &te, &why);
+    free(buf);
+    if (rc != 0) {
+        assert_null(te);
+        assert_non_null(why);
+        return rc;
+    }
+    assert_string_equal(telemetry_event_id(te), id);
+    tx_done = false;
+    assert_int_equal(ct_db_tx_begin(F.svc.db, on_tx_first, on_tx_done, te), 0);
+    assert_true(ct_test_run_until(&F.svc.loop, &tx_done, 10000));
+    telemetry_event_free(te);
+    return tx_status;
+}
+
+static void site_created_adds_an_armed_site_and_a_replay_keeps_its_episode(void **state)
+{
+    REQUIRE_STACK();
+    char site[CT_UUID_STRLEN + 1], customer[CT_UUID_STRLEN + 1];
+    ct_uuid_v7(site);
+    ct_uuid_v7(customer);
+    Citerne__V1__SiteCreated sc = CITERNE__V1__SITE_CREATED__INIT;
+    sc.site_id = site;
+    sc.customer_id = customer;
+    sc.contract_id = customer;
+    sc.capacity_kg = 1750;
+    sc.threshold_pct = 0; /* unset: the default, 30 */
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
+    ev.site_created = &sc;
+    assert_int_equal(apply_accounts(&ev), 0);
+    char *row = sql_value("SELECT customer_id || ' ' || capacity_kg || ' ' || threshold_pct"
+                          " || ' ' || armed FROM sites WHERE site_id = $1",
+                          site);
+    char want[128];
+    snprintf(want, sizeof want, "%s 1750 30 true", customer);
+    assert_string_equal(row, want);
+    free(row);
+
+    /* the site now takes readings; its crossing disarms it */
+    rd_t rd = {site, 12, 0};
+    post_batch(&rd, 1, 202);
+    assert_int_equal(events_of(site), 1);
+    /* a replay with a new threshold keeps the episode (still disarmed) */
+    sc.threshold_pct = 20;
+    assert_int_equal(apply_accounts(&ev), 0);
+    row = sql_value("SELECT threshold_pct || ' ' || armed FROM sites WHERE site_id = $1", site);
+    assert_string_equal(row, "20 false");
+    free(row);
+}
+
+static void bad_or_unused_accounts_records_are_refused_or_ignored(void **state)
+{
+    REQUIRE_STACK();
+    const char *why = NULL;
+    telemetry_event_t *te = NULL;
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
+    assert_int_equal(telemetry_event_decode(junk, sizeof junk, &te, &why), CT_EDECODE);
+    assert_null(te);
+    Citerne__V1__AccountsEvent no_meta = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    uint8_t buf[64];
+    size_t len = citerne__v1__accounts_event__pack(&no_meta, buf);
+    assert_int_equal(telemetry_event_decode(buf, len, &te, &why), CT_EDECODE);
+
+    char site[CT_UUID_STRLEN + 1], customer[CT_UUID_STRLEN + 1];
+    ct_uuid_v7(site);
+    ct_uuid_v7(customer);
+    static const struct {
+        const char *site, *customer;
+        int capacity, threshold;
+    } bad[] = {
+        {"nope", NULL, 1000, 30}, {NULL, "", 1000, 30}, {NULL, NULL, 0, 30},
+        {NULL, NULL, 1000001, 30}, {NULL, NULL, 1000, -1}, {NULL, NULL, 1000, 101},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Citerne__V1__SiteCreated sc = CITERNE__V1__SITE_CREATED__INIT;
+        sc.site_id = (char *)(bad[i].site ? bad[i].site : site);
+        sc.customer_id = (char *)(bad[i].customer ? bad[i].customer : customer);
+        sc.capacity_kg = bad[i].capacity;
+        sc.threshold_pct = bad[i].threshold;
+        Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+        ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
+        ev.site_created = &sc;
+        if (apply_accounts(&ev) != CT_EINPUT)
+            fail_msg("bad SiteCreated %zu was not refused", i);
+    }
+    assert_int_equal(sql_long("SELECT count(*) FROM sites WHERE site_id = $1", site), 0);
+    /* other kinds: committed with no effect */
+    Citerne__V1__CustomerCreated cc = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    cc.customer_id = customer;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
+    ev.customer_created = &cc;
+    long sites = sql_long("SELECT count(*) FROM sites", NULL);
+    assert_int_equal(apply_accounts(&ev), 0);
+    assert_int_equal(sql_long("SELECT count(*) FROM sites", NULL), sites);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +694,8 @@ int main(void)
         cmocka_unit_test(each_endpoint_needs_its_own_key),
         cmocka_unit_test(a_sites_readings_are_listed_newest_first),
         cmocka_unit_test(concurrent_batches_for_one_site_fire_one_event),
+        cmocka_unit_test(site_created_adds_an_armed_site_and_a_replay_keeps_its_episode),
+        cmocka_unit_test(bad_or_unused_accounts_records_are_refused_or_ignored),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
