@@ -295,6 +295,8 @@ static int prepare_email(job_t *j, const char *recipient, const char *subject, c
     curl_easy_setopt(j->easy, CURLOPT_READFUNCTION, read_mail);
     curl_easy_setopt(j->easy, CURLOPT_READDATA, j);
     curl_easy_setopt(j->easy, CURLOPT_UPLOAD, 1L);
+    /* bounds each wait for a reply, QUIT at cleanup included (default 120 s) */
+    curl_easy_setopt(j->easy, CURLOPT_SERVER_RESPONSE_TIMEOUT, (s->o.timeout_ms + 999) / 1000);
     /* lets a close abort a send under way on the pool */
     curl_easy_setopt(j->easy, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(j->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
