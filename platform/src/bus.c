@@ -292,6 +292,12 @@ int ct_bus_producer_new(uv_loop_t *loop, const char *brokers, const char *client
                         ct_bus_producer_t **out)
 {
     *out = NULL;
+    if (!brokers || !*brokers) {
+        ct_log_error("kafka producer: no brokers configured");
+        return CT_ECONFIG;
+    }
+    if (!client_id || !*client_id)
+        client_id = "citerne";
     ct_bus_producer_t *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -920,8 +926,10 @@ int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
                         ct_bus_consumer_t **out)
 {
     *out = NULL;
-    if (ntopics == 0)
+    if (!brokers || !*brokers || !group || !*group || ntopics == 0 || !cb) {
+        ct_log_error("kafka consumer: brokers, group, a topic and a handler are required");
         return CT_ECONFIG;
+    }
     ct_bus_consumer_t *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;

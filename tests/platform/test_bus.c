@@ -695,6 +695,27 @@ static void close_with_nothing_pending_leaves_the_loop_clean(void **state)
     ct_test_loop_close(&loop);
 }
 
+static void bad_settings_fail_now(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ct_bus_producer_t *p = (ct_bus_producer_t *)&loop;
+    assert_int_equal(ct_bus_producer_new(&loop, "", "x", &p), CT_ECONFIG);
+    assert_null(p);
+    setenv("CITERNE_KAFKA_PRODUCER_CONF", "linger.ms", 1);
+    assert_int_equal(ct_bus_producer_new(&loop, bootstrap, "x", &p), CT_ECONFIG);
+    setenv("CITERNE_KAFKA_PRODUCER_CONF", "no.such.property=1", 1);
+    assert_int_equal(ct_bus_producer_new(&loop, bootstrap, "x", &p), CT_ECONFIG);
+    unsetenv("CITERNE_KAFKA_PRODUCER_CONF");
+    ct_bus_consumer_t *c = (ct_bus_consumer_t *)&loop;
+    const char *topics[] = {"t"};
+    assert_int_equal(ct_bus_consumer_new(&loop, bootstrap, "g", topics, 0, on_message, NULL, &c),
+                     CT_ECONFIG);
+    assert_null(c);
+    ct_test_loop_close(&loop);
+}
+
 static void topic_of_a_service(void **state)
 {
     (void)state;
@@ -708,6 +729,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(topic_of_a_service),
+        cmocka_unit_test(bad_settings_fail_now),
         cmocka_unit_test(producer_reports_every_message_delivered),
         cmocka_unit_test(produce_after_close_fails_now),
         cmocka_unit_test(close_reports_unsent_messages_as_failed),
