@@ -275,7 +275,7 @@ static void on_invoice_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
         return;
     }
-    ct_logc_info(ev->correlation_id, "invoice %s issued for order %s: %lld cents incl. VAT",
+    ct_logc_debug(ev->correlation_id, "invoice %s issued for order %s: %lld cents incl. VAT",
                  ev->number, ev->u.delivery.order_id, (long long)ev->invoice.total_incl_cents);
     ct_outbox_append(tx, ev->out_topic, ev->u.delivery.customer_id, ev->payload, ev->payload_len,
                      ev->out_meta.event_id, on_appended);
