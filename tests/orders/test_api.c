@@ -587,9 +587,9 @@ static void records_that_are_bad_or_unused_are_refused_or_ignored(void **state)
     const char *why = NULL;
     orders_event_t *ev = NULL;
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01, 0x02};
-    assert_int_equal(orders_event_decode(&F.app, "citerne.telemetry.v1", junk, sizeof junk, &ev,
-                                         &why),
-                     CT_EDECODE);
+    assert_int_equal(
+        orders_event_decode(&F.app, "citerne.telemetry.v1", junk, sizeof junk, &ev, &why),
+        CT_EDECODE);
     assert_null(ev);
     assert_non_null(why);
     assert_int_equal(orders_event_decode(&F.app, "citerne.billing.v1", junk, 0, &ev, &why),
@@ -677,8 +677,8 @@ static void speeds_default_and_dates_follow_the_calendar(void **state)
         const char *date;
         int quantity;
     } cases[] = {
-        {"{}", "2026-12-04", 1300},                              /* standard: +10 */
-        {"{\"speed\": \"express_8d\"}", "2026-11-27", 1300},       /* +5 */
+        {"{}", "2026-12-04", 1300},                          /* standard: +10 */
+        {"{\"speed\": \"express_8d\"}", "2026-11-27", 1300}, /* +5 */
         {"{\"speed\": \"express_24h\", \"quantity_kg\": 200}", "2026-11-23", 200}, /* +1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -837,7 +837,8 @@ static void a_driver_confirms_a_scheduled_delivery_once(void **state)
     expect_status(&r, 200, "deliveries");
     json_t *list = json_object_get(r.json, "deliveries");
     assert_int_equal(json_array_size(list), 1);
-    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(json_array_get(list, 0), "id")));
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_array_get(list, 0), "id")));
     test_resp_dispose(&r);
     call("GET", "/api/v1/orders/deliveries?date=2026-11-24", DRV, NULL, &r);
     expect_status(&r, 200, "deliveries of a date");
@@ -863,8 +864,10 @@ static void a_driver_confirms_a_scheduled_delivery_once(void **state)
     expect_status(&r, 400, "bad body");
     assert_int_equal(json_array_size(json_object_get(r.json, "errors")), 2);
     test_resp_dispose(&r);
-    call("POST", path, DRV, "{\"delivered_kg\": 590, \"level_after_pct\": 84,"
-                            " \"delivered_on\": \"2026-02-30\"}", &r);
+    call("POST", path, DRV,
+         "{\"delivered_kg\": 590, \"level_after_pct\": 84,"
+         " \"delivered_on\": \"2026-02-30\"}",
+         &r);
     expect_status(&r, 400, "bad date");
     test_resp_dispose(&r);
 
@@ -914,8 +917,10 @@ static void a_driver_cannot_deliver_what_is_not_scheduled(void **state)
     only_order(s.site, id, &o);
     test_resp_dispose(&o);
     snprintf(path, sizeof path, "/api/v1/orders/deliveries/%s/confirm", id);
-    call("POST", path, DRV, "{\"delivered_kg\": 500, \"level_after_pct\": 80,"
-                            " \"delivered_on\": \"2026-11-20\"}", &r);
+    call("POST", path, DRV,
+         "{\"delivered_kg\": 500, \"level_after_pct\": 80,"
+         " \"delivered_on\": \"2026-11-20\"}",
+         &r);
     expect_status(&r, 409, "proposed order");
     test_resp_dispose(&r);
     snprintf(path, sizeof path, "/api/v1/orders/deliveries/%s/confirm",

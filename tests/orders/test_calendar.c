@@ -46,11 +46,13 @@ static void day_numbers_round_trip_through_dates(void **state)
 static void date_parse_rejects_what_is_not_a_calendar_date(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const char *const bad[] = {
         "",           "2026-02-29", "2026-13-01", "2026-00-10",  "2026-04-31", "2026-1-01",
         "2026-01-1",  "2026/01/01", "2026-01-01x", " 2026-01-01", "1969-12-31", "abcd-ef-gh",
         "2026-01-01T00:00:00Z",
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int32_t d = -12345;
         if (orders_date_parse(bad[i], &d) != -1)
@@ -152,6 +154,7 @@ static void ordinary_days_near_holidays_are_not_holidays(void **state)
 static void working_days_are_weekdays_that_are_not_holidays(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const struct {
         const char *date;
         bool working;
@@ -163,16 +166,17 @@ static void working_days_are_weekdays_that_are_not_holidays(void **state)
         {"2026-11-11", false}, /* Wednesday, Armistice */
         {"2026-05-14", false}, /* Thursday, Ascension */
         {"2026-05-15", true},  /* the bridge Friday is still worked */
-        {"2024-12-25", false}, {"2027-03-29", false}, /* Easter Monday 2027 */
+        {"2024-12-25", false},                        /* Christmas */
+        {"2027-03-29", false},                        /* Easter Monday 2027 */
         {"2028-06-05", false},                        /* Whit Monday 2028 */
         {"2029-05-10", false},                        /* Ascension 2029 */
         {"2030-04-22", false},                        /* Easter Monday 2030 */
         {"2030-04-23", true},
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (orders_is_working_day(day_of(cases[i].date)) != cases[i].working)
-            fail_msg("%s: working %d, want %d", cases[i].date, !cases[i].working,
-                     cases[i].working);
+            fail_msg("%s: working %d, want %d", cases[i].date, !cases[i].working, cases[i].working);
 }
 
 static void adding_working_days_skips_weekends_and_holidays(void **state)
@@ -242,8 +246,8 @@ static void speeds_map_to_working_days(void **state)
     assert_int_equal(orders_delivery_day(day_of("2026-11-23"), "tomorrow"), -1);
 }
 
-static void automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past(
-    void **state)
+static void
+automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past(void **state)
 {
     (void)state;
     assert_day(orders_automatic_delivery_day(day_of("2026-11-23"), day_of("2026-11-23")),
@@ -269,6 +273,7 @@ static int64_t utc_ms(const char *date, int h, int m, int s)
 static void paris_dates_follow_the_eu_summer_time_rule(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const struct {
         const char *utc_date;
         int h, m, s;
@@ -292,6 +297,7 @@ static void paris_dates_follow_the_eu_summer_time_rule(void **state)
         {"2025-12-31", 23, 0, 0, 60, "2026-01-01"},
         {"2026-06-30", 22, 30, 0, 120, "2026-07-01"},
     };
+    /* clang-format on */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ms = utc_ms(cases[i].utc_date, cases[i].h, cases[i].m, cases[i].s);
         if (orders_paris_offset_min(ms) != cases[i].offset)
@@ -313,7 +319,8 @@ int main(void)
         cmocka_unit_test(working_days_are_weekdays_that_are_not_holidays),
         cmocka_unit_test(adding_working_days_skips_weekends_and_holidays),
         cmocka_unit_test(speeds_map_to_working_days),
-        cmocka_unit_test(automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past),
+        cmocka_unit_test(
+            automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past),
         cmocka_unit_test(paris_dates_follow_the_eu_summer_time_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

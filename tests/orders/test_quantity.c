@@ -15,20 +15,13 @@ static void proposal_fills_to_85_pct_rounded_down_to_10_kg_at_least_200(void **s
         int capacity, level, want;
         const char *why;
     } cases[] = {
-        {1000, 30, 550, "exact multiple of 10"},
-        {1000, 29, 560, "one point lower"},
-        {1750, 30, 960, "962.5 rounds down to 960"},
-        {1750, 25, 1050, "exact"},
-        {2350, 17, 1590, "1598 rounds down to 1590"},
-        {3200, 0, 2720, "empty tank"},
-        {500, 30, 270, "275 rounds down to 270"},
-        {500, 45, 200, "exactly the minimum"},
-        {500, 50, 200, "175 raised to the minimum"},
-        {1000, 70, 200, "150 raised to the minimum"},
-        {1000, 84, 200, "10 raised to the minimum"},
-        {1000, 85, 200, "already at 85%: minimum"},
-        {1000, 100, 200, "full tank: minimum"},
-        {35000, 10, 26250, "large business tank"},
+        {1000, 30, 550, "exact multiple of 10"},      {1000, 29, 560, "one point lower"},
+        {1750, 30, 960, "962.5 rounds down to 960"},  {1750, 25, 1050, "exact"},
+        {2350, 17, 1590, "1598 rounds down to 1590"}, {3200, 0, 2720, "empty tank"},
+        {500, 30, 270, "275 rounds down to 270"},     {500, 45, 200, "exactly the minimum"},
+        {500, 50, 200, "175 raised to the minimum"},  {1000, 70, 200, "150 raised to the minimum"},
+        {1000, 84, 200, "10 raised to the minimum"},  {1000, 85, 200, "already at 85%: minimum"},
+        {1000, 100, 200, "full tank: minimum"},       {35000, 10, 26250, "large business tank"},
         {999, 1, 830, "839.16 rounds down to 830"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -197,8 +197,8 @@ static char *batch_json(const rd_t *rd, size_t n)
     for (size_t i = 0; i < n; i++) {
         char ts[32];
         telemetry_rfc3339_format(BASE_MS + (int64_t)rd[i].minute * 60000, ts, sizeof ts);
-        json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "site_id", rd[i].site,
-                                              "level_pct", rd[i].level, "measured_at", ts));
+        json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "site_id", rd[i].site, "level_pct",
+                                              rd[i].level, "measured_at", ts));
     }
     json_t *body = json_pack("{s:o}", "readings", list);
     char *s = json_dumps(body, JSON_COMPACT);
@@ -373,7 +373,7 @@ static void a_bad_reading_rejects_the_whole_batch_naming_each_field(void **state
     call("POST", "/api/v1/telemetry/readings", GW, body, &r);
     expect_status(&r, 400, "bad batch");
     static const char *const fields[] = {"readings[1].level_pct", "readings[1].measured_at",
-                                         "readings[1].source", "readings[2].site_id",
+                                         "readings[1].source",    "readings[2].site_id",
                                          "readings[2].level_pct", "readings[3]"};
     json_t *errors = json_object_get(r.json, "errors");
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
@@ -393,7 +393,10 @@ static void a_bad_reading_rejects_the_whole_batch_naming_each_field(void **state
     assert_int_equal(events_of(site), 0);
 
     static const char *const bad_bodies[] = {
-        "{\"readings\": []}", "{\"readings\": {}}", "{}", "{\"readings\": null}",
+        "{\"readings\": []}",
+        "{\"readings\": {}}",
+        "{}",
+        "{\"readings\": null}",
         "{\"readings\": [{\"site_id\": \"0190a000-0000-7000-8000-000000000001\","
         " \"level_pct\": 10, \"measured_at\": \"2999-01-01T00:00:00Z\"}]}",
     };
@@ -496,9 +499,8 @@ static void a_sites_readings_are_listed_newest_first(void **state)
     json_t *list = json_object_get(r.json, "readings");
     assert_int_equal(json_array_size(list), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "level_pct")), 60);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(list, 0), "measured_at")),
-        "2026-11-20T08:30:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "measured_at")),
+                        "2026-11-20T08:30:00.000Z");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 1), "level_pct")), 65);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "source")),
                         "sensor");
@@ -654,7 +656,7 @@ static void bad_or_unused_accounts_records_are_refused_or_ignored(void **state)
         const char *site, *customer;
         int capacity, threshold;
     } bad[] = {
-        {"nope", NULL, 1000, 30}, {NULL, "", 1000, 30}, {NULL, NULL, 0, 30},
+        {"nope", NULL, 1000, 30},  {NULL, "", 1000, 30},   {NULL, NULL, 0, 30},
         {NULL, NULL, 1000001, 30}, {NULL, NULL, 1000, -1}, {NULL, NULL, 1000, 101},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -72,13 +72,11 @@ static void formatting_gives_utc_with_milliseconds(void **state)
     char buf[32];
     assert_string_equal(telemetry_rfc3339_format(1795161600123, buf, sizeof buf),
                         "2026-11-20T08:00:00.123Z");
-    assert_string_equal(telemetry_rfc3339_format(0, buf, sizeof buf),
-                        "1970-01-01T00:00:00.000Z");
+    assert_string_equal(telemetry_rfc3339_format(0, buf, sizeof buf), "1970-01-01T00:00:00.000Z");
     int64_t back;
-    assert_int_equal(telemetry_rfc3339_parse(telemetry_rfc3339_format(1709251199999, buf,
-                                                                      sizeof buf),
-                                             &back),
-                     0);
+    assert_int_equal(
+        telemetry_rfc3339_parse(telemetry_rfc3339_format(1709251199999, buf, sizeof buf), &back),
+        0);
     assert_int_equal(back, 1709251199999);
 }
 

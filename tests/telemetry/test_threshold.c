@@ -97,15 +97,14 @@ static void episodes_fire_once_and_rearm_after_a_refill(void **state)
         telemetry_episode_init(&ep);
         for (size_t j = 0; j < c->n; j++) {
             const reading_t *r = &c->readings[j];
-            telemetry_step_t got = telemetry_threshold_step(&ep, c->threshold, r->level,
-                                                            r->at * 60000);
+            telemetry_step_t got =
+                telemetry_threshold_step(&ep, c->threshold, r->level, r->at * 60000);
             if (got != r->want)
-                fail_msg("%s: reading %zu (%d%% at %lld): step %d, want %d", c->name, j,
-                         r->level, (long long)r->at, (int)got, (int)r->want);
+                fail_msg("%s: reading %zu (%d%% at %lld): step %d, want %d", c->name, j, r->level,
+                         (long long)r->at, (int)got, (int)r->want);
         }
         if (ep.armed != c->armed_after)
-            fail_msg("%s: armed %d after the readings, want %d", c->name, ep.armed,
-                     c->armed_after);
+            fail_msg("%s: armed %d after the readings, want %d", c->name, ep.armed, c->armed_after);
     }
 }
 

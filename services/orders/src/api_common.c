@@ -15,10 +15,10 @@ int64_t orders_now(const orders_app_t *app)
 
 json_t *orders_order_json(const orders_order_t *o)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "id", o->order_id,
-                          "site_id", o->site_id, "customer_id", o->customer_id, "status",
-                          o->status, "delivery_mode", o->delivery_mode, "quantity_kg",
-                          o->quantity_kg, "speed", o->speed, "created_at", o->created_at);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "id", o->order_id, "site_id",
+                          o->site_id, "customer_id", o->customer_id, "status", o->status,
+                          "delivery_mode", o->delivery_mode, "quantity_kg", o->quantity_kg, "speed",
+                          o->speed, "created_at", o->created_at);
     if (!j)
         return json_object();
     json_object_set_new(j, "delivery_date",
@@ -32,14 +32,13 @@ json_t *orders_order_json(const orders_order_t *o)
 
 void orders_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err)
 {
-    ct_logc_error(ct_http_request_id(req), "database: %s %s",
-                  err->sqlstate ? err->sqlstate : "", err->message ? err->message : "");
+    ct_logc_error(ct_http_request_id(req), "database: %s %s", err->sqlstate ? err->sqlstate : "",
+                  err->message ? err->message : "");
     int code = err->status == CT_EUNAVAIL || err->status == CT_ECLOSED ? err->status : CT_EDB;
     ct_http_reply_error(req, code, NULL);
 }
 
-bool orders_query_int(ct_http_req_t *req, const char *name, long def, long min, long max,
-                      long *out)
+bool orders_query_int(ct_http_req_t *req, const char *name, long def, long min, long max, long *out)
 {
     const char *q = ct_http_query(req, name);
     *out = def;
@@ -52,9 +51,8 @@ bool orders_query_int(ct_http_req_t *req, const char *name, long def, long min, 
         return true;
     }
     json_t *errors = json_array();
-    json_array_append_new(errors,
-                          json_pack("{s:s, s:s}", "field", name, "message",
-                                    "must be a whole number in the allowed range"));
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", name, "message",
+                                            "must be a whole number in the allowed range"));
     ct_http_reply_invalid(req, errors);
     return false;
 }

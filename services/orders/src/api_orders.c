@@ -54,7 +54,7 @@ static void identify(read_ctx_t *ctx)
             orders_auth_reply_unauthorized(ctx->req);
             return;
         }
-        ctx->operator = true;
+        ctx->operator= true;
         ctx->next(ctx);
         return;
     }
@@ -67,7 +67,7 @@ static void identify(read_ctx_t *ctx)
 
 static bool may_see(const read_ctx_t *ctx, const char *customer_id)
 {
-    return ctx->operator || ct_session_role(&ctx->session, customer_id) != CT_ROLE_NONE;
+    return ctx->operator|| ct_session_role(&ctx->session, customer_id) != CT_ROLE_NONE;
 }
 
 /* ---- GET /api/v1/orders/orders/{order_id} ---- */
@@ -123,8 +123,7 @@ static void on_site_orders(const ct_db_error_t *err, PGresult *res, void *udata)
         return;
     }
     int n = PQntuples(res);
-    if (!ctx->operator &&
-        (n == 0 || !may_see(ctx, ct_db_get(res, 0, "site_customer_id")))) {
+    if (!ctx->operator&&(n == 0 || !may_see(ctx, ct_db_get(res, 0, "site_customer_id")))) {
         ct_http_reply_error(ctx->req, CT_ENOTFOUND, "no such site");
         return;
     }
@@ -351,7 +350,7 @@ int orders_api_orders_register(ct_http_server_t *srv, orders_app_t *app)
     if (rc == 0)
         rc = ct_http_route(srv, "GET", "/api/v1/orders/orders/{order_id}", get_order, app);
     if (rc == 0)
-        rc = ct_http_route(srv, "POST", "/api/v1/orders/orders/{order_id}/confirm",
-                           confirm_order, app);
+        rc = ct_http_route(srv, "POST", "/api/v1/orders/orders/{order_id}/confirm", confirm_order,
+                           app);
     return rc;
 }

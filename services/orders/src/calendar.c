@@ -102,9 +102,9 @@ const char *orders_holiday_name(int32_t day)
         int m, d;
         const char *name;
     } fixed[] = {
-        {1, 1, "Jour de l'An"},        {5, 1, "Fete du Travail"}, {5, 8, "Victoire 1945"},
-        {7, 14, "Fete nationale"},     {8, 15, "Assomption"},     {11, 1, "Toussaint"},
-        {11, 11, "Armistice 1918"},    {12, 25, "Noel"},
+        {1, 1, "Jour de l'An"},     {5, 1, "Fete du Travail"}, {5, 8, "Victoire 1945"},
+        {7, 14, "Fete nationale"},  {8, 15, "Assomption"},     {11, 1, "Toussaint"},
+        {11, 11, "Armistice 1918"}, {12, 25, "Noel"},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (fixed[i].m == m && fixed[i].d == d)

@@ -5,8 +5,7 @@
 
 #include "calendar.h"
 
-const char *const orders_speeds[] = {"standard", "express_8d", "express_48h", "express_24h",
-                                     NULL};
+const char *const orders_speeds[] = {"standard", "express_8d", "express_48h", "express_24h", NULL};
 
 int orders_speed_working_days(const char *speed)
 {

@@ -372,8 +372,8 @@ static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     o->level_after_pct = -1;
     if (automatic) {
         snprintf(o->status, sizeof o->status, "scheduled");
-        int32_t day = orders_automatic_delivery_day(orders_paris_day(ev->measured_ms),
-                                                    orders_paris_day(now));
+        int32_t day =
+            orders_automatic_delivery_day(orders_paris_day(ev->measured_ms), orders_paris_day(now));
         orders_date_format(day, o->delivery_date, sizeof o->delivery_date);
     } else {
         snprintf(o->status, sizeof o->status, "proposed");
@@ -385,8 +385,7 @@ static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     ev->npacked = 1;
     if (automatic) {
         /* the schedule is caused by the proposal, in the same chain */
-        if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &ev->packed[0].meta.meta, &ev->packed[1]) !=
-            0) {
+        if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &ev->packed[0].meta.meta, &ev->packed[1]) != 0) {
             ct_db_tx_rollback(tx, CT_EUNAVAIL, "out of memory");
             return;
         }

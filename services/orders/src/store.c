@@ -5,10 +5,10 @@
 
 /* The order columns, in every statement that returns orders. */
 #define ORDER_COLUMNS                                                                              \
-    " o.order_id, o.site_id, o.customer_id, o.status, o.delivery_mode, o.quantity_kg, o.speed,"   \
+    " o.order_id, o.site_id, o.customer_id, o.status, o.delivery_mode, o.quantity_kg, o.speed,"    \
     " to_char(o.delivery_date, 'YYYY-MM-DD') AS delivery_date, o.delivered_kg,"                    \
     " o.level_after_pct, o.correlation_id, o.last_event_id,"                                       \
-    " to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"              \
+    " to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"               \
     " AS created_at "
 
 static void copy(char *dst, size_t n, const char *src)
@@ -34,9 +34,8 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
     copy(o->created_at, sizeof o->created_at, ct_db_get(res, row, "created_at"));
 }
 
-void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id,
-                                  const char *customer_id, const char *delivery_mode,
-                                  ct_db_tx_cb next)
+void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
+                                  const char *delivery_mode, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -53,8 +52,8 @@ void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id,
 }
 
 void orders_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
-                              const char *contract_id, const char *delivery_mode,
-                              int capacity_kg, bool certificate_received, ct_db_tx_cb next)
+                              const char *contract_id, const char *delivery_mode, int capacity_kg,
+                              bool certificate_received, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -202,8 +201,8 @@ void orders_store_deliver(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb n
     ct_db_params_dispose(&p);
 }
 
-int orders_store_list_site_orders(ct_db_t *db, const char *site_id, int limit,
-                                  ct_db_result_cb cb, void *udata)
+int orders_store_list_site_orders(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
+                                  void *udata)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);

@@ -17,14 +17,13 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
 /* ---- read models (accounts events) ---- */
 
 /* Records a contract; a replay updates it. */
-void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id,
-                                  const char *customer_id, const char *delivery_mode,
-                                  ct_db_tx_cb next);
+void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
+                                  const char *delivery_mode, ct_db_tx_cb next);
 /* Records a site. delivery_mode NULL takes the contract's, else automatic;
  * contract_id may be NULL. A replay updates it. */
 void orders_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
-                              const char *contract_id, const char *delivery_mode,
-                              int capacity_kg, bool certificate_received, ct_db_tx_cb next);
+                              const char *contract_id, const char *delivery_mode, int capacity_kg,
+                              bool certificate_received, ct_db_tx_cb next);
 
 /* ---- crossings (telemetry events) ---- */
 
@@ -53,8 +52,8 @@ void orders_store_deliver(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb n
 /* Orders of a site, newest first, at most limit. Rows: site_customer_id then
  * the order columns (NULL order_id when the site has no order); no row at all
  * when the site is unknown. */
-int orders_store_list_site_orders(ct_db_t *db, const char *site_id, int limit,
-                                  ct_db_result_cb cb, void *udata);
+int orders_store_list_site_orders(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
+                                  void *udata);
 /* Orders in status, optionally of one site and one delivery date (NULL: any),
  * by delivery date then age, at most limit. */
 int orders_store_list_deliveries(ct_db_t *db, const char *site_id, const char *status,

@@ -86,8 +86,7 @@ static void take_errors(ct_valid_t *v, ct_valid_t *one, size_t i)
     json_decref(errors);
 }
 
-static bool validate_reading(ct_valid_t *v, json_t *obj, size_t i, int64_t now_ms,
-                             reading_t *out)
+static bool validate_reading(ct_valid_t *v, json_t *obj, size_t i, int64_t now_ms, reading_t *out)
 {
     char field[64];
     if (!json_is_object(obj)) {
@@ -171,7 +170,8 @@ static void on_committed(const ct_db_error_t *err, void *udata)
         if (ctx->nevents)
             ct_logc_info(ct_http_request_id(ctx->req), "%zu reading(s), %zu crossing(s)",
                          ctx->nreadings, ctx->nevents);
-        ct_http_reply_json(ctx->req, 202, json_pack("{s:I}", "accepted", (json_int_t)ctx->nreadings));
+        ct_http_reply_json(ctx->req, 202,
+                           json_pack("{s:I}", "accepted", (json_int_t)ctx->nreadings));
     } else if (err->status == CT_ENOTFOUND && ctx->unknown) {
         reply_unknown_sites(ctx);
     } else {
@@ -249,13 +249,13 @@ static void on_readings_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
         char ts[32];
         telemetry_pgarray_add(&ids, s->site_id);
         telemetry_pgarray_add(&armed, s->episode.armed ? "t" : "f");
-        telemetry_pgarray_add(&last, telemetry_rfc3339_format(s->episode.last_measured_ms, ts,
-                                                              sizeof ts));
+        telemetry_pgarray_add(&last,
+                              telemetry_rfc3339_format(s->episode.last_measured_ms, ts, sizeof ts));
     }
     if (ids.n > 0)
         telemetry_store_save_episodes(tx, telemetry_pgarray_str(&ids),
-                                      telemetry_pgarray_str(&armed),
-                                      telemetry_pgarray_str(&last), append_next_event);
+                                      telemetry_pgarray_str(&armed), telemetry_pgarray_str(&last),
+                                      append_next_event);
     else
         append_next_event(tx, NULL, ctx);
     telemetry_pgarray_dispose(&ids);
@@ -306,9 +306,9 @@ static void on_sites_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
         telemetry_pgarray_add(&times, telemetry_rfc3339_format(r->measured_ms, ts, sizeof ts));
         telemetry_pgarray_add(&srcs, r->source);
     }
-    telemetry_store_insert_readings(tx, telemetry_pgarray_str(&ids),
-                                    telemetry_pgarray_str(&levels), telemetry_pgarray_str(&times),
-                                    telemetry_pgarray_str(&srcs), on_readings_inserted);
+    telemetry_store_insert_readings(tx, telemetry_pgarray_str(&ids), telemetry_pgarray_str(&levels),
+                                    telemetry_pgarray_str(&times), telemetry_pgarray_str(&srcs),
+                                    on_readings_inserted);
     telemetry_pgarray_dispose(&ids);
     telemetry_pgarray_dispose(&levels);
     telemetry_pgarray_dispose(&times);
@@ -407,12 +407,12 @@ static void on_listed(const ct_db_error_t *err, PGresult *res, void *udata)
     for (int row = 0; row < PQntuples(res); row++) {
         if (!ct_db_get(res, row, "level_pct"))
             continue; /* the site has no reading */
-        json_array_append_new(
-            list, json_pack("{s:s, s:I, s:s, s:s, s:s}", "site_id", ct_db_get(res, row, "site_id"), "level_pct",
-                            (json_int_t)ct_db_get_int(res, row, "level_pct", 0), "measured_at",
-                            ct_db_get(res, row, "measured_at"), "source",
-                            ct_db_get(res, row, "source"), "received_at",
-                            ct_db_get(res, row, "received_at")));
+        json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:s}", "site_id",
+                                              ct_db_get(res, row, "site_id"), "level_pct",
+                                              (json_int_t)ct_db_get_int(res, row, "level_pct", 0),
+                                              "measured_at", ct_db_get(res, row, "measured_at"),
+                                              "source", ct_db_get(res, row, "source"),
+                                              "received_at", ct_db_get(res, row, "received_at")));
     }
     ct_http_reply_json(req, 200, json_pack("{s:o}", "readings", list));
 }
@@ -452,7 +452,7 @@ int telemetry_api_register(ct_http_server_t *srv, telemetry_app_t *app)
 {
     int rc = ct_http_route(srv, "POST", "/api/v1/telemetry/readings", post_readings, app);
     if (rc == 0)
-        rc = ct_http_route(srv, "GET", "/api/v1/telemetry/sites/{site_id}/readings",
-                           get_readings, app);
+        rc = ct_http_route(srv, "GET", "/api/v1/telemetry/sites/{site_id}/readings", get_readings,
+                           app);
     return rc;
 }

@@ -50,8 +50,7 @@ static const char *check_site(const Citerne__V1__SiteCreated *s, telemetry_event
     return NULL;
 }
 
-int telemetry_event_decode(const void *data, size_t len, telemetry_event_t **out,
-                           const char **why)
+int telemetry_event_decode(const void *data, size_t len, telemetry_event_t **out, const char **why)
 {
     *out = NULL;
     *why = NULL;
@@ -143,8 +142,7 @@ void telemetry_on_message(ct_bus_msg_t *msg, void *udata)
         char name[160];
         snprintf(name, sizeof name, "citerne_events_undecodable_total{topic=\"%s\"}",
                  topic ? topic : "");
-        ct_metric_inc(
-            ct_metrics_counter(name, "Consumed records skipped: undecodable or invalid"));
+        ct_metric_inc(ct_metrics_counter(name, "Consumed records skipped: undecodable or invalid"));
         ct_bus_msg_done(msg, 0);
         return;
     }

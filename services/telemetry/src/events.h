@@ -15,8 +15,7 @@ typedef struct telemetry_event telemetry_event_t;
  * *out (release with telemetry_event_free), CT_EDECODE (not an AccountsEvent,
  * or a meta without valid ids), CT_EINPUT (a SiteCreated field out of range)
  * or -ENOMEM; *why then says what, for the log. */
-int telemetry_event_decode(const void *data, size_t len, telemetry_event_t **out,
-                           const char **why);
+int telemetry_event_decode(const void *data, size_t len, telemetry_event_t **out, const char **why);
 /* The event id of ev (from its meta). */
 const char *telemetry_event_id(const telemetry_event_t *ev);
 /* Applies ev in tx and commits: a ct_inbox_apply_cb whose udata is the

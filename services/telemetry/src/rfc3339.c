@@ -61,8 +61,8 @@ int telemetry_rfc3339_parse(const char *s, int64_t *out_ms)
     if (digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
         digits(s + 17, 2, &sec))
         return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 59)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 59)
         return -1;
     const char *p = s + 19;
     int ms = 0;
@@ -94,8 +94,8 @@ int telemetry_rfc3339_parse(const char *s, int64_t *out_ms)
     }
     if (*p != '\0')
         return -1;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-                   (int64_t)offset_min * 60;
+    int64_t secs =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
     if (secs < 0)
         return -1;
     *out_ms = secs * 1000 + ms;
@@ -110,7 +110,7 @@ char *telemetry_rfc3339_format(int64_t ms, char *out, size_t outlen)
     int sod = (int)(secs - days * 86400);
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, sod / 3600,
-             sod / 60 % 60, sod % 60, rem_ms);
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, sod / 3600, sod / 60 % 60,
+             sod % 60, rem_ms);
     return out;
 }

@@ -66,8 +66,7 @@ void telemetry_store_lock_sites(ct_db_tx_t *tx, const char *site_ids, ct_db_tx_c
 }
 
 void telemetry_store_insert_readings(ct_db_tx_t *tx, const char *site_ids, const char *levels,
-                                     const char *measured_at, const char *sources,
-                                     ct_db_tx_cb next)
+                                     const char *measured_at, const char *sources, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -118,8 +117,8 @@ void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char
     ct_db_params_dispose(&p);
 }
 
-int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit,
-                                  ct_db_result_cb cb, void *udata)
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
+                                  void *udata)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);

@@ -51,7 +51,7 @@ void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char
  * site is unknown; otherwise rows of: site_id, level_pct, measured_at,
  * source, received_at (times as RFC 3339 UTC text; one row with level_pct
  * NULL when the site has no reading yet). */
-int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit,
-                                  ct_db_result_cb cb, void *udata);
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
+                                  void *udata);
 
 #endif

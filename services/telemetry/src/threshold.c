@@ -13,8 +13,8 @@ int telemetry_rearm_level(int threshold_pct)
     return level > 100 ? 100 : level;
 }
 
-telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold_pct,
-                                          int level_pct, int64_t measured_ms)
+telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold_pct, int level_pct,
+                                          int64_t measured_ms)
 {
     /* A late reading (gateway backlog, customer typing an old gauge value)
      * must not re-open or close an episode that newer readings decided. */

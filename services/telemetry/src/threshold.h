@@ -41,7 +41,7 @@ int telemetry_rearm_level(int threshold_pct);
  * site whose threshold is threshold_pct, and says what happened. Readings of
  * one site must be fed in measured_at order for a batch; equal times are
  * processed, strictly older ones are stale. */
-telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold_pct,
-                                          int level_pct, int64_t measured_ms);
+telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold_pct, int level_pct,
+                                          int64_t measured_ms);
 
 #endif
