@@ -1,4 +1,5 @@
-# Script mode: writes OUT with the SQL files SQLS as C string literals.
+# Script mode: writes OUT with the SQL files SQLS ('|'-separated) as C string literals.
+string(REPLACE "|" ";" SQLS "${SQLS}")
 set(c "/* generated from the migrations directory: do not edit */\n#include <stddef.h>\n#include \"citerne/migrate.h\"\n\n")
 string(APPEND c "const ct_migration_t ${PREFIX}_migrations[] = {\n")
 set(count 0)

@@ -643,8 +643,8 @@ static void work_finish(work_t *w)
 
     if (w->kind == W_SETUP) {
         if (err) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "LISTEN failed: %s", err->message);
+            char msg[300]; /* "LISTEN failed: " + an error message of up to 255 */
+            snprintf(msg, sizeof msg, "LISTEN failed: %.255s", err->message);
             work_clear_results(w);
             c->work = NULL;
             free(w);
