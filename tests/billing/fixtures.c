@@ -52,8 +52,8 @@ void fx_customer(fx_record_t *r, const char *customer_id, const char *number, co
     pack_accounts(r, &ev);
 }
 
-void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id,
-                 const char *mode, int64_t price_per_tonne_cents, const char *plan)
+void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id, const char *mode,
+                 int64_t price_per_tonne_cents, const char *plan)
 {
     Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__ContractCreated b = CITERNE__V1__CONTRACT_CREATED__INIT;
@@ -69,8 +69,7 @@ void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_i
     pack_accounts(r, &ev);
 }
 
-void fx_site(fx_record_t *r, const char *site_id, const char *contract_id,
-             const char *customer_id)
+void fx_site(fx_record_t *r, const char *site_id, const char *contract_id, const char *customer_id)
 {
     Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__SiteCreated b = CITERNE__V1__SITE_CREATED__INIT;

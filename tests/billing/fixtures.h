@@ -17,10 +17,9 @@ typedef struct {
 /* occurred_at: Unix ms; 0 means now. */
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number, const char *segment,
                  int64_t occurred_at);
-void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id,
-                 const char *mode, int64_t price_per_tonne_cents, const char *plan);
-void fx_site(fx_record_t *r, const char *site_id, const char *contract_id,
-             const char *customer_id);
+void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id, const char *mode,
+                 int64_t price_per_tonne_cents, const char *plan);
+void fx_site(fx_record_t *r, const char *site_id, const char *contract_id, const char *customer_id);
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id);
 
 typedef struct {

@@ -59,10 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(ev.u.delivery.delivered_kg >= 1 && ev.u.delivery.delivered_kg <= 100000, "kg");
 
     /* the rules on what the decoder let through, at the dearest price */
-    billing_fee_input_t fin = {ev.u.delivery.mode, ev.u.delivery.speed,
+    billing_fee_input_t fin = {ev.u.delivery.mode,
+                               ev.u.delivery.speed,
                                (billing_segment_t)(data[0] / 4 % 2),
-                               (billing_plan_t)(data[0] / 8 % 4), ev.u.delivery.ordered_kg,
-                               m, d};
+                               (billing_plan_t)(data[0] / 8 % 4),
+                               ev.u.delivery.ordered_kg,
+                               m,
+                               d};
     billing_delivery_t dl = {ev.u.delivery.delivered_kg, 10000000, billing_fee(&fin)};
     billing_invoice_t inv;
     billing_invoice_for_delivery(&dl, &inv);

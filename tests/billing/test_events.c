@@ -19,8 +19,14 @@
 #define ORDER "0190c1d2-0000-7000-8000-000000000004"
 
 static const fx_delivery_t good_delivery = {
-    .order_id = ORDER, .site_id = SITE, .customer_id = CUST, .delivery_date = "2026-11-24",
-    .speed = "express_48h", .mode = "on_demand", .delivered_kg = 480, .ordered_kg = 500,
+    .order_id = ORDER,
+    .site_id = SITE,
+    .customer_id = CUST,
+    .delivery_date = "2026-11-24",
+    .speed = "express_48h",
+    .mode = "on_demand",
+    .delivered_kg = 480,
+    .ordered_kg = 500,
     .level_after_pct = 85,
 };
 
@@ -59,11 +65,11 @@ static void every_bad_delivery_field_is_refused_by_name(void **state)
         const char *field;
         fx_delivery_t d;
     } bad[] = {
-        {"order_id", good_delivery}, {"site_id", good_delivery},
-        {"customer_id", good_delivery}, {"delivery_date", good_delivery},
-        {"delivery_date", good_delivery}, {"delivered_kg", good_delivery},
-        {"delivered_kg", good_delivery}, {"ordered_kg", good_delivery},
-        {"speed", good_delivery},         {"delivery_mode", good_delivery},
+        {"order_id", good_delivery},        {"site_id", good_delivery},
+        {"customer_id", good_delivery},     {"delivery_date", good_delivery},
+        {"delivery_date", good_delivery},   {"delivered_kg", good_delivery},
+        {"delivered_kg", good_delivery},    {"ordered_kg", good_delivery},
+        {"speed", good_delivery},           {"delivery_mode", good_delivery},
         {"level_after_pct", good_delivery},
     };
     bad[0].d.order_id = "not-a-uuid";

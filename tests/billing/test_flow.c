@@ -74,9 +74,9 @@ static int group_setup(void **state)
     F.pg_url = ct_test_create_db("billing_flow");
     assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
     assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
-    assert_int_equal(ct_migrate_run(svc->db, billing_migrations, billing_migrations_count,
-                                    on_migrated, NULL),
-                     0);
+    assert_int_equal(
+        ct_migrate_run(svc->db, billing_migrations, billing_migrations_count, on_migrated, NULL),
+        0);
     assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
     assert_int_equal(migrate_status, 0);
 
@@ -217,9 +217,16 @@ static applied_t deliver(const customer_t *c, const char *order_id, const char *
                          const char *speed, int64_t occurred_at, char event_id[37])
 {
     fx_delivery_t d = {
-        .order_id = order_id, .site_id = c->site, .customer_id = c->customer,
-        .delivery_date = date, .speed = speed, .mode = "on_demand", .delivered_kg = kg,
-        .ordered_kg = kg, .level_after_pct = 85, .occurred_at = occurred_at,
+        .order_id = order_id,
+        .site_id = c->site,
+        .customer_id = c->customer,
+        .delivery_date = date,
+        .speed = speed,
+        .mode = "on_demand",
+        .delivered_kg = kg,
+        .ordered_kg = kg,
+        .level_after_pct = 85,
+        .occurred_at = occurred_at,
     };
     fx_record_t r;
     fx_delivery(&r, &d);
@@ -407,8 +414,7 @@ static void delivery_for_an_unknown_site_is_retried_then_skipped(void **state)
     assert_int_equal(a.outcome, BILLING_OUT_ORPHAN_SKIPPED);
     assert_int_equal(a.status, 0);
     assert_int_equal(sql_count("SELECT count(*) FROM invoices WHERE order_id = $1", order), 0);
-    assert_int_equal(sql_count("SELECT count(*) FROM invoice_counters WHERE year = 2035", NULL),
-                     0);
+    assert_int_equal(sql_count("SELECT count(*) FROM invoice_counters WHERE year = 2035", NULL), 0);
 }
 
 static void a_site_of_another_customer_is_not_invoiced(void **state)
@@ -456,9 +462,9 @@ static void issued_invoices_cannot_be_edited(void **state)
     assert_int_equal(deliver(&c, order, "2026-06-01", 300, "standard", 0, NULL).outcome,
                      BILLING_OUT_INVOICED);
     const char *params[1] = {order};
-    PGresult *res = PQexecParams(F.pg,
-                                 "UPDATE invoices SET total_incl_cents = 0 WHERE order_id = $1",
-                                 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(F.pg, "UPDATE invoices SET total_incl_cents = 0 WHERE order_id = $1", 1, NULL,
+                     params, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
     PQclear(res);
     res = PQexecParams(F.pg,
@@ -617,8 +623,8 @@ static void a_customers_invoices_are_listed_by_number(void **state)
     assert_int_equal(json_array_size(list), 3);
     const char *want[] = {"FA2036-000001", "FA2037-000001", "FA2037-000002"};
     for (size_t i = 0; i < 3; i++)
-        assert_string_equal(
-            json_string_value(json_object_get(json_array_get(list, i), "number")), want[i]);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "number")),
+                            want[i]);
     test_resp_dispose(&r);
 }
 

@@ -13,11 +13,11 @@
 typedef struct {
     uv_tcp_t server;
     int port;
-    int rcpt_reply;      /* reply code to RCPT, 250 by default */
+    int rcpt_reply; /* reply code to RCPT, 250 by default */
     int nmessages;
     char *messages[FAKE_SMTP_MAX]; /* malloc'ed */
     char *envelope[FAKE_SMTP_MAX]; /* "MAIL FROM:<..> RCPT TO:<..>" */
-    int open;            /* connections open */
+    int open;                      /* connections open */
 } fake_smtp_t;
 
 /* Listens on 127.0.0.1, a free port (s->port). */

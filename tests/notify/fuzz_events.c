@@ -56,8 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     check(ct_uuid_valid(ev.event_id), "meta id");
     if (ev.kind == NOTIFY_EV_USER && ev.email[0]) {
-        notify_mail_t m = {.from = "Citerne <no-reply@citerne.invalid>", .to = ev.email,
-                           .subject = ev.name, .body = ev.name, .date_ms = 0,
+        notify_mail_t m = {.from = "Citerne <no-reply@citerne.invalid>",
+                           .to = ev.email,
+                           .subject = ev.name,
+                           .body = ev.name,
+                           .date_ms = 0,
                            .message_id = ev.user_id};
         size_t len = 0;
         char *msg = notify_mail_build(&m, &len);
@@ -69,10 +72,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ev.kind != NOTIFY_EV_NOTIFIABLE)
         return 0;
     notify_facts_t f = {
-        .kind = ev.nkind, .user_name = "Marie", .customer_number = "C-1",
-        .automatic = ev.automatic, .speed = ev.speed, .quantity_kg = ev.quantity_kg,
-        .delivery_date = ev.delivery_date, .delivered_kg = ev.delivered_kg,
-        .invoice_number = ev.invoice_number, .total_incl_cents = ev.total_incl_cents,
+        .kind = ev.nkind,
+        .user_name = "Marie",
+        .customer_number = "C-1",
+        .automatic = ev.automatic,
+        .speed = ev.speed,
+        .quantity_kg = ev.quantity_kg,
+        .delivery_date = ev.delivery_date,
+        .delivered_kg = ev.delivered_kg,
+        .invoice_number = ev.invoice_number,
+        .total_incl_cents = ev.total_incl_cents,
         .issue_date = ev.issue_date,
     };
     notify_message_t msg;

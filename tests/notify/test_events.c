@@ -57,8 +57,7 @@ static void bad_user_fields_are_refused_by_name(void **state)
         fx_user(&r, USER, CUST, bad[i].email, bad[i].phone, bad[i].name);
         int rc = decode(&r, "citerne.accounts.v1", &ev, &why);
         if (rc != CT_EINPUT || !why || strcmp(why, bad[i].field) != 0)
-            fail_msg("case %zu: rc %d why %s, want %s", i, rc, why ? why : "(null)",
-                     bad[i].field);
+            fail_msg("case %zu: rc %d why %s, want %s", i, rc, why ? why : "(null)", bad[i].field);
     }
 }
 

@@ -628,8 +628,8 @@ static void the_operator_lists_a_customers_notifications(void **state)
         assert_true(json_is_null(json_object_get(n, "sent_at")));
         const char *channel = json_string_value(json_object_get(n, "channel"));
         const char *recipient = json_string_value(json_object_get(n, "recipient"));
-        assert_string_equal(recipient, strcmp(channel, "sms") == 0 ? "+33612345678"
-                                                                    : "marie@example.com");
+        assert_string_equal(recipient,
+                            strcmp(channel, "sms") == 0 ? "+33612345678" : "marie@example.com");
     }
     test_resp_dispose(&resp);
     fx_free(&r);

@@ -96,8 +96,11 @@ typedef struct {
 static const text_case_t texts[] = {
     {
         "order_proposed_on_demand",
-        {.kind = NOTIFY_KIND_ORDER_PROPOSED, .user_name = "Marie Dupont",
-         .customer_number = "C-0042", .automatic = false, .speed = "standard",
+        {.kind = NOTIFY_KIND_ORDER_PROPOSED,
+         .user_name = "Marie Dupont",
+         .customer_number = "C-0042",
+         .automatic = false,
+         .speed = "standard",
          .quantity_kg = 1200},
         "Commande de propane à confirmer" NBSP ": 1" NNBSP "200" NBSP "kg",
         "Bonjour Marie Dupont,\n\nNous vous proposons une livraison de 1" NNBSP "200" NBSP
@@ -108,8 +111,11 @@ static const text_case_t texts[] = {
     },
     {
         "order_proposed_automatic",
-        {.kind = NOTIFY_KIND_ORDER_PROPOSED, .user_name = "Marie Dupont",
-         .customer_number = "C-0042", .automatic = true, .speed = "standard",
+        {.kind = NOTIFY_KIND_ORDER_PROPOSED,
+         .user_name = "Marie Dupont",
+         .customer_number = "C-0042",
+         .automatic = true,
+         .speed = "standard",
          .quantity_kg = 500},
         "Livraison automatique planifiée" NBSP ": 500" NBSP "kg",
         "Bonjour Marie Dupont,\n\nLivraison automatique planifiée" NBSP ": nous livrerons "
@@ -120,8 +126,11 @@ static const text_case_t texts[] = {
     },
     {
         "delivery_scheduled",
-        {.kind = NOTIFY_KIND_DELIVERY_SCHEDULED, .user_name = "Marie Dupont",
-         .customer_number = "C-0042", .quantity_kg = 500, .delivery_date = "2026-11-24"},
+        {.kind = NOTIFY_KIND_DELIVERY_SCHEDULED,
+         .user_name = "Marie Dupont",
+         .customer_number = "C-0042",
+         .quantity_kg = 500,
+         .delivery_date = "2026-11-24"},
         "Livraison prévue le mardi 24 novembre 2026",
         "Bonjour Marie Dupont,\n\nVotre livraison de 500" NBSP "kg de propane est prévue le "
         "mardi 24 novembre 2026.\nMerci de laisser l'accès à votre citerne dégagé.\n" SIGNATURE,
@@ -129,8 +138,11 @@ static const text_case_t texts[] = {
     },
     {
         "delivery_confirmed",
-        {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED, .user_name = "Marie Dupont",
-         .customer_number = "C-0042", .delivered_kg = 487, .delivery_date = "2026-11-24"},
+        {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED,
+         .user_name = "Marie Dupont",
+         .customer_number = "C-0042",
+         .delivered_kg = 487,
+         .delivery_date = "2026-11-24"},
         "Livraison effectuée" NBSP ": 487" NBSP "kg de propane",
         "Bonjour Marie Dupont,\n\nNous avons livré 487" NBSP "kg de propane le mardi 24 "
         "novembre 2026.\nVotre facture suivra.\n" SIGNATURE,
@@ -138,9 +150,12 @@ static const text_case_t texts[] = {
     },
     {
         "invoice_issued",
-        {.kind = NOTIFY_KIND_INVOICE_ISSUED, .user_name = "Marie Dupont",
-         .customer_number = "C-0042", .invoice_number = "FA2026-000001",
-         .total_incl_cents = 123456, .issue_date = "2026-11-25"},
+        {.kind = NOTIFY_KIND_INVOICE_ISSUED,
+         .user_name = "Marie Dupont",
+         .customer_number = "C-0042",
+         .invoice_number = "FA2026-000001",
+         .total_incl_cents = 123456,
+         .issue_date = "2026-11-25"},
         "Facture FA2026-000001" NBSP ": 1" NNBSP "234,56" NBSP "€",
         "Bonjour Marie Dupont,\n\nVotre facture FA2026-000001 du 25 novembre 2026 est "
         "disponible dans votre espace client.\nMontant TTC" NBSP ": 1" NNBSP "234,56" NBSP
@@ -180,8 +195,10 @@ static void sms_texts_fit_in_one_or_two_parts(void **state)
 static void greeting_without_a_name_and_signature_without_a_number(void **state)
 {
     (void)state;
-    notify_facts_t f = {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED, .user_name = "",
-                        .customer_number = "", .delivered_kg = 200,
+    notify_facts_t f = {.kind = NOTIFY_KIND_DELIVERY_CONFIRMED,
+                        .user_name = "",
+                        .customer_number = "",
+                        .delivered_kg = 200,
                         .delivery_date = "2026-11-24"};
     notify_message_t m;
     assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), 0);
@@ -207,8 +224,8 @@ static void express_speeds_are_named_in_the_proposal(void **state)
                         "client."},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        notify_facts_t f = {.kind = NOTIFY_KIND_ORDER_PROPOSED, .speed = t[i].speed,
-                            .quantity_kg = 300};
+        notify_facts_t f = {
+            .kind = NOTIFY_KIND_ORDER_PROPOSED, .speed = t[i].speed, .quantity_kg = 300};
         notify_message_t m;
         assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), 0);
         assert_string_equal(m.body, t[i].sms);
@@ -219,11 +236,11 @@ static void a_bad_date_or_missing_number_renders_nothing(void **state)
 {
     (void)state;
     notify_message_t m;
-    notify_facts_t bad_date = {.kind = NOTIFY_KIND_DELIVERY_SCHEDULED, .quantity_kg = 200,
-                               .delivery_date = "2026-02-30"};
+    notify_facts_t bad_date = {
+        .kind = NOTIFY_KIND_DELIVERY_SCHEDULED, .quantity_kg = 200, .delivery_date = "2026-02-30"};
     assert_int_equal(notify_render(&bad_date, NOTIFY_CHANNEL_EMAIL, &m), -1);
-    notify_facts_t no_number = {.kind = NOTIFY_KIND_INVOICE_ISSUED, .invoice_number = "",
-                                .issue_date = "2026-11-25"};
+    notify_facts_t no_number = {
+        .kind = NOTIFY_KIND_INVOICE_ISSUED, .invoice_number = "", .issue_date = "2026-11-25"};
     assert_int_equal(notify_render(&no_number, NOTIFY_CHANNEL_SMS, &m), -1);
 }
 

@@ -71,7 +71,7 @@ static void authorise(req_ctx_t *ctx, authorised_fn then)
     if (authz) {
         if (ctx->app->operator_enabled && strncasecmp(authz, "Bearer ", 7) == 0 &&
             operator_key_matches(ctx->app, authz + 7)) {
-            ctx->operator = true;
+            ctx->operator= true;
             then(ctx);
             return;
         }
@@ -88,8 +88,8 @@ static void authorise(req_ctx_t *ctx, authorised_fn then)
 
 static bool may_see(const req_ctx_t *ctx, const char *customer_id)
 {
-    return ctx->operator ||
-           (customer_id && ct_session_role(&ctx->session, customer_id) != CT_ROLE_NONE);
+    return ctx->operator||(customer_id &&
+                           ct_session_role(&ctx->session, customer_id) != CT_ROLE_NONE);
 }
 
 static void reply_not_found(ct_http_req_t *req)
@@ -172,11 +172,11 @@ static void fetch_invoices(req_ctx_t *ctx)
      * nothing of the API but 401 */
     json_t *errors = json_array();
     if (ctx->customer_id && !ct_uuid_valid(ctx->customer_id))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
-                                                "must be a UUID"));
+        json_array_append_new(
+            errors, json_pack("{s:s, s:s}", "field", "customer_id", "message", "must be a UUID"));
     if (ctx->order_id && !ct_uuid_valid(ctx->order_id))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "order_id", "message",
-                                                "must be a UUID"));
+        json_array_append_new(
+            errors, json_pack("{s:s, s:s}", "field", "order_id", "message", "must be a UUID"));
     if (!ctx->customer_id && !ctx->order_id)
         json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "customer_id", "message",
                                                 "customer_id or order_id is required"));

@@ -31,8 +31,11 @@ static bool text_ok(const char *s)
     while (*p) {
         if (*p < 0x20 || *p == 0x7f)
             return false;
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-                                                     : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
         if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
             return false;
         p++;
@@ -77,9 +80,9 @@ static int decode_customer(billing_event_t *ev, const Citerne__V1__CustomerCreat
     billing_segment_t seg;
     ev->kind = BILLING_EV_CUSTOMER;
     REQUIRE(copy_uuid(ev->u.customer.customer_id, m->customer_id), "customer_id");
-    REQUIRE(copy_text(ev->u.customer.number, sizeof ev->u.customer.number, m->customer_number, 1,
-                      32),
-            "customer_number");
+    REQUIRE(
+        copy_text(ev->u.customer.number, sizeof ev->u.customer.number, m->customer_number, 1, 32),
+        "customer_number");
     REQUIRE(billing_segment_parse(m->segment, &seg) == 0, "segment");
     snprintf(ev->u.customer.segment, sizeof ev->u.customer.segment, "%s", m->segment);
     REQUIRE(m->vat_rate_bp >= 0 && m->vat_rate_bp <= 10000, "vat_rate_bp");
@@ -276,7 +279,7 @@ static void on_invoice_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     ct_logc_debug(ev->correlation_id, "invoice %s issued for order %s: %lld cents incl. VAT",
-                 ev->number, ev->u.delivery.order_id, (long long)ev->invoice.total_incl_cents);
+                  ev->number, ev->u.delivery.order_id, (long long)ev->invoice.total_incl_cents);
     ct_outbox_append(tx, ev->out_topic, ev->u.delivery.customer_id, ev->payload, ev->payload_len,
                      ev->out_meta.event_id, on_appended);
 }
@@ -286,8 +289,8 @@ static void on_seq(ct_db_tx_t *tx, PGresult *res, void *udata)
     billing_event_t *ev = udata;
     long long seq = ct_db_get_int(res, 0, "last", 0);
     if (billing_invoice_number(ev->issue_year, seq, ev->number) != 0) {
-        ct_logc_error(ev->correlation_id, "invoice sequence of %d exhausted (%lld)",
-                      ev->issue_year, seq);
+        ct_logc_error(ev->correlation_id, "invoice sequence of %d exhausted (%lld)", ev->issue_year,
+                      seq);
         ct_db_tx_rollback(tx, CT_EINTERNAL, "invoice sequence exhausted");
         return;
     }
@@ -358,8 +361,8 @@ static void on_delivery_context(ct_db_tx_t *tx, PGresult *res, void *udata)
     const char *site_customer = ct_db_get(res, 0, "site_customer_id");
     if (!site_customer || strcmp(site_customer, ev->u.delivery.customer_id) != 0) {
         ct_logc_error(ev->correlation_id,
-                      "event %s: site %s belongs to customer %s, not %s; no invoice",
-                      ev->event_id, ev->u.delivery.site_id, site_customer ? site_customer : "?",
+                      "event %s: site %s belongs to customer %s, not %s; no invoice", ev->event_id,
+                      ev->u.delivery.site_id, site_customer ? site_customer : "?",
                       ev->u.delivery.customer_id);
         count("citerne_events_invalid_total", "Events skipped: fields out of range or inconsistent",
               ev->topic);
@@ -439,8 +442,8 @@ static void on_processed(int status, void *udata)
 {
     billing_event_t *ev = udata;
     if (status != 0 && ev->outcome != BILLING_OUT_ORPHAN_RETRY)
-        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id,
-                     ev->topic, ct_strerror(status));
+        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id, ev->topic,
+                     ct_strerror(status));
     billing_event_dispose(ev);
     free(ev);
 }

@@ -37,10 +37,10 @@ typedef struct {
 } billing_fee_input_t;
 
 typedef struct {
-    int64_t amount_excl_cents; /* 0: free, no fee line on the invoice */
+    int64_t amount_excl_cents;    /* 0: free, no fee line on the invoice */
     billing_speed_t billed_speed; /* the speed billed (see downgraded) */
-    bool downgraded; /* a household ordered at 24 h (not available): billed at 48 h */
-    const char *label; /* French line label, static; NULL when free */
+    bool downgraded;              /* a household ordered at 24 h (not available): billed at 48 h */
+    const char *label;            /* French line label, static; NULL when free */
 } billing_fee_t;
 
 /* The delivery fee of one delivery. Automatic mode is free. On demand: by

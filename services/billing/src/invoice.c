@@ -126,7 +126,9 @@ int billing_issue_date(const char *delivery_date, char out[BILLING_DATE_SIZE], i
     }
     if (y > 9999)
         return -1;
-    snprintf(out, BILLING_DATE_SIZE, "%04d-%02d-%02d", y, m, d);
+    /* y, m and d are in range here; the casts let -O2 see they fit */
+    snprintf(out, BILLING_DATE_SIZE, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
+             (unsigned)d % 100u);
     *year = y;
     return 0;
 }

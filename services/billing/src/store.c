@@ -15,10 +15,11 @@ void billing_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const c
     ct_db_params_add(&p, segment);
     ct_db_params_add_int(&p, vat_rate_bp);
     ct_db_params_add(&p, name);
-    ct_db_tx_query(tx,
-                   "INSERT INTO customers (customer_id, customer_number, segment, vat_rate_bp, name)"
-                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING",
-                   &p, next);
+    ct_db_tx_query(
+        tx,
+        "INSERT INTO customers (customer_id, customer_number, segment, vat_rate_bp, name)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING",
+        &p, next);
     ct_db_params_dispose(&p);
 }
 
@@ -99,8 +100,7 @@ void billing_store_insert_invoice(ct_db_tx_t *tx, const billing_issue_t *is, ct_
         json_array_append_new(lines, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "position",
                                                (json_int_t)i + 1, "label", l->label, "quantity",
                                                (json_int_t)l->quantity, "unit_price_cents",
-                                               (json_int_t)l->unit_price_cents,
-                                               "amount_excl_cents",
+                                               (json_int_t)l->unit_price_cents, "amount_excl_cents",
                                                (json_int_t)l->amount_excl_cents, "vat_rate_bp",
                                                (json_int_t)l->vat_rate_bp));
     }
@@ -157,8 +157,7 @@ void billing_store_insert_invoice(ct_db_tx_t *tx, const billing_issue_t *is, ct_
     " 'total_excl_cents', i.total_excl_cents, 'total_vat_cents', i.total_vat_cents,"               \
     " 'total_incl_cents', i.total_incl_cents)::text AS doc"
 
-int billing_store_get_invoice(ct_db_t *db, const char *invoice_id, ct_db_result_cb cb,
-                              void *udata)
+int billing_store_get_invoice(ct_db_t *db, const char *invoice_id, ct_db_result_cb cb, void *udata)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -178,13 +177,13 @@ int billing_store_list_invoices(ct_db_t *db, const char *customer_id, const char
     ct_db_params_init(&p);
     ct_db_params_add(&p, customer_id);
     ct_db_params_add(&p, order_id);
-    int rc = ct_db_query(db,
-                         "SELECT i.customer_id::text AS customer_id, " INVOICE_DOC
-                         " FROM invoices i"
-                         " WHERE ($1::uuid IS NULL OR i.customer_id = $1::uuid)"
-                         " AND ($2::uuid IS NULL OR i.order_id = $2::uuid)"
-                         " ORDER BY i.year, i.seq LIMIT 1000",
-                         &p, cb, udata);
+    int rc =
+        ct_db_query(db,
+                    "SELECT i.customer_id::text AS customer_id, " INVOICE_DOC " FROM invoices i"
+                    " WHERE ($1::uuid IS NULL OR i.customer_id = $1::uuid)"
+                    " AND ($2::uuid IS NULL OR i.order_id = $2::uuid)"
+                    " ORDER BY i.year, i.seq LIMIT 1000",
+                    &p, cb, udata);
     ct_db_params_dispose(&p);
     return rc;
 }

@@ -47,8 +47,7 @@ void billing_store_insert_invoice(ct_db_tx_t *tx, const billing_issue_t *is, ct_
 
 /* Invoices as the API shows them: rows of (customer_id, doc), doc the JSON
  * text of one invoice with its lines. invoice_id must be a valid UUID. */
-int billing_store_get_invoice(ct_db_t *db, const char *invoice_id, ct_db_result_cb cb,
-                              void *udata);
+int billing_store_get_invoice(ct_db_t *db, const char *invoice_id, ct_db_result_cb cb, void *udata);
 /* By number; customer_id and order_id are optional filters (NULL: any), at
  * most 1000 rows. */
 int billing_store_list_invoices(ct_db_t *db, const char *customer_id, const char *order_id,

@@ -35,8 +35,11 @@ static bool text_ok(const char *s)
     while (*p) {
         if (*p < 0x20 || *p == 0x7f)
             return false;
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-                                                     : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        int n = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
         if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
             return false;
         p++;
@@ -281,8 +284,8 @@ static void add_row(json_t *rows, const char *user_id, notify_channel_t channel,
 {
     char id[NOTIFY_UUID_BUF];
     ct_uuid_v7(id);
-    json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "notification_id",
-                                          id, "user_id", user_id, "channel",
+    json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "notification_id", id,
+                                          "user_id", user_id, "channel",
                                           notify_channel_name(channel), "recipient", recipient,
                                           "subject", msg->subject, "body", msg->body));
 }
@@ -299,10 +302,9 @@ static void on_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
             ct_db_tx_rollback(tx, CT_EUNAVAIL, "read model incomplete");
             return;
         }
-        ct_logc_error(ev->correlation_id,
-                      "event %s of %s: customer %s still unknown after %lld s, skipped",
-                      ev->event_id, ev->topic ? ev->topic : "?", ev->customer_id,
-                      (long long)(age / 1000));
+        ct_logc_error(
+            ev->correlation_id, "event %s of %s: customer %s still unknown after %lld s, skipped",
+            ev->event_id, ev->topic ? ev->topic : "?", ev->customer_id, (long long)(age / 1000));
         count("citerne_events_orphaned_total", "Events skipped: they refer to unknown entities",
               ev->topic);
         ev->outcome = NOTIFY_OUT_ORPHAN_SKIPPED;
@@ -343,8 +345,7 @@ static void on_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
             if (notify_render(&f, NOTIFY_CHANNEL_SMS, msg) == 0)
                 add_row(rows, user_id, NOTIFY_CHANNEL_SMS, phone, msg);
             else
-                ct_logc_error(ev->correlation_id, "event %s: SMS text not rendered",
-                              ev->event_id);
+                ct_logc_error(ev->correlation_id, "event %s: SMS text not rendered", ev->event_id);
         }
     }
     free(msg);
@@ -394,8 +395,8 @@ static void on_processed(int status, void *udata)
     notify_event_t *ev = udata;
     notify_app_t *app = ev->app;
     if (status != 0 && ev->outcome != NOTIFY_OUT_ORPHAN_RETRY)
-        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id,
-                     ev->topic, ct_strerror(status));
+        ct_logc_warn(ev->correlation_id, "event %s of %s not applied: %s", ev->event_id, ev->topic,
+                     ct_strerror(status));
     if (status == 0 && ev->created > 0 && app && app->sender)
         notify_sender_kick(app->sender);
     free(ev);

@@ -78,8 +78,8 @@ struct notify_sender {
     job_t *transfers;  /* SMS in the multi handle */
     job_t *works;      /* e-mails on the thread pool */
     atomic_bool abort; /* read by the pool threads' progress callbacks */
-    size_t inflight; /* transfers + rows being marked */
-    int pending_db;  /* claim and mark queries under way */
+    size_t inflight;   /* transfers + rows being marked */
+    int pending_db;    /* claim and mark queries under way */
     int open_handles;
     bool claiming, again, closing;
     void (*closed_cb)(void *);
@@ -491,13 +491,12 @@ static void record_failure(job_t *j)
     else
         ct_log_warn("notification %s (%s) attempt %d failed: %s", j->id,
                     notify_channel_name(j->channel), attempts, j->error);
-    ct_metric_inc(metric(final ? "citerne_notifications_failed_total"
-                               : "citerne_notifications_retried_total",
-                         "Failed notification attempts"));
+    ct_metric_inc(
+        metric(final ? "citerne_notifications_failed_total" : "citerne_notifications_retried_total",
+               "Failed notification attempts"));
     ct_db_t *db = *s->dbp;
     if (!db || notify_store_mark_failed(db, j->id, j->error, j->permanent, s->o.max_attempts,
-                                        retry_delay_ms(s, attempts), on_failure_recorded,
-                                        j) != 0)
+                                        retry_delay_ms(s, attempts), on_failure_recorded, j) != 0)
         job_finished(j); /* the lease ends and the row comes back */
 }
 
@@ -688,9 +687,9 @@ int notify_sender_new(uv_loop_t *loop, ct_db_t *const *dbp, const notify_sender_
         s->o.timeout_ms = 30000;
     s->lease_ms = 2 * s->o.timeout_ms + 60000;
     s->smtp_url = dup_or_null(opts->smtp_url);
-    s->smtp_from = strdup(opts->smtp_from && *opts->smtp_from
-                              ? opts->smtp_from
-                              : "Citerne <no-reply@citerne.invalid>");
+    s->smtp_from =
+        strdup(opts->smtp_from && *opts->smtp_from ? opts->smtp_from
+                                                   : "Citerne <no-reply@citerne.invalid>");
     s->sms_url = dup_or_null(opts->sms_url);
     s->sms_token = dup_or_null(opts->sms_token);
     s->topic = strdup(opts->topic ? opts->topic : "citerne.notify.v1");
@@ -703,7 +702,9 @@ int notify_sender_new(uv_loop_t *loop, ct_db_t *const *dbp, const notify_sender_
     if (rc == 0) {
         snprintf(s->channels, sizeof s->channels, "%s%s%s%s", s->smtp_url || s->sms_url ? "{" : "",
                  s->smtp_url ? "email" : "", s->smtp_url && s->sms_url ? "," : "",
-                 s->sms_url ? "sms}" : s->smtp_url ? "}" : "");
+                 s->sms_url    ? "sms}"
+                 : s->smtp_url ? "}"
+                               : "");
         s->multi = curl_multi_init();
         if (!s->multi)
             rc = CT_EINTERNAL;

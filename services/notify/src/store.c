@@ -17,8 +17,8 @@ void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const ch
 }
 
 void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
-                           const char *email, const char *phone, const char *name,
-                           const char *role, ct_db_tx_cb next)
+                           const char *email, const char *phone, const char *name, const char *role,
+                           ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -112,8 +112,8 @@ void notify_store_mark_sent(ct_db_tx_t *tx, const char *notification_id, ct_db_t
 }
 
 int notify_store_mark_failed(ct_db_t *db, const char *notification_id, const char *error,
-                             bool permanent, int max_attempts, long retry_ms,
-                             ct_db_result_cb cb, void *udata)
+                             bool permanent, int max_attempts, long retry_ms, ct_db_result_cb cb,
+                             void *udata)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -143,7 +143,8 @@ int notify_store_list(ct_db_t *db, const char *customer_id, ct_db_result_cb cb, 
         "SELECT coalesce(json_agg(json_build_object('id', n.notification_id, 'kind', n.kind,"
         " 'channel', n.channel, 'recipient', n.recipient, 'status', n.status,"
         " 'attempts', n.attempts, 'cause_event_id', n.cause_event_id,"
-        " 'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+        " 'created_at', to_char(n.created_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
         " 'sent_at', to_char(n.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
         " ORDER BY n.created_at DESC, n.notification_id), '[]'::json)::text AS doc"
         " FROM (SELECT * FROM notifications WHERE customer_id = $1"

@@ -12,8 +12,8 @@
 void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
                                const char *name, ct_db_tx_cb next);
 void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
-                           const char *email, const char *phone, const char *name,
-                           const char *role, ct_db_tx_cb next);
+                           const char *email, const char *phone, const char *name, const char *role,
+                           ct_db_tx_cb next);
 
 /* Rows (customer_number, user_id, email, phone, name) of the customer's
  * users; one row with a NULL user_id when the customer has none; no row
@@ -39,8 +39,8 @@ void notify_store_mark_sent(ct_db_tx_t *tx, const char *notification_id, ct_db_t
 /* Records a failed attempt: failed when permanent or at max_attempts, else
  * pending again in retry_ms. */
 int notify_store_mark_failed(ct_db_t *db, const char *notification_id, const char *error,
-                             bool permanent, int max_attempts, long retry_ms,
-                             ct_db_result_cb cb, void *udata);
+                             bool permanent, int max_attempts, long retry_ms, ct_db_result_cb cb,
+                             void *udata);
 
 /* The API's list: one row, column "doc", the JSON array of the customer's
  * notifications (newest first, at most 1000). */

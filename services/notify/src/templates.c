@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NBSP "\xc2\xa0"         /* U+00A0 NO-BREAK SPACE */
-#define NNBSP "\xe2\x80\xaf"    /* U+202F NARROW NO-BREAK SPACE */
+#define NBSP "\xc2\xa0"      /* U+00A0 NO-BREAK SPACE */
+#define NNBSP "\xe2\x80\xaf" /* U+202F NARROW NO-BREAK SPACE */
 
 /* ---- a bounded string builder ---- */
 
@@ -158,8 +158,8 @@ int notify_format_date(const char *ymd, bool with_weekday, char *out, size_t siz
 {
     static const char *const weekdays[] = {"dimanche", "lundi",    "mardi", "mercredi",
                                            "jeudi",    "vendredi", "samedi"};
-    static const char *const months[] = {"janvier", "février", "mars",      "avril",
-                                         "mai",     "juin",    "juillet",   "août",
+    static const char *const months[] = {"janvier",   "février", "mars",     "avril",
+                                         "mai",       "juin",    "juillet",  "août",
                                          "septembre", "octobre", "novembre", "décembre"};
     int y, m, d;
     if (!parse_date(ymd, &y, &m, &d))
@@ -316,8 +316,9 @@ static void sms_text(const notify_facts_t *f, const parts_t *p, sb_t *body)
     switch (f->kind) {
     case NOTIFY_KIND_ORDER_PROPOSED:
         if (f->automatic) {
-            sb_addf(body, "livraison automatique planifiée de %s de propane. Vous n'avez rien "
-                          "à faire.",
+            sb_addf(body,
+                    "livraison automatique planifiée de %s de propane. Vous n'avez rien "
+                    "à faire.",
                     p->kg);
         } else {
             const char *speed = speed_text(f->speed);

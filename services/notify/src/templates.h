@@ -28,8 +28,8 @@ typedef struct {
     const char *user_name;       /* may be "" (greeting without a name) */
     const char *customer_number; /* may be "" */
     /* order_proposed */
-    bool automatic;              /* delivery_mode == "automatic" */
-    const char *speed;           /* "standard", "express_8d", ... */
+    bool automatic;    /* delivery_mode == "automatic" */
+    const char *speed; /* "standard", "express_8d", ... */
     /* order_proposed, delivery_scheduled */
     int quantity_kg;
     /* delivery_scheduled, delivery_confirmed: YYYY-MM-DD */
@@ -39,7 +39,7 @@ typedef struct {
     /* invoice_issued */
     const char *invoice_number;
     int64_t total_incl_cents;
-    const char *issue_date;      /* YYYY-MM-DD */
+    const char *issue_date; /* YYYY-MM-DD */
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 200
