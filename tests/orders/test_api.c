@@ -305,6 +305,15 @@ static void make_site(site_t *s, const char *contract_mode, const char *site_mod
     ct_uuid_v7(s->customer);
     ct_uuid_v7(s->contract);
     ct_uuid_v7(s->site);
+    Citerne__V1__CustomerCreated cu = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    cu.customer_id = s->customer;
+    cu.customer_number = "C000001";
+    cu.segment = "business";
+    cu.vat_rate_bp = 2000;
+    Citerne__V1__AccountsEvent cev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    cev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
+    cev.customer_created = &cu;
+    assert_int_equal(apply_accounts(&cev), 0);
     Citerne__V1__ContractCreated c = CITERNE__V1__CONTRACT_CREATED__INIT;
     c.contract_id = s->contract;
     c.customer_id = s->customer;
@@ -620,11 +629,18 @@ static void records_that_are_bad_or_unused_are_refused_or_ignored(void **state)
     si.capacity_kg = 1000;
     si.delivery_mode = "sometimes";
     assert_int_equal(apply_accounts(&a), CT_EINPUT);
-    /* kinds orders does not use are acknowledged with no effect */
     Citerne__V1__CustomerCreated cc = CITERNE__V1__CUSTOMER_CREATED__INIT;
     cc.customer_id = s.customer;
+    cc.segment = "martian";
     a.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
     a.customer_created = &cc;
+    assert_int_equal(apply_accounts(&a), CT_EINPUT);
+    /* kinds orders does not use are acknowledged with no effect */
+    Citerne__V1__UserCreated uc = CITERNE__V1__USER_CREATED__INIT;
+    uc.user_id = s.customer;
+    uc.customer_id = s.customer;
+    a.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED;
+    a.user_created = &uc;
     assert_int_equal(apply_accounts(&a), 0);
     assert_int_equal(count_events(s.site), 0);
 }
@@ -699,6 +715,37 @@ static void speeds_default_and_dates_follow_the_calendar(void **state)
         test_resp_dispose(&r);
         free(h);
     }
+}
+
+static void express_24h_is_not_offered_to_households(void **state)
+{
+    REQUIRE_STACK();
+    site_t s;
+    make_site(&s, "on_demand", NULL, 1000);
+    Citerne__V1__CustomerCreated cu = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    cu.customer_id = s.customer;
+    cu.segment = "household";
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
+    ev.customer_created = &cu;
+    assert_int_equal(apply_accounts(&ev), 0);
+    assert_int_equal(crossing(s.site, 20), 0);
+    char id[CT_UUID_STRLEN + 1], path[160];
+    test_resp_t o, r;
+    only_order(s.site, id, &o);
+    test_resp_dispose(&o);
+    snprintf(path, sizeof path, "/api/v1/orders/orders/%s/confirm", id);
+    char *h = session_headers(s.customer, CT_ROLE_ADMIN, true);
+    call("POST", path, h, "{\"speed\": \"express_24h\"}", &r);
+    expect_status(&r, 400, "express 24 h for a household");
+    json_t *e = json_array_get(json_object_get(r.json, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "field")), "speed");
+    test_resp_dispose(&r);
+    assert_int_equal(count_events(s.site), 1);
+    call("POST", path, h, "{\"speed\": \"express_48h\"}", &r);
+    expect_status(&r, 200, "express 48 h for a household");
+    test_resp_dispose(&r);
+    free(h);
 }
 
 static void confirmation_is_refused_to_whoever_may_not_order(void **state)
@@ -955,6 +1002,7 @@ int main(void)
         cmocka_unit_test_setup(records_that_are_bad_or_unused_are_refused_or_ignored, test_setup),
         cmocka_unit_test_setup(a_customer_confirms_a_proposed_order_with_a_speed, test_setup),
         cmocka_unit_test_setup(speeds_default_and_dates_follow_the_calendar, test_setup),
+        cmocka_unit_test_setup(express_24h_is_not_offered_to_households, test_setup),
         cmocka_unit_test_setup(confirmation_is_refused_to_whoever_may_not_order, test_setup),
         cmocka_unit_test_setup(reads_show_a_customer_only_its_own_orders, test_setup),
         cmocka_unit_test_setup(a_driver_confirms_a_scheduled_delivery_once, test_setup),

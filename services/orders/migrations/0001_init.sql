@@ -1,5 +1,11 @@
--- Orders: read models of contracts and sites (from accounts' events), the
+-- Orders: read models of customers, contracts and sites (from accounts' events), the
 -- orders themselves and the threshold crossings received (from telemetry).
+CREATE TABLE customers (
+    customer_id uuid PRIMARY KEY,
+    segment     text NOT NULL CHECK (segment IN ('household', 'business')),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE contracts (
     contract_id   uuid PRIMARY KEY,
     customer_id   uuid NOT NULL,

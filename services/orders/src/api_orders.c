@@ -273,6 +273,14 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
         ct_db_tx_rollback(tx, CT_EINPUT, "quantity above capacity");
         return;
     }
+    const char *segment = ct_db_get(res, 0, "segment");
+    if (strcmp(ctx->speed, "express_24h") == 0 && segment && strcmp(segment, "household") == 0) {
+        ctx->errors = json_array();
+        json_array_append_new(ctx->errors, json_pack("{s:s, s:s}", "field", "speed", "message",
+                                                     "express_24h is not offered to households"));
+        ct_db_tx_rollback(tx, CT_EINPUT, "express 24 h for a household");
+        return;
+    }
     o->quantity_kg = quantity;
     snprintf(o->speed, sizeof o->speed, "%s", ctx->speed);
     int32_t today = orders_paris_day(orders_now(ctx->app));

@@ -99,6 +99,7 @@ void orders_order_cause(const orders_order_t *o, Citerne__V1__EventMeta *cause)
 
 typedef enum {
     EV_IGNORED,  /* a kind orders does not use: acknowledged, no effect */
+    EV_CUSTOMER, /* CustomerCreated */
     EV_CONTRACT, /* ContractCreated */
     EV_SITE,     /* SiteCreated */
     EV_CROSSING, /* TankThresholdCrossed */
@@ -116,6 +117,7 @@ struct orders_event {
     char customer_id[CT_UUID_STRLEN + 1];
     char contract_id[CT_UUID_STRLEN + 1]; /* "" when none */
     const char *delivery_mode;            /* static string or NULL */
+    const char *segment;                  /* static string */
     const char *source;                   /* static string */
     int capacity_kg;
     bool certificate_received;
@@ -150,6 +152,19 @@ static const char *mode_of(const char *s)
 static const char *check_accounts(orders_event_t *ev)
 {
     const Citerne__V1__AccountsEvent *a = ev->accounts;
+    if (a->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED) {
+        const Citerne__V1__CustomerCreated *c = a->customer_created;
+        ev->kind = EV_CUSTOMER;
+        if (!c || !uuid_copy(ev->customer_id, c->customer_id))
+            return "customer_id is not a UUID";
+        if (c->segment && strcmp(c->segment, "household") == 0)
+            ev->segment = "household";
+        else if (c->segment && strcmp(c->segment, "business") == 0)
+            ev->segment = "business";
+        else
+            return "segment is neither household nor business";
+        return NULL;
+    }
     if (a->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED) {
         const Citerne__V1__ContractCreated *c = a->contract_created;
         ev->kind = EV_CONTRACT;
@@ -402,6 +417,9 @@ void orders_event_apply(ct_db_tx_t *tx, void *udata)
 {
     orders_event_t *ev = udata;
     switch (ev->kind) {
+    case EV_CUSTOMER:
+        orders_store_upsert_customer(tx, ev->customer_id, ev->segment, step_commit);
+        return;
     case EV_CONTRACT:
         orders_store_upsert_contract(tx, ev->contract_id, ev->customer_id, ev->delivery_mode,
                                      step_commit);

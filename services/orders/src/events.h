@@ -1,7 +1,7 @@
 /* Events of orders: protobuf <-> domain, and the handlers of consumed events.
  *
- * Consumed: citerne.accounts.v1 (ContractCreated, SiteCreated feed the read
- * models; other kinds are acknowledged with no effect) and
+ * Consumed: citerne.accounts.v1 (CustomerCreated, ContractCreated,
+ * SiteCreated feed the read models; other kinds are acknowledged with no effect) and
  * citerne.telemetry.v1 (TankThresholdCrossed opens an order).
  * Emitted on citerne.orders.v1, keyed by site id: OrderProposed,
  * DeliveryScheduled, DeliveryConfirmed. */

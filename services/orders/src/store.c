@@ -34,6 +34,20 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
     copy(o->created_at, sizeof o->created_at, ct_db_get(res, row, "created_at"));
 }
 
+void orders_store_upsert_customer(ct_db_tx_t *tx, const char *customer_id, const char *segment,
+                                  ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, segment);
+    ct_db_tx_query(tx,
+                   "INSERT INTO customers (customer_id, segment) VALUES ($1, $2)"
+                   " ON CONFLICT (customer_id) DO UPDATE SET segment = EXCLUDED.segment",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
 void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
                                   const char *delivery_mode, ct_db_tx_cb next)
 {
@@ -143,8 +157,9 @@ int orders_store_get_order(ct_db_t *db, const char *order_id, ct_db_result_cb cb
     ct_db_params_init(&p);
     ct_db_params_add(&p, order_id);
     int rc = ct_db_query(db,
-                         "SELECT" ORDER_COLUMNS ", s.capacity_kg"
+                         "SELECT" ORDER_COLUMNS ", s.capacity_kg, c.segment"
                          " FROM orders o JOIN sites s ON s.site_id = o.site_id"
+                         " LEFT JOIN customers c ON c.customer_id = o.customer_id"
                          " WHERE o.order_id = $1",
                          &p, cb, udata);
     ct_db_params_dispose(&p);
@@ -157,8 +172,9 @@ void orders_store_lock_order(ct_db_tx_t *tx, const char *order_id, ct_db_tx_cb n
     ct_db_params_init(&p);
     ct_db_params_add(&p, order_id);
     ct_db_tx_query(tx,
-                   "SELECT" ORDER_COLUMNS ", s.capacity_kg"
+                   "SELECT" ORDER_COLUMNS ", s.capacity_kg, c.segment"
                    " FROM orders o JOIN sites s ON s.site_id = o.site_id"
+                   " LEFT JOIN customers c ON c.customer_id = o.customer_id"
                    " WHERE o.order_id = $1 FOR UPDATE OF o",
                    &p, next);
     ct_db_params_dispose(&p);

@@ -16,6 +16,10 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
 
 /* ---- read models (accounts events) ---- */
 
+/* Records a customer's segment ("household" or "business"); a replay
+ * updates it. */
+void orders_store_upsert_customer(ct_db_tx_t *tx, const char *customer_id, const char *segment,
+                                  ct_db_tx_cb next);
 /* Records a contract; a replay updates it. */
 void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
                                   const char *delivery_mode, ct_db_tx_cb next);
@@ -40,7 +44,8 @@ void orders_store_record_crossing(ct_db_tx_t *tx, const char *event_id, const ch
 
 /* ---- orders ---- */
 
-/* One order with its site's capacity (column capacity_kg); no row if none. */
+/* One order with its site's capacity (column capacity_kg) and its customer's
+ * segment (column segment, NULL when not known); no row if none. */
 int orders_store_get_order(ct_db_t *db, const char *order_id, ct_db_result_cb cb, void *udata);
 /* Same, locking the order FOR UPDATE. */
 void orders_store_lock_order(ct_db_tx_t *tx, const char *order_id, ct_db_tx_cb next);
