@@ -42,7 +42,9 @@ int ct_bus_produce(ct_bus_producer_t *p, const char *topic, const void *key, siz
                    const void *payload, size_t len, ct_bus_delivery_cb cb, void *opaque);
 /* Messages produced and not yet reported. */
 size_t ct_bus_producer_outq(const ct_bus_producer_t *p);
-/* The client knows a broker of the cluster (non-blocking check). */
+/* The client knows a broker of the cluster (non-blocking check): a broker
+ * connection was up at the last statistics (every 5 s), or before the
+ * first ones, a broker answered metadata. False after a fatal error. */
 bool ct_bus_producer_ready(const ct_bus_producer_t *p);
 /* Waits (on the loop) up to timeout_ms for outstanding reports, then
  * destroys the client, frees p and calls cb(udata). Messages still
@@ -66,7 +68,10 @@ int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
                         ct_bus_consumer_t **out);
 /* status 0: the message is handled (or deliberately skipped): its offset is
  * stored and the next message follows. status < 0: a transient failure; the
- * same message is handed again after a backoff (doubling from 100 ms to 5 s). */
+ * same message is handed again after a backoff (doubling from 100 ms to 5 s),
+ * unless the consumer closes or the partition moves to another member
+ * meanwhile (then it is dropped unstored: whoever reads the partition next
+ * gets it again). */
 void ct_bus_msg_done(ct_bus_msg_t *msg, int status);
 /* Accessors, valid until ct_bus_msg_done: the bytes are borrowed. */
 const void *ct_bus_msg_payload(const ct_bus_msg_t *msg, size_t *len);
