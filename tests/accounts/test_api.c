@@ -26,6 +26,9 @@
 #include "http_client.h"
 #include "rules.h"
 #include "stack.h"
+#include "totp.h"
+
+#include <liboath/oath.h>
 
 #define OPERATOR_KEY "test-operator-key-0123456789abcdef"
 #define OP_AUTH "Authorization: Bearer " OPERATOR_KEY "\r\n"
@@ -87,6 +90,7 @@ static int group_setup(void **state)
         .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN, /* fast: tests check flows, not cost */
         .pwhash_mem = crypto_pwhash_MEMLIMIT_MIN,
         .trusted_proxies = "127.0.0.9",
+        .secret_key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
         .throttle = {.addr_free = 5,
                      .addr_max_delay_s = 900,
                      .addr_memory_s = 3600,
@@ -1210,6 +1214,285 @@ static void idle_timeout_slides_and_absolute_timeout_ends_the_session(void **sta
     F.accounts.sessions = saved;
 }
 
+/* ---- two-factor authentication ---- */
+
+typedef struct {
+    unsigned char secret[ACCOUNTS_TOTP_SECRET_BYTES];
+    char recovery[ACCOUNTS_RECOVERY_CODES][ACCOUNTS_RECOVERY_CODE_LEN + 1];
+} totp_user_t;
+
+static void code_at(const totp_user_t *t, int offset_s, char out[7])
+{
+    accounts_totp_code(t->secret, ct_now_ms() / 1000 + offset_s, out);
+}
+
+/* Enrols the signed-in user and confirms with the previous step's code, so
+ * that the current and next steps are left for the test. */
+static void turn_totp_on(const signed_in_t *si, const char *email, totp_user_t *t)
+{
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/2fa/totp/enrol", si->with_csrf, NULL, &r);
+    expect_status(&r, 200, "enrol");
+    const char *uri = jstr(&r, "otpauth_uri");
+    const char *b32 = jstr(&r, "secret");
+    char *bin = NULL;
+    size_t len = 0;
+    assert_int_equal(oath_base32_decode(b32, strlen(b32), &bin, &len), OATH_OK);
+    assert_int_equal(len, ACCOUNTS_TOTP_SECRET_BYTES);
+    memcpy(t->secret, bin, len);
+    free(bin);
+    assert_true(strncmp(uri, "otpauth://totp/Citerne:", 23) == 0);
+    char want[128];
+    snprintf(want, sizeof want, "secret=%s&issuer=Citerne", b32);
+    assert_non_null(strstr(uri, want));
+    char *at = strchr(email, '@');
+    char label[128];
+    snprintf(label, sizeof label, "Citerne:%.*s%%40%s?", (int)(at - email), email, at + 1);
+    assert_non_null(strstr(uri, label));
+    const char *svg = jstr(&r, "qr_svg");
+    assert_true(strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39) == 0);
+    assert_non_null(strstr(svg, "<path"));
+    test_resp_dispose(&r);
+
+    char code[7], body[64];
+    code_at(t, -30, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/confirm", si->with_csrf, body, &r);
+    expect_status(&r, 200, "confirm");
+    json_t *codes = json_object_get(r.json, "recovery_codes");
+    assert_int_equal(json_array_size(codes), ACCOUNTS_RECOVERY_CODES);
+    for (size_t i = 0; i < ACCOUNTS_RECOVERY_CODES; i++) {
+        const char *c = json_string_value(json_array_get(codes, i));
+        assert_int_equal(strlen(c), ACCOUNTS_RECOVERY_CODE_LEN);
+        snprintf(t->recovery[i], sizeof t->recovery[i], "%s", c);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(t->recovery[i], t->recovery[j]);
+    }
+    test_resp_dispose(&r);
+}
+
+static void mfa_login(const char *email, const char *password, char token[65])
+{
+    test_resp_t r;
+    login_from("127.0.0.5", NULL, email, password, &r);
+    expect_status(&r, 200, "first step");
+    assert_true(json_is_true(json_object_get(r.json, "mfa_required")));
+    assert_null(json_object_get(r.json, "csrf"));
+    assert_null(test_resp_cookie(&r, "__Host-citerne_session", NULL));
+    snprintf(token, 65, "%s", jstr(&r, "mfa_token"));
+    test_resp_dispose(&r);
+}
+
+static int second_step(const char *token, const char *field, const char *code)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"mfa_token\":\"%s\",\"%s\":\"%s\"}", token, field, code);
+    test_resp_t r;
+    test_http_from(&F.svc.loop, F.port, "127.0.0.5", "POST", "/api/v1/accounts/login/totp", NULL,
+                   body, &r);
+    int status = r.status;
+    if (status == 200) {
+        char *cookie = test_resp_cookie(&r, "__Host-citerne_session", NULL);
+        assert_non_null(cookie);
+        free(cookie);
+        assert_int_equal(strlen(jstr(&r, "csrf")), 64);
+    } else if (status == 401) {
+        expect_problem_type(&r, "invalid-code");
+    }
+    test_resp_dispose(&r);
+    return status;
+}
+
+static void totp_enrolment_shows_a_uri_and_qr_and_needs_a_first_code(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, m.email, "correct horse battery");
+
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/2fa/totp/enrol", si.cookie, NULL, &r);
+    expect_status(&r, 401, "enrol without CSRF");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/2fa/totp/enrol", si.with_csrf, NULL, &r);
+    expect_status(&r, 200, "enrol");
+    const char *b32 = jstr(&r, "secret");
+    char *bin = NULL;
+    size_t len = 0;
+    assert_int_equal(oath_base32_decode(b32, strlen(b32), &bin, &len), OATH_OK);
+    totp_user_t t;
+    memcpy(t.secret, bin, sizeof t.secret);
+    free(bin);
+    test_resp_dispose(&r);
+
+    /* sealed at rest: the stored box holds neither the secret nor its base32 */
+    const char *params[1] = {m.user_id};
+    PGresult *res = PQexecParams(F.pg,
+                                 "SELECT secret_box, confirmed_at IS NULL FROM user_totp"
+                                 " WHERE user_id = $1",
+                                 1, NULL, params, NULL, NULL, 1);
+    assert_int_equal(PQntuples(res), 1);
+    assert_int_equal(PQgetlength(res, 0, 0), ACCOUNTS_TOTP_BOX_BYTES);
+    assert_null(
+        memmem(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), t.secret, sizeof t.secret));
+    assert_int_equal(PQgetvalue(res, 0, 1)[0], 1); /* binary true: not confirmed */
+    PQclear(res);
+
+    /* not on before the first code: the password alone still signs in */
+    signed_in_t other;
+    sign_in(&other, "127.0.0.6", NULL, m.email, "correct horse battery");
+
+    char code[7], body[64];
+    code_at(&t, 3600, code); /* an hour away: wrong now */
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/confirm", si.with_csrf, body, &r);
+    expect_status(&r, 400, "confirm with a wrong code");
+    expect_problem_type(&r, "invalid-code");
+    test_resp_dispose(&r);
+    code_at(&t, 0, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/confirm", si.with_csrf, body, &r);
+    expect_status(&r, 200, "confirm");
+    assert_int_equal(json_array_size(json_object_get(r.json, "recovery_codes")), 10);
+    const char *first =
+        json_string_value(json_array_get(json_object_get(r.json, "recovery_codes"), 0));
+    /* hashed: the codes themselves are nowhere in the database */
+    assert_int_equal(sql_count("SELECT count(*) FROM user_recovery_codes WHERE user_id = $1"
+                               " AND used_at IS NULL",
+                               m.user_id),
+                     10);
+    char like[64];
+    snprintf(like, sizeof like, "%%%s%%", first);
+    const char *p2[1] = {like};
+    res = PQexecParams(F.pg,
+                       "SELECT count(*) FROM user_recovery_codes WHERE encode(code_hash, 'escape')"
+                       " LIKE $1 OR encode(code_hash, 'hex') LIKE $1",
+                       1, NULL, p2, NULL, NULL, 0);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
+    test_resp_dispose(&r);
+
+    call("POST", "/api/v1/accounts/2fa/totp/enrol", si.with_csrf, NULL, &r);
+    expect_status(&r, 409, "enrol again");
+    expect_problem_type(&r, "totp-already-on");
+    test_resp_dispose(&r);
+}
+
+static void login_with_totp_takes_a_second_step_and_refuses_replays(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, m.email, "correct horse battery");
+    totp_user_t t;
+    turn_totp_on(&si, m.email, &t);
+
+    char token[65], code[7];
+    mfa_login(m.email, "correct horse battery", token);
+    code_at(&t, 3600, code);
+    assert_int_equal(second_step(token, "code", code), 401);
+    code_at(&t, 0, code);
+    assert_int_equal(second_step(token, "code", code), 200);
+    /* the token is spent */
+    code_at(&t, 30, code);
+    assert_int_equal(second_step(token, "code", code), 401);
+
+    /* the same code again, with a fresh token: refused */
+    mfa_login(m.email, "correct horse battery", token);
+    code_at(&t, 0, code);
+    assert_int_equal(second_step(token, "code", code), 401);
+    /* one step of drift ahead is accepted */
+    code_at(&t, 30, code);
+    assert_int_equal(second_step(token, "code", code), 200);
+
+    /* three tries per token, then it is gone */
+    mfa_login(m.email, "correct horse battery", token);
+    assert_int_equal(second_step(token, "code", "000000x"), 401);
+    assert_int_equal(second_step(token, "code", "abcdef"), 401);
+    assert_int_equal(second_step(token, "recovery_code", "0000-0000-0000-0000"), 401);
+    assert_int_equal(second_step(token, "recovery_code", t.recovery[0]), 401);
+
+    /* a recovery code works once */
+    mfa_login(m.email, "correct horse battery", token);
+    assert_int_equal(second_step(token, "recovery_code", t.recovery[0]), 200);
+    mfa_login(m.email, "correct horse battery", token);
+    assert_int_equal(second_step(token, "recovery_code", t.recovery[0]), 401);
+    /* typed loosely (upper case, no dashes) */
+    char loose[32];
+    size_t n = 0;
+    for (const char *c = t.recovery[1]; *c; c++)
+        if (*c != '-')
+            loose[n++] = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    loose[n] = '\0';
+    assert_int_equal(second_step(token, "recovery_code", loose), 200);
+
+    /* a wrong password never reaches the second step */
+    test_resp_t r;
+    login_from("127.0.0.6", NULL, m.email, "wrong horse battery", &r);
+    expect_status(&r, 401, "wrong password with 2FA");
+    expect_problem_type(&r, "invalid-credentials");
+    test_resp_dispose(&r);
+
+    /* the token expires */
+    unsigned saved = F.accounts.mfa_ttl_s;
+    F.accounts.mfa_ttl_s = 1;
+    mfa_login(m.email, "correct horse battery", token);
+    F.accounts.mfa_ttl_s = saved;
+    uv_sleep(1100);
+    assert_int_equal(second_step(token, "recovery_code", t.recovery[2]), 401);
+    assert_int_equal(second_step("not-a-token", "code", "123456"), 401);
+}
+
+static void turning_totp_off_needs_the_password_and_a_code(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, m.email, "correct horse battery");
+    totp_user_t t;
+    turn_totp_on(&si, m.email, &t);
+
+    char code[7], body[160];
+    test_resp_t r;
+    code_at(&t, 0, code);
+    snprintf(body, sizeof body, "{\"password\":\"wrong horse battery\",\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/disable", si.with_csrf, body, &r);
+    expect_status(&r, 400, "disable with a wrong password");
+    expect_problem_type(&r, "invalid-code");
+    test_resp_dispose(&r);
+    code_at(&t, 3600, code);
+    snprintf(body, sizeof body, "{\"password\":\"correct horse battery\",\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/disable", si.with_csrf, body, &r);
+    expect_status(&r, 400, "disable with a wrong code");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/2fa/totp/disable", si.with_csrf,
+         "{\"password\":\"correct horse battery\"}", &r);
+    expect_status(&r, 400, "disable without a code");
+    test_resp_dispose(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM user_totp WHERE user_id = $1", m.user_id), 1);
+
+    code_at(&t, 0, code);
+    snprintf(body, sizeof body, "{\"password\":\"correct horse battery\",\"code\":\"%s\"}", code);
+    call("POST", "/api/v1/accounts/2fa/totp/disable", si.with_csrf, body, &r);
+    expect_status(&r, 204, "disable");
+    test_resp_dispose(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM user_totp WHERE user_id = $1", m.user_id), 0);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM user_recovery_codes WHERE user_id = $1", m.user_id), 0);
+    /* the password alone signs in again */
+    signed_in_t again;
+    sign_in(&again, "127.0.0.6", NULL, m.email, "correct horse battery");
+    call("POST", "/api/v1/accounts/2fa/totp/disable", si.with_csrf, body, &r);
+    expect_status(&r, 409, "disable when off");
+    test_resp_dispose(&r);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -1508,6 +1791,10 @@ int main(void)
         cmocka_unit_test_setup(a_revoked_session_gets_401_at_once, test_setup),
         cmocka_unit_test_setup(idle_timeout_slides_and_absolute_timeout_ends_the_session,
                                test_setup),
+        cmocka_unit_test_setup(totp_enrolment_shows_a_uri_and_qr_and_needs_a_first_code,
+                               test_setup),
+        cmocka_unit_test_setup(login_with_totp_takes_a_second_step_and_refuses_replays, test_setup),
+        cmocka_unit_test_setup(turning_totp_off_needs_the_password_and_a_code, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -5,6 +5,7 @@
 
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "totp.h"
 
 #define EIGHT_HOURS_S (8 * 3600)
 
@@ -24,6 +25,14 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
     out->pwhash_mem =
         (size_t)ct_config_int(cfg, "CITERNE_PWHASH_MEM", (long)crypto_pwhash_MEMLIMIT_INTERACTIVE,
                               (long)crypto_pwhash_MEMLIMIT_MIN, 1L << 30);
+    out->secret_key = ct_config_str(cfg, "CITERNE_ACCOUNTS_SECRET_KEY", "");
+    unsigned char key[crypto_secretbox_KEYBYTES];
+    if (out->secret_key[0] && accounts_secret_key_parse(out->secret_key, key) != 0)
+        ct_config_fail(cfg, "CITERNE_ACCOUNTS_SECRET_KEY: expected 64 hexadecimal digits"
+                            " (32 random bytes), value not shown");
+    sodium_memzero(key, sizeof key);
+    if (!out->secret_key[0])
+        out->secret_key = NULL;
     out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
     out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
     out->throttle.addr_max_delay_s =
@@ -53,6 +62,16 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->pwhash_mem = settings->pwhash_mem;
     a->trusted_proxies = settings->trusted_proxies ? settings->trusted_proxies : "";
     a->throttle = settings->throttle;
+    a->mfa_ttl_s = 300;
+    if (settings->secret_key)
+        a->have_secret_key = accounts_secret_key_parse(settings->secret_key, a->secret_key) == 0;
+    if (!a->have_secret_key)
+        ct_log_warn("CITERNE_ACCOUNTS_SECRET_KEY is not set: two-factor authentication cannot"
+                    " be turned on");
+    if (accounts_totp_init() != 0) {
+        ct_log_error("liboath cannot initialise");
+        return CT_EINTERNAL;
+    }
     const char *key = settings->operator_key ? settings->operator_key : "";
     crypto_generichash(a->operator_digest, sizeof a->operator_digest, (const unsigned char *)key,
                        strlen(key), NULL, 0);
@@ -82,6 +101,10 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/sites", accounts_api_site_create},
         {"POST", "/api/v1/accounts/users", accounts_api_user_create},
         {"POST", "/api/v1/accounts/login", accounts_api_login},
+        {"POST", "/api/v1/accounts/login/totp", accounts_api_login_totp},
+        {"POST", "/api/v1/accounts/2fa/totp/enrol", accounts_api_totp_enrol},
+        {"POST", "/api/v1/accounts/2fa/totp/confirm", accounts_api_totp_confirm},
+        {"POST", "/api/v1/accounts/2fa/totp/disable", accounts_api_totp_disable},
         {"POST", "/api/v1/accounts/logout", accounts_api_logout},
         {"GET", "/api/v1/accounts/me", accounts_api_me},
         {"GET", "/api/v1/accounts/sessions", accounts_api_sessions_list},

@@ -28,6 +28,7 @@ typedef struct {
     const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
     unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
     unsigned session_idle_s;           /* CITERNE_SESSION_IDLE_S, default 30 min */
+    const char *secret_key;            /* CITERNE_ACCOUNTS_SECRET_KEY: 64 hex, or NULL */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -46,6 +47,11 @@ typedef struct {
     /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
     const char *trusted_proxies;
     accounts_throttle_opts_t throttle;
+    unsigned mfa_ttl_s; /* life of a pending second step (5 min) */
+    /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA
+     * cannot be turned on (503). */
+    bool have_secret_key;
+    unsigned char secret_key[crypto_secretbox_KEYBYTES];
     /* BLAKE2b of the operator key: compared in constant time against the
      * digest of the presented key, so neither content nor length leaks. */
     unsigned char operator_digest[crypto_generichash_BYTES];
@@ -131,6 +137,13 @@ void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void 
 /* Replies 503 "the session store is unavailable" with Retry-After. */
 void accounts_reply_unavailable(ct_http_req_t *req);
 
+/* Creates a session for s (user and grants) and replies 200 like a login:
+ * cookies, {user_id, csrf, customers}; 503 when Redis cannot answer. */
+void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr);
+/* Fills s (user_id and grants) from rows (id, customer_id, role) as the
+ * login and grants queries return them; false when there is no user row. */
+bool accounts_session_fill(ct_session_t *s, const PGresult *res);
+
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
 /* Each takes the accounts_t as udata and replies exactly once, on the loop;
  * openapi.yaml describes bodies and answers. */
@@ -158,5 +171,15 @@ void accounts_api_sessions_list(ct_http_req_t *req, void *udata);
 void accounts_api_session_revoke(ct_http_req_t *req, void *udata);
 /* POST /sessions/revoke-others (session + CSRF): all but the caller's own. */
 void accounts_api_sessions_revoke_others(ct_http_req_t *req, void *udata);
+/* POST /2fa/totp/enrol (session + CSRF): a new secret (URI, QR code),
+ * pending until confirmed; 409 when 2FA is already on. */
+void accounts_api_totp_enrol(ct_http_req_t *req, void *udata);
+/* POST /2fa/totp/confirm {code} (session + CSRF): turns 2FA on, answers the
+ * ten recovery codes (shown once). */
+void accounts_api_totp_confirm(ct_http_req_t *req, void *udata);
+/* POST /2fa/totp/disable {password, code | recovery_code} (session + CSRF). */
+void accounts_api_totp_disable(ct_http_req_t *req, void *udata);
+/* POST /login/totp {mfa_token, code | recovery_code}: the second step. */
+void accounts_api_login_totp(ct_http_req_t *req, void *udata);
 
 #endif

@@ -7,6 +7,7 @@
 #include "citerne/error.h"
 #include "citerne/log.h"
 #include "citerne/session.h"
+#include "mfa.h"
 #include "password.h"
 #include "rules.h"
 #include "store.h"
@@ -39,11 +40,20 @@ typedef struct {
     accounts_pw_job_t job;
     accounts_throttle_t throttle;
     char addr[ACCOUNTS_ADDR_MAX];
+    bool totp; /* 2FA on: a code is required after the password */
 } login_ctx_t;
+
+/* ---- signing in (shared with the second step, api_totp.c) ---- */
+
+typedef struct {
+    ct_http_req_t *req;
+    accounts_t *a;
+    ct_session_t session;
+} sign_in_ctx_t;
 
 static void on_session(int status, const char *token, void *udata)
 {
-    login_ctx_t *ctx = udata;
+    sign_in_ctx_t *ctx = udata;
     if (status != 0) {
         if (status == CT_EUNAVAIL || status == CT_ECLOSED) {
             accounts_reply_unavailable(ctx->req);
@@ -63,6 +73,55 @@ static void on_session(int status, const char *token, void *udata)
     ct_http_reply_json(ctx->req, 200, out);
 }
 
+void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr)
+{
+    sign_in_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    ctx->req = req;
+    ctx->a = a;
+    ctx->session = *s;
+    int rc = accounts_session_create(a->svc->cache, &a->sessions, &ctx->session,
+                                     ct_http_header(req, "User-Agent"), addr, on_session, ctx);
+    if (rc != 0)
+        on_session(rc, NULL, ctx);
+}
+
+bool accounts_session_fill(ct_session_t *s, const PGresult *res)
+{
+    memset(s, 0, sizeof *s);
+    int rows = PQntuples(res);
+    const char *user_id = rows > 0 ? ct_db_get(res, 0, "id") : NULL;
+    if (!user_id || strlen(user_id) != CT_UUID_STRLEN)
+        return false;
+    memcpy(s->user_id, user_id, CT_UUID_STRLEN + 1);
+    for (int i = 0; i < rows && s->ngrants < CT_SESSION_MAX_GRANTS; i++) {
+        const char *customer_id = ct_db_get(res, i, "customer_id");
+        ct_role_t role;
+        if (!customer_id || strlen(customer_id) != CT_UUID_STRLEN ||
+            ct_role_parse(ct_db_get(res, i, "role"), &role) != 0)
+            continue;
+        ct_session_grant_t *g = &s->grants[s->ngrants++];
+        memcpy(g->customer_id, customer_id, CT_UUID_STRLEN + 1);
+        g->role = role;
+    }
+    return true;
+}
+
+/* ---- login, first step ---- */
+
+static void on_mfa_token(int status, const char *token, void *udata)
+{
+    login_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s: password accepted, code required",
+                 ctx->session.user_id);
+    ct_http_add_header(ctx->req, "Cache-Control", "no-store");
+    ct_http_reply_json(ctx->req, 200,
+                       json_pack("{s:b, s:s}", "mfa_required", 1, "mfa_token", token));
+}
+
 static void on_verified(int status, const char *hash, void *udata)
 {
     (void)hash;
@@ -76,12 +135,16 @@ static void on_verified(int status, const char *hash, void *udata)
         reply_invalid_credentials(ctx->req);
         return;
     }
+    if (ctx->totp) {
+        /* the attempt stays counted until the code is right too */
+        int rc = accounts_mfa_create(ctx->a->svc->cache, ctx->session.user_id, &ctx->throttle,
+                                     ctx->a->mfa_ttl_s, on_mfa_token, ctx);
+        if (rc != 0)
+            accounts_reply_unavailable(ctx->req);
+        return;
+    }
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
-    int rc =
-        accounts_session_create(ctx->a->svc->cache, &ctx->a->sessions, &ctx->session,
-                                ct_http_header(ctx->req, "User-Agent"), ctx->addr, on_session, ctx);
-    if (rc != 0)
-        on_session(rc, NULL, ctx);
+    accounts_sign_in(ctx->a, ctx->req, &ctx->session, ctx->addr);
 }
 
 static void verify(login_ctx_t *ctx)
@@ -105,22 +168,11 @@ static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
         accounts_reply_db_error(ctx->req, err);
         return;
     }
-    int rows = PQntuples(res);
-    const char *user_id = rows > 0 ? ct_db_get(res, 0, "id") : NULL;
-    const char *hash = rows > 0 ? ct_db_get(res, 0, "password_hash") : NULL;
-    if (user_id && hash && strlen(user_id) == CT_UUID_STRLEN) {
+    const char *hash = PQntuples(res) > 0 ? ct_db_get(res, 0, "password_hash") : NULL;
+    if (hash && accounts_session_fill(&ctx->session, res)) {
         ctx->hash = ct_http_strdup(ctx->req, hash);
-        memcpy(ctx->session.user_id, user_id, CT_UUID_STRLEN + 1);
-        for (int i = 0; i < rows && ctx->session.ngrants < CT_SESSION_MAX_GRANTS; i++) {
-            const char *customer_id = ct_db_get(res, i, "customer_id");
-            ct_role_t role;
-            if (!customer_id || strlen(customer_id) != CT_UUID_STRLEN ||
-                ct_role_parse(ct_db_get(res, i, "role"), &role) != 0)
-                continue;
-            ct_session_grant_t *g = &ctx->session.grants[ctx->session.ngrants++];
-            memcpy(g->customer_id, customer_id, CT_UUID_STRLEN + 1);
-            g->role = role;
-        }
+        const char *totp = ct_db_get(res, 0, "totp");
+        ctx->totp = totp && strcmp(totp, "t") == 0;
     }
     verify(ctx);
 }

@@ -1,6 +1,8 @@
 /* All SQL of accounts (see store.h). */
 #include "store.h"
 
+#include <stdio.h>
+
 static void tx_query(ct_db_tx_t *tx, const char *sql, ct_db_params_t *p, ct_db_tx_cb next)
 {
     ct_db_tx_query(tx, sql, p, next);
@@ -143,7 +145,9 @@ int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_resu
 int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb cb, void *udata)
 {
     return query1(db,
-                  "SELECT u.id, u.password_hash, uc.customer_id, uc.role FROM users u"
+                  "SELECT u.id, u.password_hash, uc.customer_id, uc.role,"
+                  " EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id"
+                  "         AND t.confirmed_at IS NOT NULL) AS totp FROM users u"
                   " LEFT JOIN user_customers uc ON uc.user_id = u.id"
                   " WHERE u.email = $1 AND u.status = 'active' AND u.password_hash IS NOT NULL"
                   /* 32: CT_SESSION_MAX_GRANTS, what a session can hold */
@@ -154,4 +158,105 @@ int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb 
 int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
 {
     return query1(db, "SELECT email, name, phone FROM users WHERE id = $1", user_id, cb, udata);
+}
+
+int accounts_store_grants(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    return query1(db,
+                  "SELECT u.id, uc.customer_id, uc.role FROM users u"
+                  " LEFT JOIN user_customers uc ON uc.user_id = u.id"
+                  " WHERE u.id = $1 AND u.status = 'active'"
+                  " ORDER BY uc.created_at, uc.customer_id LIMIT 32",
+                  user_id, cb, udata);
+}
+
+static int query2(ct_db_t *db, const char *sql, const char *a1, const char *a2, ct_db_result_cb cb,
+                  void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, a1);
+    ct_db_params_add(&p, a2);
+    int rc = ct_db_query(db, sql, &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}
+
+int accounts_store_totp_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    return query1(db,
+                  "SELECT u.email, u.password_hash, encode(t.secret_box, 'hex') AS box,"
+                  " (t.confirmed_at IS NOT NULL) AS confirmed, t.last_step"
+                  " FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
+                  " WHERE u.id = $1 AND u.status = 'active'",
+                  user_id, cb, udata);
+}
+
+int accounts_store_totp_put(ct_db_t *db, const char *user_id, const char *box_hex,
+                            ct_db_result_cb cb, void *udata)
+{
+    return query2(db,
+                  "INSERT INTO user_totp (user_id, secret_box) VALUES ($1, decode($2, 'hex'))"
+                  " ON CONFLICT (user_id) DO UPDATE SET secret_box = EXCLUDED.secret_box,"
+                  " last_step = -1, created_at = now() WHERE user_totp.confirmed_at IS NULL"
+                  " RETURNING 1",
+                  user_id, box_hex, cb, udata);
+}
+
+void accounts_store_totp_confirm(ct_db_tx_t *tx, const char *user_id, long long step,
+                                 ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add_int(&p, step);
+    tx_query(tx,
+             "UPDATE user_totp SET confirmed_at = now(), last_step = $2"
+             " WHERE user_id = $1 AND confirmed_at IS NULL AND last_step < $2 RETURNING 1",
+             &p, next);
+}
+
+void accounts_store_recovery_replace(ct_db_tx_t *tx, const char *user_id, const char *hashes_csv,
+                                     ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, hashes_csv);
+    tx_query(tx,
+             "WITH gone AS (DELETE FROM user_recovery_codes WHERE user_id = $1)"
+             " INSERT INTO user_recovery_codes (user_id, code_hash)"
+             " SELECT $1, decode(h, 'hex') FROM unnest(string_to_array($2, ',')) AS h",
+             &p, next);
+}
+
+int accounts_store_totp_accept(ct_db_t *db, const char *user_id, long long step, ct_db_result_cb cb,
+                               void *udata)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%lld", step);
+    return query2(db,
+                  "UPDATE user_totp SET last_step = $2::bigint WHERE user_id = $1"
+                  " AND confirmed_at IS NOT NULL AND last_step < $2::bigint RETURNING 1",
+                  user_id, text, cb, udata);
+}
+
+int accounts_store_recovery_use(ct_db_t *db, const char *user_id, const char *hash_hex,
+                                ct_db_result_cb cb, void *udata)
+{
+    return query2(db,
+                  "UPDATE user_recovery_codes r SET used_at = now()"
+                  " WHERE r.user_id = $1 AND r.code_hash = decode($2, 'hex') AND r.used_at IS NULL"
+                  " AND EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = $1"
+                  "             AND t.confirmed_at IS NOT NULL) RETURNING 1",
+                  user_id, hash_hex, cb, udata);
+}
+
+int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    return query1(db,
+                  "WITH codes AS (DELETE FROM user_recovery_codes WHERE user_id = $1)"
+                  " DELETE FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL"
+                  " RETURNING 1",
+                  user_id, cb, udata);
 }

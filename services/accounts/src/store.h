@@ -30,10 +30,40 @@ void accounts_store_user_grant(ct_db_tx_t *tx, const accounts_user_t *u, ct_db_t
 int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
                                 void *udata);
 /* An active user by normalised e-mail, one row per grant (columns id,
- * password_hash, customer_id, role; customer_id and role NULL when the user
- * has no grant), grants oldest first; no row when unknown. */
+ * password_hash, totp ("t" when 2FA is on), customer_id, role; customer_id
+ * and role NULL when the user has no grant), grants oldest first; no row
+ * when unknown. */
 int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb cb, void *udata);
 /* A user by id: one row (email, name, phone) or none. */
 int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+/* An active user's grants by id: rows (id, customer_id, role) as above. */
+int accounts_store_grants(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+
+/* ---- two-factor authentication ---- */
+/* The user with their TOTP state: one row (email, password_hash, box (hex of
+ * the sealed secret, NULL without 2FA), confirmed ("t"/"f"), last_step), or
+ * none for an unknown or inactive user. */
+int accounts_store_totp_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+/* Stores a new unconfirmed secret (box_hex), replacing an unconfirmed one:
+ * one row when stored, none when 2FA is already on. */
+int accounts_store_totp_put(ct_db_t *db, const char *user_id, const char *box_hex,
+                            ct_db_result_cb cb, void *udata);
+/* In tx: turns 2FA on at step (one row; none when already on or the step is
+ * not later than the last), then replaces the recovery codes by hashes
+ * (comma-separated hex SHA-256). */
+void accounts_store_totp_confirm(ct_db_tx_t *tx, const char *user_id, long long step,
+                                 ct_db_tx_cb next);
+void accounts_store_recovery_replace(ct_db_tx_t *tx, const char *user_id, const char *hashes_csv,
+                                     ct_db_tx_cb next);
+/* Accepts a code's step for a user with 2FA on: one row when step is later
+ * than the last accepted (and records it), none otherwise (replay). */
+int accounts_store_totp_accept(ct_db_t *db, const char *user_id, long long step, ct_db_result_cb cb,
+                               void *udata);
+/* Uses an unused recovery code (hex SHA-256) of a user with 2FA on: one row
+ * when it was unused (now used), none otherwise. */
+int accounts_store_recovery_use(ct_db_t *db, const char *user_id, const char *hash_hex,
+                                ct_db_result_cb cb, void *udata);
+/* Turns 2FA off (secret and recovery codes deleted): one row when it was on. */
+int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 
 #endif
