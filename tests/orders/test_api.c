@@ -645,6 +645,77 @@ static void records_that_are_bad_or_unused_are_refused_or_ignored(void **state)
     assert_int_equal(count_events(s.site), 0);
 }
 
+typedef struct {
+    orders_event_t *ev;
+    bool done;
+    int status;
+} pending_t;
+
+static void on_pending_first(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    pending_t *p = udata;
+    ct_db_tx_set_udata(tx, p->ev); /* as the inbox hands its transaction over */
+    orders_event_apply(tx, p->ev);
+}
+
+static void on_pending_done(const ct_db_error_t *err, void *udata)
+{
+    pending_t *p = udata;
+    p->status = err ? err->status : 0;
+    p->done = true;
+}
+
+/* A packed TelemetryEvent crossing for site at level, fresh meta. */
+static uint8_t *crossing_record(const char *site, int level, size_t *len)
+{
+    Citerne__V1__TankThresholdCrossed c = CITERNE__V1__TANK_THRESHOLD_CROSSED__INIT;
+    c.site_id = (char *)site;
+    c.level_pct = level;
+    c.threshold_pct = 30;
+    c.measured_at = test_now;
+    c.source = "sensor";
+    meta_t m;
+    meta_new(&m, test_now);
+    Citerne__V1__TelemetryEvent ev = CITERNE__V1__TELEMETRY_EVENT__INIT;
+    ev.meta = &m.meta;
+    ev.body_case = CITERNE__V1__TELEMETRY_EVENT__BODY_THRESHOLD_CROSSED;
+    ev.threshold_crossed = &c;
+    *len = citerne__v1__telemetry_event__get_packed_size(&ev);
+    uint8_t *buf = malloc(*len + 1);
+    citerne__v1__telemetry_event__pack(&ev, buf);
+    return buf;
+}
+
+static void concurrent_crossings_of_one_site_open_one_order(void **state)
+{
+    REQUIRE_STACK();
+    site_t s;
+    make_site(&s, "automatic", NULL, 1000);
+    enum { N = 3 };
+    pending_t p[N];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < N; i++) {
+        size_t len;
+        uint8_t *buf = crossing_record(s.site, 20 + i, &len);
+        const char *why;
+        assert_int_equal(
+            orders_event_decode(&F.app, "citerne.telemetry.v1", buf, len, &p[i].ev, &why), 0);
+        free(buf);
+    }
+    /* all begun before any runs: they meet on the site's row lock */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ct_db_tx_begin(F.svc.db, on_pending_first, on_pending_done, &p[i]), 0);
+    for (int i = 0; i < N; i++) {
+        assert_true(ct_test_run_until(&F.svc.loop, &p[i].done, 10000));
+        assert_int_equal(p[i].status, 0);
+        orders_event_free(p[i].ev);
+    }
+    assert_int_equal(sql_long("SELECT count(*) FROM orders WHERE site_id = $1", s.site), 1);
+    assert_int_equal(sql_long("SELECT count(*) FROM crossings WHERE site_id = $1", s.site), N);
+    assert_int_equal(count_events(s.site), 2);
+}
+
 /* ---- tests: customers ---- */
 
 static void a_customer_confirms_a_proposed_order_with_a_speed(void **state)
@@ -1000,6 +1071,7 @@ int main(void)
         cmocka_unit_test_setup(a_crossing_for_a_site_not_yet_known_is_retried_then_skipped,
                                test_setup),
         cmocka_unit_test_setup(records_that_are_bad_or_unused_are_refused_or_ignored, test_setup),
+        cmocka_unit_test_setup(concurrent_crossings_of_one_site_open_one_order, test_setup),
         cmocka_unit_test_setup(a_customer_confirms_a_proposed_order_with_a_speed, test_setup),
         cmocka_unit_test_setup(speeds_default_and_dates_follow_the_calendar, test_setup),
         cmocka_unit_test_setup(express_24h_is_not_offered_to_households, test_setup),

@@ -343,6 +343,8 @@ static void on_order_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
                                  "ordered", ev->order.order_id, append_next);
 }
 
+static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata);
+
 static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     orders_event_t *ev = udata;
@@ -363,7 +365,20 @@ static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
         ct_db_tx_commit(tx);
         return;
     }
-    const char *open = ct_db_get(res, 0, "open_order_id");
+    /* kept for the next step: res is gone once this callback returns */
+    snprintf(ev->customer_id, sizeof ev->customer_id, "%s", ct_db_get(res, 0, "customer_id"));
+    ev->delivery_mode = mode_of(ct_db_get(res, 0, "delivery_mode"));
+    ev->capacity_kg = (int)ct_db_get_int(res, 0, "capacity_kg", 0);
+    /* a statement of its own, after the lock: under READ COMMITTED it sees
+     * an order committed by a crossing that held the lock before us */
+    orders_store_open_order(tx, ev->site_id, on_open_order);
+}
+
+static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    orders_event_t *ev = udata;
+    int64_t now = orders_now(ev->app);
+    const char *open = PQntuples(res) > 0 ? ct_db_get(res, 0, "order_id") : NULL;
     if (open) {
         ct_logc_info(ev->meta->correlation_id, "crossing %s: site %s has open order %s: ignored",
                      ev->meta->event_id, ev->site_id, open);
@@ -377,12 +392,11 @@ static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     memset(o, 0, sizeof *o);
     ct_uuid_v7(o->order_id);
     memcpy(o->site_id, ev->site_id, sizeof o->site_id);
-    snprintf(o->customer_id, sizeof o->customer_id, "%s", ct_db_get(res, 0, "customer_id"));
-    bool automatic = strcmp(ct_db_get(res, 0, "delivery_mode"), "automatic") == 0;
+    memcpy(o->customer_id, ev->customer_id, sizeof o->customer_id);
+    bool automatic = ev->delivery_mode && strcmp(ev->delivery_mode, "automatic") == 0;
     snprintf(o->delivery_mode, sizeof o->delivery_mode, "%s",
              automatic ? "automatic" : "on_demand");
-    o->quantity_kg =
-        orders_quantity_proposed((int)ct_db_get_int(res, 0, "capacity_kg", 0), ev->level_pct);
+    o->quantity_kg = orders_quantity_proposed(ev->capacity_kg, ev->level_pct);
     snprintf(o->speed, sizeof o->speed, "standard");
     o->level_after_pct = -1;
     if (automatic) {

@@ -97,10 +97,20 @@ void orders_store_lock_site(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb nex
     ct_db_params_init(&p);
     ct_db_params_add(&p, site_id);
     ct_db_tx_query(tx,
-                   "SELECT s.site_id, s.customer_id, s.delivery_mode, s.capacity_kg,"
-                   " (SELECT o.order_id FROM orders o WHERE o.site_id = s.site_id"
-                   " AND o.status IN ('proposed', 'scheduled') LIMIT 1) AS open_order_id"
-                   " FROM sites s WHERE s.site_id = $1 FOR UPDATE",
+                   "SELECT site_id, customer_id, delivery_mode, capacity_kg"
+                   " FROM sites WHERE site_id = $1 FOR UPDATE",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void orders_store_open_order(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    ct_db_tx_query(tx,
+                   "SELECT order_id FROM orders WHERE site_id = $1"
+                   " AND status IN ('proposed', 'scheduled') LIMIT 1",
                    &p, next);
     ct_db_params_dispose(&p);
 }

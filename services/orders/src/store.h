@@ -31,9 +31,12 @@ void orders_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *c
 
 /* ---- crossings (telemetry events) ---- */
 
-/* Locks the site FOR UPDATE. Rows (none when unknown): site_id, customer_id,
- * delivery_mode, capacity_kg, open_order_id (NULL when no open order). */
+/* Locks the site FOR UPDATE (serialises the crossings of a site). Rows (none
+ * when unknown): site_id, customer_id, delivery_mode, capacity_kg. */
 void orders_store_lock_site(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next);
+/* The open (proposed or scheduled) order of a site: column order_id, no row
+ * when none. Issue it after orders_store_lock_site. */
+void orders_store_open_order(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next);
 /* Inserts a new order from o (every field but created_at). */
 void orders_store_insert_order(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb next);
 /* Records a crossing event and its outcome ("ordered" or "open_order"). */
