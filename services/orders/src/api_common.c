@@ -34,7 +34,11 @@ void orders_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err)
 {
     ct_logc_error(ct_http_request_id(req), "database: %s %s", err->sqlstate ? err->sqlstate : "",
                   err->message ? err->message : "");
-    int code = err->status == CT_EUNAVAIL || err->status == CT_ECLOSED ? err->status : CT_EDB;
+    int code = CT_EDB;
+    if (err->status == CT_EUNAVAIL || err->status == CT_ECLOSED)
+        code = err->status;
+    else if (err->sqlstate && strncmp(err->sqlstate, "40", 2) == 0)
+        code = CT_EUNAVAIL; /* deadlock, serialization failure: worth a retry */
     ct_http_reply_error(req, code, NULL);
 }
 

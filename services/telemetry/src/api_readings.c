@@ -142,6 +142,17 @@ static int cmp_site(const void *key, const void *elem)
     return strcmp(key, ((const site_t *)elem)->site_id);
 }
 
+/* The reply for a failed statement: 503 (retry) for what is transient (no
+ * connection, closing, a deadlock or serialization failure), 500 otherwise. */
+static int db_error_code(const ct_db_error_t *err)
+{
+    if (err->status == CT_EUNAVAIL || err->status == CT_ECLOSED)
+        return err->status;
+    if (err->sqlstate && strncmp(err->sqlstate, "40", 2) == 0)
+        return CT_EUNAVAIL;
+    return CT_EDB;
+}
+
 /* ---- the transaction ---- */
 
 static void on_committed(const ct_db_error_t *err, void *udata);
@@ -177,7 +188,7 @@ static void on_committed(const ct_db_error_t *err, void *udata)
     } else {
         ct_logc_error(ct_http_request_id(ctx->req), "storing readings failed: %s %s",
                       err->sqlstate ? err->sqlstate : "", err->message ? err->message : "");
-        ct_http_reply_error(ctx->req, err->status == CT_EUNAVAIL ? CT_EUNAVAIL : CT_EDB, NULL);
+        ct_http_reply_error(ctx->req, db_error_code(err), NULL);
     }
     json_decref(ctx->unknown);
     ctx->unknown = NULL;
@@ -396,7 +407,7 @@ static void on_listed(const ct_db_error_t *err, PGresult *res, void *udata)
     if (err) {
         ct_logc_error(ct_http_request_id(req), "listing readings failed: %s",
                       err->message ? err->message : "");
-        ct_http_reply_error(req, err->status == CT_EUNAVAIL ? CT_EUNAVAIL : CT_EDB, NULL);
+        ct_http_reply_error(req, db_error_code(err), NULL);
         return;
     }
     if (PQntuples(res) == 0) {
