@@ -507,7 +507,8 @@ struct ct_bus_consumer {
     rd_kafka_queue_t *closeq; /* rd_kafka_consumer_close_queue's */
     int fds[2];
     uv_poll_t poll;
-    uv_timer_t timer;   /* next message (yield to the loop), close ticks */
+    uv_idle_t next;     /* next message, on the next loop turn */
+    uv_timer_t timer;   /* close ticks */
     uv_timer_t backoff; /* hands the message in hand again */
     uv_timer_t keepalive;
     uint64_t handed_at; /* loop time the message in hand was handed */
@@ -532,7 +533,7 @@ struct ct_bus_consumer {
     ct_metric_t **m_consumed; /* per topic */
 };
 
-static void consumer_schedule(ct_bus_consumer_t *c, uint64_t ms);
+static void consumer_yield(ct_bus_consumer_t *c);
 static void consumer_close_group(ct_bus_consumer_t *c);
 
 static ct_metric_t *consumed_metric(ct_bus_consumer_t *c, const char *topic)
@@ -581,7 +582,7 @@ static void drop_revoked(ct_bus_consumer_t *c, const rd_kafka_topic_partition_li
             c->in_hand = false;
             c->backoff_ms = 0;
             if (c->state == C_RUNNING)
-                consumer_schedule(c, 0);
+                consumer_yield(c);
         }
     }
     stash_t **pp = &c->stash_head;
@@ -743,7 +744,7 @@ static void consumer_next(ct_bus_consumer_t *c)
         return;
     }
     /* More errors than a batch: let the loop breathe, then continue. */
-    consumer_schedule(c, 0);
+    consumer_yield(c);
 }
 
 static void consumer_serve_close(ct_bus_consumer_t *c);
@@ -766,30 +767,34 @@ static void on_consumer_readable(uv_poll_t *h, int status, int events)
     /* A full batch may have left ops queued: the pipe is written again only
      * on the queue's next empty-to-non-empty transition, so come back. */
     if (more && c->state == C_RUNNING)
-        consumer_schedule(c, 0);
+        consumer_yield(c);
 }
 
-static void on_consumer_timer(uv_timer_t *t)
+static void on_consumer_close_tick(uv_timer_t *t)
 {
     ct_bus_consumer_t *c = t->data;
-    switch (c->state) {
-    case C_RUNNING:
-        if (consumer_serve_group(c))
-            consumer_schedule(c, 0);
-        consumer_next(c);
-        return;
-    case C_CLOSE_GROUP:
+    if (c->state == C_CLOSE_GROUP)
         consumer_serve_close(c);
-        return;
-    case C_CLOSE_WAIT_MSG:
-    case C_CLOSE_HANDLES:
-        return;
-    }
 }
 
-static void consumer_schedule(ct_bus_consumer_t *c, uint64_t ms)
+static void on_consumer_next(uv_idle_t *h)
 {
-    uv_timer_start(&c->timer, on_consumer_timer, ms, 0);
+    ct_bus_consumer_t *c = h->data;
+    uv_idle_stop(h);
+    if (c->state != C_RUNNING)
+        return;
+    if (consumer_serve_group(c))
+        consumer_yield(c);
+    consumer_next(c);
+}
+
+/* Continues on the next loop turn, after I/O was polled. An idle handle,
+ * not a 0 ms timer: libuv 1.44 runs a 0 ms timer started from a timer
+ * callback in the same turn, which would chain every queued message
+ * without letting HTTP in. */
+static void consumer_yield(ct_bus_consumer_t *c)
+{
+    uv_idle_start(&c->next, on_consumer_next);
 }
 
 static void on_consumer_keepalive(uv_timer_t *t)
@@ -805,7 +810,7 @@ static void on_consumer_keepalive(uv_timer_t *t)
                     (unsigned long long)(uv_now(c->loop) - c->handed_at) / 1000);
     }
     if (consumer_serve_group(c) && c->state == C_RUNNING)
-        consumer_schedule(c, 0);
+        consumer_yield(c);
     consumer_next(c);
 }
 
@@ -866,7 +871,7 @@ void ct_bus_msg_done(ct_bus_msg_t *msg, int status)
         if (c->state == C_CLOSE_WAIT_MSG)
             consumer_close_group(c);
         else
-            consumer_schedule(c, 0); /* yield to the loop between messages */
+            consumer_yield(c); /* yield to the loop between messages */
         return;
     }
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -1010,11 +1015,13 @@ int ct_bus_consumer_new(uv_loop_t *loop, const char *brokers, const char *group,
     c->poll.data = c;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
+    uv_idle_init(loop, &c->next);
+    c->next.data = c;
     uv_timer_init(loop, &c->backoff);
     c->backoff.data = c;
     uv_timer_init(loop, &c->keepalive);
     c->keepalive.data = c;
-    c->nhandles = 4;
+    c->nhandles = 5;
     uv_poll_start(&c->poll, UV_READABLE, on_consumer_readable);
     uv_timer_start(&c->keepalive, on_consumer_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
     *out = c;
@@ -1062,9 +1069,11 @@ static void consumer_close_handles(ct_bus_consumer_t *c)
 {
     c->state = C_CLOSE_HANDLES;
     uv_timer_stop(&c->timer);
+    uv_idle_stop(&c->next);
     uv_timer_stop(&c->backoff);
     uv_timer_stop(&c->keepalive);
     uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->next, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->keepalive, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->poll, on_consumer_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_consumer_handle_closed);
@@ -1099,7 +1108,7 @@ static void consumer_close_group(ct_bus_consumer_t *c)
         return;
     }
     /* The TERMINATE reply wakes the pipe; the tick is a safety net. */
-    uv_timer_start(&c->timer, on_consumer_timer, CLOSE_TICK_MS, CLOSE_TICK_MS * 10);
+    uv_timer_start(&c->timer, on_consumer_close_tick, CLOSE_TICK_MS, CLOSE_TICK_MS * 10);
 }
 
 void ct_bus_consumer_close(ct_bus_consumer_t *c, void (*cb)(void *udata), void *udata)
@@ -1115,7 +1124,7 @@ void ct_bus_consumer_close(ct_bus_consumer_t *c, void (*cb)(void *udata), void *
     if (c->nclosers++ > 0)
         return; /* already closing */
     c->ready = false;
-    uv_timer_stop(&c->timer);
+    uv_idle_stop(&c->next);
     uv_timer_stop(&c->backoff);
     if (c->in_hand && c->in_handler) {
         c->state = C_CLOSE_WAIT_MSG; /* ct_bus_msg_done continues */
