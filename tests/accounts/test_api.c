@@ -1493,6 +1493,163 @@ static void turning_totp_off_needs_the_password_and_a_code(void **state)
     test_resp_dispose(&r);
 }
 
+/* ---- password reset ---- */
+
+static void forgot(const char *email, test_resp_t *r)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
+    call("POST", "/api/v1/accounts/password/forgot", NULL, body, r);
+}
+
+/* The token of the newest PasswordResetRequested for customer_id. */
+static void last_reset_token(const char *customer_id, const char *user_id, char token[65])
+{
+    Citerne__V1__AccountsEvent *ev[32];
+    size_t n = outbox_events(customer_id, ev, 32);
+    token[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i]->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_RESET_REQUESTED) {
+            Citerne__V1__PasswordResetRequested *p = ev[i]->password_reset_requested;
+            assert_string_equal(p->user_id, user_id);
+            assert_string_equal(p->customer_id, customer_id);
+            assert_true(p->expires_at > ct_now_ms());
+            const char *t = strstr(p->reset_url, "/reset-password#token=");
+            assert_non_null(t);
+            snprintf(token, 65, "%s", t + 22);
+        }
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+    }
+    assert_int_equal(strlen(token), 64);
+}
+
+static int reset(const char *token, const char *password)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", token, password);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/password/reset", NULL, body, &r);
+    int status = r.status;
+    if (status == 400 && !names_field(&r, "password"))
+        expect_problem_type(&r, "invalid-token");
+    test_resp_dispose(&r);
+    return status;
+}
+
+static int login_status(const char *email, const char *password)
+{
+    test_resp_t r;
+    login_from("127.0.0.5", NULL, email, password, &r);
+    int status = r.status;
+    test_resp_dispose(&r);
+    return status;
+}
+
+static void forgot_answers_the_same_whether_or_not_the_email_exists(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    long long events = outbox_rows();
+    test_resp_t known, unknown, junk;
+    forgot(m.email, &known);
+    char nobody[64];
+    snprintf(nobody, sizeof nobody, "nobody%d@example.test", F.seq);
+    forgot(nobody, &unknown);
+    forgot("not an address", &junk);
+    expect_status(&known, 202, "forgot, known");
+    expect_status(&unknown, 202, "forgot, unknown");
+    expect_status(&junk, 202, "forgot, junk");
+    assert_string_equal(known.body, unknown.body);
+    assert_string_equal(known.body, junk.body);
+    test_resp_dispose(&known);
+    test_resp_dispose(&unknown);
+    test_resp_dispose(&junk);
+    /* one event, for the known user only; the database holds a hash */
+    assert_int_equal(outbox_rows(), events + 1);
+    char token[65];
+    last_reset_token(m.customer_id, m.user_id, token);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM password_resets WHERE token_hash = sha256(convert_to($1,"
+                  " 'UTF8'))",
+                  token),
+        1);
+    assert_int_equal(sql_count("SELECT count(*) FROM password_resets WHERE"
+                               " position(convert_to($1, 'UTF8') in token_hash) > 0",
+                               token),
+                     0);
+    /* nothing changes until the link is used */
+    assert_int_equal(login_status(m.email, "correct horse battery"), 200);
+}
+
+static void reset_link_works_once_voids_older_links_and_ends_every_session(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t a, b;
+    sign_in(&a, "127.0.0.5", NULL, m.email, "correct horse battery");
+    sign_in(&b, "127.0.0.6", NULL, m.email, "correct horse battery");
+
+    test_resp_t r;
+    char first[65], second[65];
+    forgot(m.email, &r);
+    test_resp_dispose(&r);
+    last_reset_token(m.customer_id, m.user_id, first);
+    forgot(m.email, &r);
+    test_resp_dispose(&r);
+    last_reset_token(m.customer_id, m.user_id, second);
+    assert_string_not_equal(first, second);
+
+    /* the older link is void; a short password is refused before anything */
+    assert_int_equal(reset(first, "brand new password"), 400);
+    assert_int_equal(reset(second, "too short"), 400);
+    assert_int_equal(me_status(&a), 200);
+    assert_int_equal(reset("zz", "brand new password"), 400);
+
+    long long events = outbox_rows();
+    assert_int_equal(reset(second, "brand new password"), 204);
+    /* every session ended at once, the old password is gone */
+    assert_int_equal(me_status(&a), 401);
+    assert_int_equal(me_status(&b), 401);
+    assert_int_equal(login_status(m.email, "correct horse battery"), 401);
+    assert_int_equal(login_status(m.email, "brand new password"), 200);
+    /* single use */
+    assert_int_equal(reset(second, "another new password"), 400);
+    assert_int_equal(login_status(m.email, "brand new password"), 200);
+    /* PasswordChanged for notify */
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev[32];
+    size_t n = outbox_events(m.customer_id, ev, 32);
+    assert_int_equal(ev[n - 1]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED);
+    assert_string_equal(ev[n - 1]->password_changed->user_id, m.user_id);
+    assert_string_equal(ev[n - 1]->password_changed->email, m.email);
+    assert_string_equal(ev[n - 1]->password_changed->via, "reset");
+    for (size_t i = 0; i < n; i++)
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+}
+
+static void reset_link_expires(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    unsigned saved = F.accounts.reset_ttl_s;
+    F.accounts.reset_ttl_s = 1;
+    test_resp_t r;
+    forgot(m.email, &r);
+    test_resp_dispose(&r);
+    F.accounts.reset_ttl_s = saved;
+    char token[65];
+    last_reset_token(m.customer_id, m.user_id, token);
+    uv_sleep(1100);
+    assert_int_equal(reset(token, "brand new password"), 400);
+    assert_int_equal(login_status(m.email, "correct horse battery"), 200);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -1795,6 +1952,10 @@ int main(void)
                                test_setup),
         cmocka_unit_test_setup(login_with_totp_takes_a_second_step_and_refuses_replays, test_setup),
         cmocka_unit_test_setup(turning_totp_off_needs_the_password_and_a_code, test_setup),
+        cmocka_unit_test_setup(forgot_answers_the_same_whether_or_not_the_email_exists, test_setup),
+        cmocka_unit_test_setup(reset_link_works_once_voids_older_links_and_ends_every_session,
+                               test_setup),
+        cmocka_unit_test_setup(reset_link_expires, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -33,6 +33,11 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
     sodium_memzero(key, sizeof key);
     if (!out->secret_key[0])
         out->secret_key = NULL;
+    out->public_url = ct_config_str(cfg, "CITERNE_PUBLIC_URL", "http://127.0.0.1:8080");
+    if (strncmp(out->public_url, "https://", 8) != 0 && strncmp(out->public_url, "http://", 7) != 0)
+        ct_config_fail(cfg, "CITERNE_PUBLIC_URL: expected an http(s):// URL, got \"%s\"",
+                       out->public_url);
+    out->reset_ttl_s = (unsigned)ct_config_int(cfg, "CITERNE_RESET_TTL_S", 1800, 300, 86400);
     out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
     out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
     out->throttle.addr_max_delay_s =
@@ -63,6 +68,8 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->trusted_proxies = settings->trusted_proxies ? settings->trusted_proxies : "";
     a->throttle = settings->throttle;
     a->mfa_ttl_s = 300;
+    a->public_url = settings->public_url ? settings->public_url : "http://127.0.0.1:8080";
+    a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
     if (settings->secret_key)
         a->have_secret_key = accounts_secret_key_parse(settings->secret_key, a->secret_key) == 0;
     if (!a->have_secret_key)
@@ -106,6 +113,8 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/2fa/totp/confirm", accounts_api_totp_confirm},
         {"POST", "/api/v1/accounts/2fa/totp/disable", accounts_api_totp_disable},
         {"POST", "/api/v1/accounts/logout", accounts_api_logout},
+        {"POST", "/api/v1/accounts/password/forgot", accounts_api_password_forgot},
+        {"POST", "/api/v1/accounts/password/reset", accounts_api_password_reset},
         {"GET", "/api/v1/accounts/me", accounts_api_me},
         {"GET", "/api/v1/accounts/sessions", accounts_api_sessions_list},
         {"POST", "/api/v1/accounts/sessions/revoke-others", accounts_api_sessions_revoke_others},

@@ -29,6 +29,8 @@ typedef struct {
     unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
     unsigned session_idle_s;           /* CITERNE_SESSION_IDLE_S, default 30 min */
     const char *secret_key;            /* CITERNE_ACCOUNTS_SECRET_KEY: 64 hex, or NULL */
+    const char *public_url;            /* CITERNE_PUBLIC_URL: the portal, for links */
+    unsigned reset_ttl_s;              /* CITERNE_RESET_TTL_S, default 30 min */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -47,7 +49,9 @@ typedef struct {
     /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
     const char *trusted_proxies;
     accounts_throttle_opts_t throttle;
-    unsigned mfa_ttl_s; /* life of a pending second step (5 min) */
+    unsigned mfa_ttl_s;     /* life of a pending second step (5 min) */
+    const char *public_url; /* the portal's base URL, for e-mailed links */
+    unsigned reset_ttl_s;   /* life of a password reset link */
     /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA
      * cannot be turned on (503). */
     bool have_secret_key;
@@ -181,5 +185,11 @@ void accounts_api_totp_confirm(ct_http_req_t *req, void *udata);
 void accounts_api_totp_disable(ct_http_req_t *req, void *udata);
 /* POST /login/totp {mfa_token, code | recovery_code}: the second step. */
 void accounts_api_login_totp(ct_http_req_t *req, void *udata);
+/* POST /password/forgot {email}: 202 whatever the e-mail; for an active
+ * user, a new link (the previous one void) and PasswordResetRequested. */
+void accounts_api_password_forgot(ct_http_req_t *req, void *udata);
+/* POST /password/reset {token, password}: sets the password once per link,
+ * ends every session of the user, PasswordChanged. */
+void accounts_api_password_reset(ct_http_req_t *req, void *udata);
 
 #endif

@@ -95,6 +95,40 @@ int accounts_event_user_created(const accounts_user_t *u, accounts_event_t *out)
     return pack(&ev, out);
 }
 
+int accounts_event_password_reset_requested(const accounts_user_ref_t *u, const char *reset_url,
+                                            int64_t expires_at_ms, accounts_event_t *out)
+{
+    Citerne__V1__PasswordResetRequested body = CITERNE__V1__PASSWORD_RESET_REQUESTED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.reset_url = str(reset_url);
+    body.expires_at = expires_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_RESET_REQUESTED;
+    ev.password_reset_requested = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
+                                    int64_t changed_at_ms, accounts_event_t *out)
+{
+    Citerne__V1__PasswordChanged body = CITERNE__V1__PASSWORD_CHANGED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.via = str(via);
+    body.changed_at = changed_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED;
+    ev.password_changed = &body;
+    return pack(&ev, out);
+}
+
 void accounts_event_dispose(accounts_event_t *ev)
 {
     free(ev->data);

@@ -22,6 +22,21 @@ int accounts_event_contract_created(const accounts_contract_t *c, accounts_event
 int accounts_event_site_created(const accounts_site_t *s, accounts_event_t *out);
 int accounts_event_user_created(const accounts_user_t *u, accounts_event_t *out);
 
+/* Whom a user event is about (strings borrowed). */
+typedef struct {
+    const char *user_id;
+    const char *customer_id; /* the user's first customer: the record key */
+    const char *email;
+    const char *name;
+} accounts_user_ref_t;
+
+/* PasswordResetRequested: reset_url carries the token (see README). */
+int accounts_event_password_reset_requested(const accounts_user_ref_t *u, const char *reset_url,
+                                            int64_t expires_at_ms, accounts_event_t *out);
+/* PasswordChanged, via "reset" or "change". */
+int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
+                                    int64_t changed_at_ms, accounts_event_t *out);
+
 /* Frees out->data; safe on a zeroed or already disposed event. */
 void accounts_event_dispose(accounts_event_t *ev);
 

@@ -260,3 +260,68 @@ int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb
                   " RETURNING 1",
                   user_id, cb, udata);
 }
+
+#define FIRST_CUSTOMER                                                                             \
+    "(SELECT uc.customer_id FROM user_customers uc WHERE uc.user_id = u.id"                        \
+    " ORDER BY uc.created_at, uc.customer_id LIMIT 1) AS customer_id"
+
+void accounts_store_reset_user(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, email);
+    tx_query(tx,
+             "SELECT u.id, u.email, u.name, " FIRST_CUSTOMER " FROM users u"
+             " WHERE u.email = $1 AND u.status = 'active' FOR UPDATE OF u",
+             &p, next);
+}
+
+void accounts_store_reset_put(ct_db_tx_t *tx, const char *user_id, const char *hash_hex, long ttl_s,
+                              ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, hash_hex);
+    ct_db_params_add_int(&p, ttl_s);
+    tx_query(tx,
+             "INSERT INTO password_resets (user_id, token_hash, expires_at)"
+             " VALUES ($1, decode($2, 'hex'), now() + make_interval(secs => $3))"
+             " ON CONFLICT (user_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,"
+             " created_at = now(), expires_at = EXCLUDED.expires_at"
+             " RETURNING (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms",
+             &p, next);
+}
+
+int accounts_store_reset_find(ct_db_t *db, const char *hash_hex, ct_db_result_cb cb, void *udata)
+{
+    return query1(db,
+                  "SELECT user_id FROM password_resets"
+                  " WHERE token_hash = decode($1, 'hex') AND expires_at > now()",
+                  hash_hex, cb, udata);
+}
+
+void accounts_store_reset_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, hash_hex);
+    tx_query(tx,
+             "DELETE FROM password_resets WHERE token_hash = decode($1, 'hex')"
+             " AND expires_at > now() RETURNING user_id",
+             &p, next);
+}
+
+void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
+                                 ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, password_hash);
+    tx_query(tx,
+             "UPDATE users u SET password_hash = $2, updated_at = now()"
+             " WHERE u.id = $1 AND u.status = 'active'"
+             " RETURNING u.id, u.email, u.name, " FIRST_CUSTOMER,
+             &p, next);
+}

@@ -66,4 +66,21 @@ int accounts_store_recovery_use(ct_db_t *db, const char *user_id, const char *ha
 /* Turns 2FA off (secret and recovery codes deleted): one row when it was on. */
 int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 
+/* ---- password reset ---- */
+/* In tx: an active user by normalised e-mail, locked: one row (id, email,
+ * name, customer_id: the first customer or NULL) or none. */
+void accounts_store_reset_user(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next);
+/* In tx: the user's one live link becomes hash_hex for ttl_s (replacing
+ * any earlier one): one row (expires_ms). */
+void accounts_store_reset_put(ct_db_tx_t *tx, const char *user_id, const char *hash_hex, long ttl_s,
+                              ct_db_tx_cb next);
+/* The user of a live link: one row (user_id) or none. */
+int accounts_store_reset_find(ct_db_t *db, const char *hash_hex, ct_db_result_cb cb, void *udata);
+/* In tx: uses the link up: one row (user_id) when it was live, none otherwise. */
+void accounts_store_reset_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next);
+/* In tx: sets an active user's password hash: one row (id, email, name,
+ * customer_id) or none. */
+void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
+                                 ct_db_tx_cb next);
+
 #endif
