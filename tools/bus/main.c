@@ -199,6 +199,15 @@ int main(int argc, char **argv)
             goto done;
         }
     }
+    /* Signals are ours before anyone can read the address and stop us. */
+    if (uv_loop_init(&loop) != 0)
+        goto done;
+    loop_open = true;
+    uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sigint);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     if (o.bootstrap_file) {
         int rc = write_bootstrap_file(o.bootstrap_file, bootstrap);
@@ -207,14 +216,6 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-
-    if (uv_loop_init(&loop) != 0)
-        goto done;
-    loop_open = true;
-    uv_signal_init(&loop, &sigterm);
-    uv_signal_init(&loop, &sigint);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_start(&sigint, on_signal, SIGINT);
     ct_log_info("bus ready: bootstrap=%s brokers=%d partitions=%d", bootstrap, o.brokers,
                 o.partitions);
     printf("%s\n", bootstrap);
@@ -227,6 +228,11 @@ int main(int argc, char **argv)
     status = 0;
 
 done:
+    if (loop_open && status != 0) {
+        uv_close((uv_handle_t *)&sigterm, NULL);
+        uv_close((uv_handle_t *)&sigint, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
     if (loop_open && uv_loop_close(&loop) != 0)
         ct_log_warn("loop not closed clean");
     if (mc)
