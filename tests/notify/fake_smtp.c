@@ -105,6 +105,10 @@ static bool step(conn_t *c)
         int code = c->s->rcpt_reply ? c->s->rcpt_reply : 250;
         if (strstr(line, "refuse"))
             code = 550; /* a mailbox that does not exist */
+        if (strstr(line, "mute")) {
+            c->s->muted++; /* a server that stops answering */
+            return true;
+        }
         snprintf(reply, sizeof reply, "%d %s\r\n", code, code < 300 ? "ok" : "refused");
         say(c, reply);
     } else if (strncasecmp(line, "DATA", 4) == 0) {

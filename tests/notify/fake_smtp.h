@@ -1,7 +1,7 @@
 /* A tiny SMTP server for tests, on the test's loop: greets, accepts
  * EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, and keeps each message
  * received (the DATA text without the final dot line). A recipient whose
- * address contains "refuse" gets 550. */
+ * address contains "refuse" gets 550; one containing "mute" gets no answer. */
 #ifndef NOTIFY_TEST_FAKE_SMTP_H
 #define NOTIFY_TEST_FAKE_SMTP_H
 
@@ -18,6 +18,7 @@ typedef struct {
     char *messages[FAKE_SMTP_MAX]; /* malloc'ed */
     char *envelope[FAKE_SMTP_MAX]; /* "MAIL FROM:<..> RCPT TO:<..>" */
     int open;                      /* connections open */
+    int muted;                     /* RCPT left unanswered ("mute" in the address) */
 } fake_smtp_t;
 
 /* Listens on 127.0.0.1, a free port (s->port). */

@@ -591,6 +591,36 @@ static void closing_the_sender_mid_send_leaves_the_row_for_later(void **state)
                      1);
 }
 
+static void closing_the_sender_aborts_an_email_the_server_does_not_answer(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    start_sender(10);
+    people_t p;
+    make_people(&p, "", "mute@example.com");
+    int muted = F.smtp.muted;
+    fx_record_t r;
+    fx_delivery_confirmed(&r, p.customer, "2026-11-24", 480);
+    apply(&r, "citerne.orders.v1", NULL);
+    fx_free(&r);
+    notify_sender_kick(sender);
+    for (int i = 0; i < 5000 && F.smtp.muted == muted; i++) {
+        uv_run(&F.svc.loop, UV_RUN_NOWAIT);
+        uv_sleep(2);
+    }
+    assert_int_equal(F.smtp.muted, muted + 1);
+    assert_true(notify_sender_inflight(sender) >= 1);
+    /* the send blocks in a pool thread; closing aborts it (progress callback) */
+    uint64_t t0 = uv_hrtime();
+    stop_sender();
+    assert_true(uv_hrtime() - t0 < 5000000000ULL);
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE customer_id = $1"
+                               " AND recipient = 'mute@example.com' AND status = 'pending'"
+                               " AND attempts = 0",
+                               p.customer),
+                     1);
+}
+
 /* ---- the API ---- */
 
 static void get(const char *path, const char *headers, int want, test_resp_t *r)
@@ -662,6 +692,7 @@ int main(void)
         cmocka_unit_test(a_permanent_refusal_fails_at_once),
         cmocka_unit_test(attempts_stop_at_the_maximum),
         cmocka_unit_test(closing_the_sender_mid_send_leaves_the_row_for_later),
+        cmocka_unit_test(closing_the_sender_aborts_an_email_the_server_does_not_answer),
         cmocka_unit_test(the_operator_lists_a_customers_notifications),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
