@@ -16,6 +16,7 @@
 #include "citerne/http.h"
 #include "citerne/id.h"
 #include "citerne/log.h"
+#include "citerne/metrics.h"
 #include "citerne/migrate.h"
 #include "citerne/service.h"
 #include "citerne/v1/telemetry.pb-c.h"
@@ -118,6 +119,7 @@ static int group_teardown(void **state)
     PQclear(PQexec(admin, sql));
     PQfinish(admin);
     free(F.pg_url);
+    ct_metrics_reset();
     return 0;
 }
 
@@ -257,8 +259,13 @@ static void the_first_crossing_of_a_batch_emits_one_event_with_the_crossing_read
     REQUIRE_STACK();
     char site[CT_UUID_STRLEN + 1];
     seed_site(site, 1000, 30);
+    ct_metric_t *readings = ct_metrics_counter("citerne_telemetry_readings_total", "");
+    ct_metric_t *crossings = ct_metrics_counter("citerne_telemetry_crossings_total", "");
+    double readings0 = ct_metric_value(readings), crossings0 = ct_metric_value(crossings);
     rd_t rd[] = {{site, 45, 0}, {site, 25, 10}, {site, 20, 20}};
     post_batch(rd, 3, 202);
+    assert_true(ct_metric_value(readings) == readings0 + 3);
+    assert_true(ct_metric_value(crossings) == crossings0 + 1);
     assert_int_equal(readings_of(site), 3);
     assert_int_equal(events_of(site), 1);
     Citerne__V1__TelemetryEvent *ev = event_of(site, 0);

@@ -5,6 +5,7 @@
 
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "citerne/metrics.h"
 #include "citerne/outbox.h"
 #include "citerne/validate.h"
 
@@ -106,6 +107,8 @@ static void on_deliver_done(const ct_db_error_t *err, void *udata)
     if (ctx->packed_set)
         orders_packed_dispose(&ctx->packed);
     if (!err) {
+        ct_metric_inc(ct_metrics_counter("citerne_orders_delivered_total",
+                                         "Deliveries confirmed by drivers"));
         ct_logc_info(ct_http_request_id(ctx->req), "order %s delivered: %d kg on %s",
                      ctx->order.order_id, ctx->order.delivered_kg, ctx->order.delivery_date);
         ct_http_reply_json(ctx->req, 200, orders_order_json(&ctx->order));

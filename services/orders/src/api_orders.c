@@ -5,6 +5,7 @@
 
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "citerne/metrics.h"
 #include "citerne/outbox.h"
 #include "citerne/session.h"
 #include "citerne/validate.h"
@@ -194,6 +195,8 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
     if (ctx->packed_set)
         orders_packed_dispose(&ctx->packed);
     if (!err) {
+        ct_metric_inc(ct_metrics_counter("citerne_orders_confirmed_total",
+                                         "Proposed orders confirmed by customers"));
         ct_logc_info(ct_http_request_id(ctx->req), "order %s confirmed by user %s: %d kg, %s, %s",
                      ctx->order.order_id, ctx->session.user_id, ctx->order.quantity_kg,
                      ctx->order.speed, ctx->order.delivery_date);

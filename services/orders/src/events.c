@@ -128,6 +128,7 @@ struct orders_event {
     orders_order_t order;
     orders_packed_t packed[2];
     int npacked, nappended;
+    const char *outcome; /* of a crossing, for the metrics once committed */
 };
 
 static bool uuid_copy(char *dst, const char *src)
@@ -380,6 +381,7 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     int64_t now = orders_now(ev->app);
     const char *open = PQntuples(res) > 0 ? ct_db_get(res, 0, "order_id") : NULL;
     if (open) {
+        ev->outcome = "ignored";
         ct_logc_info(ev->meta->correlation_id, "crossing %s: site %s has open order %s: ignored",
                      ev->meta->event_id, ev->site_id, open);
         orders_store_record_crossing(tx, ev->meta->event_id, ev->site_id, ev->level_pct,
@@ -422,6 +424,7 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     memcpy(o->correlation_id, ev->packed[0].meta.correlation_id, sizeof o->correlation_id);
     memcpy(o->last_event_id, ev->packed[ev->npacked - 1].meta.event_id, sizeof o->last_event_id);
+    ev->outcome = automatic ? "automatic" : "on_demand";
     ct_logc_info(ev->meta->correlation_id, "crossing %s: order %s of %d kg, %s", ev->meta->event_id,
                  o->order_id, o->quantity_kg, o->status);
     orders_store_insert_order(tx, o, on_order_inserted);
@@ -455,6 +458,16 @@ void orders_event_apply(ct_db_tx_t *tx, void *udata)
 static void on_inbox_done(int status, void *udata)
 {
     orders_event_t *ev = udata;
+    if (status == 0 && ev->outcome) {
+        if (strcmp(ev->outcome, "ignored") == 0) {
+            ct_metric_inc(ct_metrics_counter("citerne_orders_crossings_ignored_total",
+                                             "Crossings ignored: the site had an open order"));
+        } else {
+            char name[96];
+            snprintf(name, sizeof name, "citerne_orders_opened_total{mode=\"%s\"}", ev->outcome);
+            ct_metric_inc(ct_metrics_counter(name, "Orders opened by a threshold crossing"));
+        }
+    }
     if (status < 0 && status != CT_EUNAVAIL)
         ct_logc_warn(ev->meta->correlation_id, "event %s: %s", ev->meta->event_id,
                      ct_strerror(status));

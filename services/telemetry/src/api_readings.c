@@ -7,6 +7,7 @@
 #include "citerne/error.h"
 #include "citerne/event.h"
 #include "citerne/log.h"
+#include "citerne/metrics.h"
 #include "citerne/outbox.h"
 #include "citerne/validate.h"
 #include "citerne/v1/telemetry.pb-c.h"
@@ -181,6 +182,11 @@ static void on_committed(const ct_db_error_t *err, void *udata)
         if (ctx->nevents)
             ct_logc_info(ct_http_request_id(ctx->req), "%zu reading(s), %zu crossing(s)",
                          ctx->nreadings, ctx->nevents);
+        ct_metric_add(ct_metrics_counter("citerne_telemetry_readings_total", "Readings stored"),
+                      (double)ctx->nreadings);
+        ct_metric_add(ct_metrics_counter("citerne_telemetry_crossings_total",
+                                         "Threshold crossings published (one per episode)"),
+                      (double)ctx->nevents);
         ct_http_reply_json(ctx->req, 202,
                            json_pack("{s:I}", "accepted", (json_int_t)ctx->nreadings));
     } else if (err->status == CT_ENOTFOUND && ctx->unknown) {
