@@ -19,7 +19,8 @@ void ct_config_init(ct_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-static void vfail(ct_config_t *cfg, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vfail(ct_config_t *cfg, const char *fmt,
+                                                        va_list ap)
 {
     if (cfg->nerrors >= CT_CONFIG_MAX_ERRORS) {
         snprintf(cfg->errors[CT_CONFIG_MAX_ERRORS - 1], sizeof cfg->errors[0],
