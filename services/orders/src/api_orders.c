@@ -321,7 +321,11 @@ static void on_confirm_session(int status, const ct_session_t *s, void *udata)
         ct_http_reply_error(ctx->req, CT_ENOTFOUND, "no such order");
         return;
     }
-    json_t *body = ct_http_json_object(ctx->req);
+    /* every field is optional: no body at all means the proposal as is */
+    size_t len = 0;
+    ct_http_body(ctx->req, &len);
+    json_t *empty = len == 0 ? json_object() : NULL;
+    json_t *body = empty ? empty : ct_http_json_object(ctx->req);
     if (!body)
         return;
     ct_valid_t v;
@@ -329,6 +333,7 @@ static void on_confirm_session(int status, const ct_session_t *s, void *udata)
     ctx->quantity_kg = (int)ct_valid_int(&v, body, "quantity_kg", ORDERS_MIN_QUANTITY_KG,
                                          MAX_QUANTITY_KG, false, 0);
     ctx->speed = ct_valid_enum(&v, body, "speed", orders_speeds, false, "standard");
+    json_decref(empty); /* speed is then the static default */
     if (!ct_valid_ok(&v)) {
         ct_http_reply_invalid(ctx->req, ct_valid_take_errors(&v));
         ct_valid_dispose(&v);
