@@ -382,8 +382,8 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     const char *open = PQntuples(res) > 0 ? ct_db_get(res, 0, "order_id") : NULL;
     if (open) {
         ev->outcome = "ignored";
-        ct_logc_info(ev->meta->correlation_id, "crossing %s: site %s has open order %s: ignored",
-                     ev->meta->event_id, ev->site_id, open);
+        ct_logc_debug(ev->meta->correlation_id, "crossing %s: site %s has open order %s: ignored",
+                      ev->meta->event_id, ev->site_id, open);
         orders_store_record_crossing(tx, ev->meta->event_id, ev->site_id, ev->level_pct,
                                      ev->threshold_pct, (long long)ev->measured_ms, ev->source,
                                      "open_order", open, step_commit);
@@ -425,8 +425,8 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     memcpy(o->correlation_id, ev->packed[0].meta.correlation_id, sizeof o->correlation_id);
     memcpy(o->last_event_id, ev->packed[ev->npacked - 1].meta.event_id, sizeof o->last_event_id);
     ev->outcome = automatic ? "automatic" : "on_demand";
-    ct_logc_info(ev->meta->correlation_id, "crossing %s: order %s of %d kg, %s", ev->meta->event_id,
-                 o->order_id, o->quantity_kg, o->status);
+    ct_logc_debug(ev->meta->correlation_id, "crossing %s: order %s of %d kg, %s",
+                  ev->meta->event_id, o->order_id, o->quantity_kg, o->status);
     orders_store_insert_order(tx, o, on_order_inserted);
 }
 

@@ -180,8 +180,8 @@ static void on_committed(const ct_db_error_t *err, void *udata)
     post_ctx_t *ctx = udata;
     if (!err) {
         if (ctx->nevents)
-            ct_logc_info(ct_http_request_id(ctx->req), "%zu reading(s), %zu crossing(s)",
-                         ctx->nreadings, ctx->nevents);
+            ct_logc_debug(ct_http_request_id(ctx->req), "%zu reading(s), %zu crossing(s)",
+                          ctx->nreadings, ctx->nevents);
         ct_metric_add(ct_metrics_counter("citerne_telemetry_readings_total", "Readings stored"),
                       (double)ctx->nreadings);
         ct_metric_add(ct_metrics_counter("citerne_telemetry_crossings_total",
