@@ -84,7 +84,10 @@ class Proc:
 
 
 def say(msg):
-    print("stack: " + msg, flush=True)
+    try:
+        print("stack: " + msg, flush=True)
+    except (BrokenPipeError, OSError):
+        pass  # the terminal or pipe is gone (Ctrl-C on `... | tee`): carry on stopping
 
 
 # ---------------------------------------------------------------- processes
