@@ -1650,6 +1650,200 @@ static void reset_link_expires(void **state)
     assert_int_equal(login_status(m.email, "correct horse battery"), 200);
 }
 
+/* ---- sign-up ---- */
+
+static int signup(const char *json, char **body_out)
+{
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/signup", NULL, json, &r);
+    int status = r.status;
+    if (body_out)
+        *body_out = strdup(r.body ? r.body : "");
+    test_resp_dispose(&r);
+    return status;
+}
+
+/* The token of the newest ActivationRequested keyed by customer_id, for email. */
+static void last_activation_token(const char *customer_id, const char *email, char token[65])
+{
+    Citerne__V1__AccountsEvent *ev[64];
+    size_t n = outbox_events(customer_id, ev, 64);
+    token[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i]->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_ACTIVATION_REQUESTED &&
+            strcmp(ev[i]->activation_requested->email, email) == 0) {
+            const char *t = strstr(ev[i]->activation_requested->activation_url, "/activate#token=");
+            assert_non_null(t);
+            assert_true(ev[i]->activation_requested->expires_at > ct_now_ms());
+            snprintf(token, 65, "%s", t + 16);
+        }
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+    }
+    assert_int_equal(strlen(token), 64);
+}
+
+static int activate(const char *token, const char *password, test_resp_t *keep)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"token\":\"%s\",\"password\":\"%s\"}", token, password);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/signup/activate", NULL, body, &r);
+    int status = r.status;
+    if (keep)
+        *keep = r;
+    else
+        test_resp_dispose(&r);
+    return status;
+}
+
+/* A household customer with a phone on file. */
+static void make_customer_with_phone(made_t *m, const char *phone)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->number, sizeof m->number, "C%07d", 1000 * F.seq + (int)(random() % 1000));
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"name\":\"Famille Petit\",\"segment\":\"household\","
+             "\"phone\":\"%s\"}",
+             m->number, phone);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create customer with a phone");
+    snprintf(m->customer_id, sizeof m->customer_id, "%s", jstr(&r, "id"));
+    assert_string_equal(jstr(&r, "phone"), phone);
+    test_resp_dispose(&r);
+}
+
+static void signup_answers_the_same_whether_or_not_the_customer_exists(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer_with_phone(&m, "+33612345678");
+    char email[64], body[512];
+    snprintf(email, sizeof email, "signup%d@example.test", F.seq);
+    long long events = outbox_rows();
+
+    char *answers[4];
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"C0000001\",\"phone\":\"+33612345678\",\"email\":\"%s\"}",
+             email);
+    assert_int_equal(signup(body, &answers[0]), 202); /* no such customer */
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"phone\":\"+33600000000\",\"email\":\"%s\"}", m.number,
+             email);
+    assert_int_equal(signup(body, &answers[1]), 202); /* wrong phone */
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"invoice_number\":\"F2026-000001\",\"email\":\"%s\"}",
+             m.number, email);
+    assert_int_equal(signup(body, &answers[2]), 202); /* no such invoice */
+    assert_int_equal(outbox_rows(), events);
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE email = $1", email), 0);
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"phone\":\"+33612345678\",\"email\":\"%s\"}", m.number,
+             email);
+    assert_int_equal(signup(body, &answers[3]), 202); /* proven */
+    for (int i = 1; i < 4; i++)
+        assert_string_equal(answers[i], answers[0]);
+    for (int i = 0; i < 4; i++)
+        free(answers[i]);
+    assert_int_equal(outbox_rows(), events + 1);
+    /* a pending user, admin of the customer, with a hashed link */
+    assert_int_equal(sql_count("SELECT count(*) FROM users u JOIN user_customers uc ON"
+                               " uc.user_id = u.id WHERE u.email = $1 AND u.status = 'pending'"
+                               " AND u.password_hash IS NULL AND uc.role = 'admin'",
+                               email),
+                     1);
+    char token[65];
+    last_activation_token(m.customer_id, email, token);
+    assert_int_equal(sql_count("SELECT count(*) FROM user_activations WHERE token_hash ="
+                               " sha256(convert_to($1, 'UTF8'))",
+                               token),
+                     1);
+    /* pending: no sign-in yet */
+    assert_int_equal(login_status(email, "a fine long passphrase"), 401);
+    assert_int_equal(signup("{\"customer_number\":\"C1234567\",\"email\":\"a@b.fr\"}", NULL),
+                     400); /* neither phone nor invoice */
+}
+
+static void activation_link_sets_a_good_password_once_and_expires(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer_with_phone(&m, "+33612345679");
+    /* an invoice billing announced proves the customer too */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO customer_invoices (customer_id, invoice_number) VALUES ('%s',"
+             " 'F2026-%06d')",
+             m.customer_id, F.seq);
+    PQclear(PQexec(F.pg, sql));
+    char email[64], body[512], first[65], second[65];
+    snprintf(email, sizeof email, "activate%d@example.test", F.seq);
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"invoice_number\":\"F2026-%06d\",\"email\":\"%s\","
+             "\"name\":\"Jeanne Petit\"}",
+             m.number, F.seq, email);
+    assert_int_equal(signup(body, NULL), 202);
+    last_activation_token(m.customer_id, email, first);
+    /* re-sent: a new link, the old one void */
+    snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/signup/resend", NULL, body, &r);
+    expect_status(&r, 202, "resend");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/signup/resend", NULL, "{\"email\":\"nobody@example.test\"}", &r);
+    expect_status(&r, 202, "resend for nobody");
+    test_resp_dispose(&r);
+    last_activation_token(m.customer_id, email, second);
+    assert_string_not_equal(first, second);
+    assert_int_equal(activate(first, "a fine long passphrase", NULL), 400);
+
+    /* the password: long enough and not a common one */
+    assert_int_equal(activate(second, "too short", &r), 400);
+    assert_true(names_field(&r, "password"));
+    test_resp_dispose(&r);
+    assert_int_equal(activate(second, "123QWEasdzxc", &r), 400);
+    assert_true(names_field(&r, "password"));
+    assert_non_null(strstr(r.body, "too common"));
+    test_resp_dispose(&r);
+
+    long long events = outbox_rows();
+    assert_int_equal(activate(second, "a fine long passphrase", NULL), 204);
+    assert_int_equal(activate(second, "another fine passphrase", &r), 400);
+    expect_problem_type(&r, "invalid-token");
+    test_resp_dispose(&r);
+    assert_int_equal(login_status(email, "a fine long passphrase"), 200);
+    /* UserCreated now, for the read models */
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev[64];
+    size_t n = outbox_events(m.customer_id, ev, 64);
+    assert_int_equal(ev[n - 1]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED);
+    assert_string_equal(ev[n - 1]->user_created->email, email);
+    assert_string_equal(ev[n - 1]->user_created->role, "admin");
+    assert_string_equal(ev[n - 1]->user_created->name, "Jeanne Petit");
+    for (size_t i = 0; i < n; i++)
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+
+    /* a second person proving the same customer is a viewer (an admin
+     * exists); their link expires */
+    unsigned saved = F.accounts.activation_ttl_s;
+    F.accounts.activation_ttl_s = 1;
+    snprintf(email, sizeof email, "second%d@example.test", F.seq);
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"phone\":\"+33612345679\",\"email\":\"%s\"}", m.number,
+             email);
+    assert_int_equal(signup(body, NULL), 202);
+    F.accounts.activation_ttl_s = saved;
+    assert_int_equal(sql_count("SELECT count(*) FROM users u JOIN user_customers uc ON"
+                               " uc.user_id = u.id WHERE u.email = $1 AND uc.role = 'viewer'",
+                               email),
+                     1);
+    char third[65];
+    last_activation_token(m.customer_id, email, third);
+    uv_sleep(1100);
+    assert_int_equal(activate(third, "a fine long passphrase", NULL), 400);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -1956,6 +2150,9 @@ int main(void)
         cmocka_unit_test_setup(reset_link_works_once_voids_older_links_and_ends_every_session,
                                test_setup),
         cmocka_unit_test_setup(reset_link_expires, test_setup),
+        cmocka_unit_test_setup(signup_answers_the_same_whether_or_not_the_customer_exists,
+                               test_setup),
+        cmocka_unit_test_setup(activation_link_sets_a_good_password_once_and_expires, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -10,7 +10,10 @@
 #include <cmocka.h>
 
 #include "citerne/id.h"
+#include "citerne/error.h"
+#include "citerne/event.h"
 #include "citerne/v1/accounts.pb-c.h"
+#include "citerne/v1/billing.pb-c.h"
 #include "events.h"
 
 static Citerne__V1__AccountsEvent *decode(const accounts_event_t *ev)
@@ -138,6 +141,81 @@ static void each_event_gets_its_own_id(void **state)
     accounts_event_dispose(&b);
 }
 
+static void link_events_carry_their_url_and_expiry(void **state)
+{
+    (void)state;
+    accounts_user_ref_t u = {.user_id = "01a2021b-9e77-701b-819a-8d1dacc399c8",
+                             .customer_id = "01a2021b-9e77-701b-819a-8d1dacc399c9",
+                             .email = "marie@example.fr",
+                             .name = "Marie"};
+    accounts_event_t ev;
+    assert_int_equal(
+        accounts_event_password_reset_requested(&u, "https://p/reset-password#token=ab", 1234, &ev),
+        0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_RESET_REQUESTED);
+    assert_string_equal(m->password_reset_requested->reset_url,
+                        "https://p/reset-password#token=ab");
+    assert_string_equal(m->password_reset_requested->customer_id, u.customer_id);
+    assert_int_equal(m->password_reset_requested->expires_at, 1234);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+
+    assert_int_equal(
+        accounts_event_activation_requested(&u, "https://p/activate#token=cd", 99, &ev), 0);
+    m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_ACTIVATION_REQUESTED);
+    assert_string_equal(m->activation_requested->activation_url, "https://p/activate#token=cd");
+    assert_string_equal(m->activation_requested->email, "marie@example.fr");
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+
+    assert_int_equal(accounts_event_password_changed(&u, "reset", 5, &ev), 0);
+    m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED);
+    assert_string_equal(m->password_changed->via, "reset");
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+}
+
+static size_t pack_billing(Citerne__V1__InvoiceIssued *inv, uint8_t *buf, size_t cap)
+{
+    ct_event_meta_t meta;
+    ct_event_meta_init(&meta, "billing", NULL);
+    Citerne__V1__BillingEvent ev = CITERNE__V1__BILLING_EVENT__INIT;
+    ev.meta = &meta.meta;
+    if (inv) {
+        ev.body_case = CITERNE__V1__BILLING_EVENT__BODY_INVOICE_ISSUED;
+        ev.invoice_issued = inv;
+    }
+    assert_true(citerne__v1__billing_event__get_packed_size(&ev) <= cap);
+    return citerne__v1__billing_event__pack(&ev, buf);
+}
+
+static void invoice_issued_yields_the_customers_invoice_number(void **state)
+{
+    (void)state;
+    Citerne__V1__InvoiceIssued inv = CITERNE__V1__INVOICE_ISSUED__INIT;
+    inv.customer_id = "01A2021B-9E77-701B-819A-8D1DACC399C9";
+    inv.invoice_number = "F2026-000042";
+    inv.issue_date = "2026-11-21";
+    uint8_t buf[512];
+    size_t len = pack_billing(&inv, buf, sizeof buf);
+    accounts_invoice_seen_t seen;
+    assert_int_equal(accounts_billing_decode(buf, len, &seen), 0);
+    assert_string_equal(seen.customer_id, "01a2021b-9e77-701b-819a-8d1dacc399c9");
+    assert_string_equal(seen.invoice_number, "F2026-000042");
+    assert_string_equal(seen.issue_date, "2026-11-21");
+    assert_true(ct_uuid_valid(seen.event_id));
+
+    len = pack_billing(NULL, buf, sizeof buf); /* another body: skipped */
+    assert_int_equal(accounts_billing_decode(buf, len, &seen), 1);
+    inv.customer_id = "not a uuid";
+    len = pack_billing(&inv, buf, sizeof buf);
+    assert_int_equal(accounts_billing_decode(buf, len, &seen), CT_EDECODE);
+    assert_int_equal(accounts_billing_decode("\xff\xff\xff", 3, &seen), CT_EDECODE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +224,8 @@ int main(void)
         cmocka_unit_test(site_created_carries_the_contracts_mode_and_customer),
         cmocka_unit_test(user_created_never_carries_the_password),
         cmocka_unit_test(each_event_gets_its_own_id),
+        cmocka_unit_test(link_events_carry_their_url_and_expiry),
+        cmocka_unit_test(invoice_issued_yields_the_customers_invoice_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "password.h"
 #include "rules.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -429,6 +430,19 @@ static void time_text_is_rfc3339_utc_with_ms(void **state)
     assert_string_equal(out, "2026-11-22T07:25:29.790Z");
 }
 
+static void common_passwords_are_refused_whatever_their_case(void **state)
+{
+    (void)state;
+    assert_int_equal(accounts_common_passwords_load(), 0);
+    assert_int_equal(accounts_common_passwords_count(), 30000);
+    assert_true(accounts_password_is_common("123qweasdzxc", 12));
+    assert_true(accounts_password_is_common("1QAZ2WSX3EDC", 12));
+    assert_true(accounts_password_is_common("password", 8));
+    assert_false(accounts_password_is_common("correct horse battery", 21));
+    assert_false(accounts_password_is_common("123qweasdzxc!", 13));
+    assert_false(accounts_password_is_common("", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +462,7 @@ int main(void)
         cmocka_unit_test(client_addr_is_the_peer_unless_a_trusted_proxy_forwards),
         cmocka_unit_test(device_label_names_browser_and_system),
         cmocka_unit_test(time_text_is_rfc3339_utc_with_ms),
+        cmocka_unit_test(common_passwords_are_refused_whatever_their_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "password.h"
 #include "totp.h"
 
 #define EIGHT_HOURS_S (8 * 3600)
@@ -38,6 +39,8 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         ct_config_fail(cfg, "CITERNE_PUBLIC_URL: expected an http(s):// URL, got \"%s\"",
                        out->public_url);
     out->reset_ttl_s = (unsigned)ct_config_int(cfg, "CITERNE_RESET_TTL_S", 1800, 300, 86400);
+    out->activation_ttl_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_ACTIVATION_TTL_S", 86400, 300, 7L * 86400);
     out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
     out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
     out->throttle.addr_max_delay_s =
@@ -70,6 +73,11 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->mfa_ttl_s = 300;
     a->public_url = settings->public_url ? settings->public_url : "http://127.0.0.1:8080";
     a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
+    a->activation_ttl_s = settings->activation_ttl_s ? settings->activation_ttl_s : 86400;
+    if (accounts_common_passwords_load() != 0) {
+        ct_log_error("cannot load the list of common passwords");
+        return CT_EINTERNAL;
+    }
     if (settings->secret_key)
         a->have_secret_key = accounts_secret_key_parse(settings->secret_key, a->secret_key) == 0;
     if (!a->have_secret_key)
@@ -115,6 +123,9 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/logout", accounts_api_logout},
         {"POST", "/api/v1/accounts/password/forgot", accounts_api_password_forgot},
         {"POST", "/api/v1/accounts/password/reset", accounts_api_password_reset},
+        {"POST", "/api/v1/accounts/signup", accounts_api_signup},
+        {"POST", "/api/v1/accounts/signup/resend", accounts_api_signup_resend},
+        {"POST", "/api/v1/accounts/signup/activate", accounts_api_signup_activate},
         {"GET", "/api/v1/accounts/me", accounts_api_me},
         {"GET", "/api/v1/accounts/sessions", accounts_api_sessions_list},
         {"POST", "/api/v1/accounts/sessions/revoke-others", accounts_api_sessions_revoke_others},

@@ -31,6 +31,7 @@ typedef struct {
     const char *secret_key;            /* CITERNE_ACCOUNTS_SECRET_KEY: 64 hex, or NULL */
     const char *public_url;            /* CITERNE_PUBLIC_URL: the portal, for links */
     unsigned reset_ttl_s;              /* CITERNE_RESET_TTL_S, default 30 min */
+    unsigned activation_ttl_s;         /* CITERNE_ACTIVATION_TTL_S, default 1 day */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -49,9 +50,10 @@ typedef struct {
     /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
     const char *trusted_proxies;
     accounts_throttle_opts_t throttle;
-    unsigned mfa_ttl_s;     /* life of a pending second step (5 min) */
-    const char *public_url; /* the portal's base URL, for e-mailed links */
-    unsigned reset_ttl_s;   /* life of a password reset link */
+    unsigned mfa_ttl_s;        /* life of a pending second step (5 min) */
+    const char *public_url;    /* the portal's base URL, for e-mailed links */
+    unsigned reset_ttl_s;      /* life of a password reset link */
+    unsigned activation_ttl_s; /* life of an activation link */
     /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA
      * cannot be turned on (503). */
     bool have_secret_key;
@@ -84,6 +86,7 @@ typedef struct {
     const char *segment;
     int vat_rate_bp;
     const char *siret; /* NULL for households */
+    const char *phone; /* E.164 or NULL: proves the customer at sign-up */
 } accounts_customer_t;
 
 typedef struct {
@@ -138,6 +141,10 @@ void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[A
  * cannot answer: fail closed) and never calls cb. */
 typedef void (*accounts_auth_cb)(ct_http_req_t *req, const ct_session_t *s, void *udata);
 void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void *udata);
+/* What is wrong with a new password (a JSON value from a body): NULL when
+ * it is a string of 12..128 code points not on the common list, else a
+ * message for the "password" field. */
+const char *accounts_password_problem(json_t *password);
 /* Replies 503 "the session store is unavailable" with Retry-After. */
 void accounts_reply_unavailable(ct_http_req_t *req);
 
@@ -191,5 +198,18 @@ void accounts_api_password_forgot(ct_http_req_t *req, void *udata);
 /* POST /password/reset {token, password}: sets the password once per link,
  * ends every session of the user, PasswordChanged. */
 void accounts_api_password_reset(ct_http_req_t *req, void *udata);
+/* POST /signup {customer_number, phone | invoice_number, email, name?}: 202
+ * whatever exists; when the customer is proven, a pending user (admin of
+ * the customer when it has none, viewer otherwise) and ActivationRequested. */
+void accounts_api_signup(ct_http_req_t *req, void *udata);
+/* POST /signup/resend {email}: 202; a new link for a pending user. */
+void accounts_api_signup_resend(ct_http_req_t *req, void *udata);
+/* POST /signup/activate {token, password}: the user becomes active,
+ * UserCreated per customer. */
+void accounts_api_signup_activate(ct_http_req_t *req, void *udata);
+
+/* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
+ * the invoice numbers of each customer, through the inbox. */
+void accounts_on_message(ct_bus_msg_t *msg, void *udata);
 
 #endif

@@ -6,6 +6,7 @@
 #include "accounts.h"
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "password.h"
 #include "rules.h"
 
 bool accounts_require_operator(accounts_t *a, ct_http_req_t *req)
@@ -94,4 +95,17 @@ void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void 
     ctx->cb = cb;
     ctx->udata = udata;
     ct_session_lookup(a->svc->cache, req, on_auth_session, ctx);
+}
+
+const char *accounts_password_problem(json_t *password)
+{
+    if (!json_is_string(password))
+        return "expected a string";
+    const char *pw = json_string_value(password);
+    size_t len = json_string_length(password);
+    if (!accounts_password_length_ok(pw, len))
+        return "expected 12 to 128 characters";
+    if (accounts_password_is_common(pw, len))
+        return "this password is too common: choose another";
+    return NULL;
 }

@@ -49,6 +49,13 @@ static bool parse_customer(ct_valid_t *v, json_t *body, accounts_customer_t *c)
         ct_valid_fail(v, "siret", "required for a business customer");
     if (c->segment && strcmp(c->segment, "household") == 0 && has_siret)
         ct_valid_fail(v, "siret", "not allowed for a household customer");
+    json_t *phone = json_object_get(body, "phone");
+    c->phone = NULL;
+    if (phone && !json_is_null(phone)) {
+        c->phone = ct_valid_str(v, body, "phone", 1, 64, true);
+        if (c->phone && !accounts_phone_valid(c->phone))
+            ct_valid_fail(v, "phone", "expected E.164: \"+\" and 8 to 15 digits");
+    }
     return ct_valid_ok(v);
 }
 
@@ -96,9 +103,10 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "customer %s created", ctx->c.id);
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?}", "id", ctx->c.id, "customer_number",
-                            ctx->c.customer_number, "name", ctx->c.name, "segment", ctx->c.segment,
-                            "vat_rate_bp", ctx->c.vat_rate_bp, "siret", ctx->c.siret);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?}", "id", ctx->c.id, "customer_number",
+                  ctx->c.customer_number, "name", ctx->c.name, "segment", ctx->c.segment,
+                  "vat_rate_bp", ctx->c.vat_rate_bp, "siret", ctx->c.siret, "phone", ctx->c.phone);
     ct_http_reply_json(ctx->req, 201, out);
 }
 

@@ -323,10 +323,9 @@ void accounts_api_password_reset(ct_http_req_t *req, void *udata)
     if (!json_is_string(token))
         json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "token", "message",
                                                 "expected the token of the link"));
-    if (!json_is_string(password) ||
-        !accounts_password_length_ok(json_string_value(password), json_string_length(password)))
-        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "password", "message",
-                                                "expected 12 to 128 characters"));
+    const char *why = accounts_password_problem(password);
+    if (why)
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "password", "message", why));
     if (json_array_size(errors) > 0) {
         ct_http_reply_invalid(req, errors);
         return;

@@ -1,12 +1,16 @@
 /* Domain values -> AccountsEvent protobuf (see events.h). */
 #include "events.h"
+#include "rules.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "citerne/event.h"
+#include "citerne/error.h"
 #include "citerne/v1/accounts.pb-c.h"
+#include "citerne/v1/billing.pb-c.h"
 
 /* protobuf-c's string fields are char *, ours are const: the message only
  * reads them while packing. */
@@ -110,6 +114,51 @@ int accounts_event_password_reset_requested(const accounts_user_ref_t *u, const 
     ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_RESET_REQUESTED;
     ev.password_reset_requested = &body;
     return pack(&ev, out);
+}
+
+int accounts_event_activation_requested(const accounts_user_ref_t *u, const char *activation_url,
+                                        int64_t expires_at_ms, accounts_event_t *out)
+{
+    Citerne__V1__ActivationRequested body = CITERNE__V1__ACTIVATION_REQUESTED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.activation_url = str(activation_url);
+    body.expires_at = expires_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_ACTIVATION_REQUESTED;
+    ev.activation_requested = &body;
+    return pack(&ev, out);
+}
+
+int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
+{
+    memset(out, 0, sizeof *out);
+    Citerne__V1__BillingEvent *ev = citerne__v1__billing_event__unpack(NULL, len, data);
+    if (!ev)
+        return CT_EDECODE;
+    int rc = CT_EDECODE;
+    if (!ev->meta || ct_event_meta_check(ev->meta) != 0) {
+        rc = CT_EDECODE;
+    } else if (ev->body_case != CITERNE__V1__BILLING_EVENT__BODY_INVOICE_ISSUED) {
+        rc = 1;
+    } else {
+        const Citerne__V1__InvoiceIssued *i = ev->invoice_issued;
+        size_t n = i->invoice_number ? strlen(i->invoice_number) : 0;
+        if (i->customer_id && ct_uuid_valid(i->customer_id) && n > 0 &&
+            n < sizeof out->invoice_number) {
+            snprintf(out->event_id, sizeof out->event_id, "%s", ev->meta->event_id);
+            accounts_uuid_lower(out->customer_id, i->customer_id);
+            memcpy(out->invoice_number, i->invoice_number, n + 1);
+            if (i->issue_date && strlen(i->issue_date) == 10)
+                memcpy(out->issue_date, i->issue_date, 11);
+            rc = 0;
+        }
+    }
+    citerne__v1__billing_event__free_unpacked(ev, NULL);
+    return rc;
 }
 
 int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,

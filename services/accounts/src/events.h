@@ -33,9 +33,24 @@ typedef struct {
 /* PasswordResetRequested: reset_url carries the token (see README). */
 int accounts_event_password_reset_requested(const accounts_user_ref_t *u, const char *reset_url,
                                             int64_t expires_at_ms, accounts_event_t *out);
+/* ActivationRequested: activation_url carries the token. */
+int accounts_event_activation_requested(const accounts_user_ref_t *u, const char *activation_url,
+                                        int64_t expires_at_ms, accounts_event_t *out);
 /* PasswordChanged, via "reset" or "change". */
 int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
                                     int64_t changed_at_ms, accounts_event_t *out);
+
+/* The invoice number a consumed billing record makes known: InvoiceIssued
+ * with a customer UUID and a number fills out (strings copied, bounded);
+ * 1 when the record is something else (skip it); CT_EDECODE when it does not
+ * decode or lacks those fields. */
+typedef struct {
+    char event_id[CT_UUID_STRLEN + 1];
+    char customer_id[CT_UUID_STRLEN + 1];
+    char invoice_number[64];
+    char issue_date[11];
+} accounts_invoice_seen_t;
+int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out);
 
 /* Frees out->data; safe on a zeroed or already disposed event. */
 void accounts_event_dispose(accounts_event_t *ev);

@@ -5,11 +5,14 @@
 
 int main(void)
 {
+    /* billing: the invoice numbers that prove a customer at sign-up */
+    static const char *const consumes[] = {"citerne.billing.v1", NULL};
     const ct_service_desc_t desc = {
         .name = "accounts",
         .default_http_addr = "127.0.0.1:8081",
         .use_cache = true,
-        .consumes = NULL, /* accounts consumes nothing */
+        .consumes = consumes,
+        .on_message = accounts_on_message,
         .migrations = accounts_migrations,
         .nmigrations = accounts_migrations_count,
     };

@@ -1,7 +1,10 @@
 /* Password hashing on the libuv thread pool (see password.h). */
 #include "password.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "citerne/error.h"
 
@@ -52,4 +55,72 @@ int accounts_pw_verify(uv_loop_t *loop, accounts_pw_job_t *job, const char *hash
     job->udata = udata;
     job->work.data = job;
     return uv_queue_work(loop, &job->work, verify_work, after_work);
+}
+
+/* Generated from data/common-passwords.txt (embed_data.cmake). */
+extern const unsigned char accounts_common_passwords[];
+extern const size_t accounts_common_passwords_len;
+
+static char *common_text; /* a copy, lower-cased, lines NUL-terminated */
+static const char **common;
+static size_t ncommon;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int accounts_common_passwords_load(void)
+{
+    if (common)
+        return 0;
+    size_t len = accounts_common_passwords_len;
+    common_text = malloc(len + 1);
+    if (!common_text)
+        return -ENOMEM;
+    memcpy(common_text, accounts_common_passwords, len);
+    common_text[len] = '\0';
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        lines += common_text[i] == '\n';
+    common = malloc(lines * sizeof *common);
+    if (!common) {
+        free(common_text);
+        common_text = NULL;
+        return -ENOMEM;
+    }
+    for (char *line = common_text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (line[0] && line[0] != '#') {
+            for (char *c = line; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                    *c = (char)(*c - 'A' + 'a');
+            common[ncommon++] = line;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    qsort(common, ncommon, sizeof *common, cmp_str);
+    return 0;
+}
+
+bool accounts_password_is_common(const char *password, size_t len)
+{
+    if (!common || len == 0 || len > 128 || memchr(password, '\0', len))
+        return false;
+    char lower[129];
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)(password[i] >= 'A' && password[i] <= 'Z' ? password[i] - 'A' + 'a'
+                                                                   : password[i]);
+    lower[len] = '\0';
+    const char *key = lower;
+    bool found = bsearch(&key, common, ncommon, sizeof *common, cmp_str) != NULL;
+    sodium_memzero(lower, sizeof lower);
+    return found;
+}
+
+size_t accounts_common_passwords_count(void)
+{
+    return ncommon;
 }

@@ -3,6 +3,7 @@
 #ifndef ACCOUNTS_PASSWORD_H
 #define ACCOUNTS_PASSWORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sodium.h>
 #include <uv.h>
@@ -37,5 +38,15 @@ int accounts_pw_hash(uv_loop_t *loop, accounts_pw_job_t *job, const char *passwo
  * cb(0 or CT_EUNAUTH, NULL, udata) on the loop. Same return as above. */
 int accounts_pw_verify(uv_loop_t *loop, accounts_pw_job_t *job, const char *hash,
                        const char *password, size_t len, accounts_pw_cb cb, void *udata);
+
+/* The embedded list of common passwords (data/common-passwords.txt, one a
+ * line, '#' comments), made searchable once at start. 0, or -ENOMEM. Not
+ * thread-safe: call before the loop runs. */
+int accounts_common_passwords_load(void);
+/* Whether password (len bytes) is on the list, ignoring ASCII case. False
+ * before the list is loaded. Any thread once loaded. */
+bool accounts_password_is_common(const char *password, size_t len);
+/* Entries loaded (tests). */
+size_t accounts_common_passwords_count(void);
 
 #endif

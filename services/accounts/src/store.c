@@ -19,9 +19,10 @@ void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c
     ct_db_params_add(&p, c->segment);
     ct_db_params_add_int(&p, c->vat_rate_bp);
     ct_db_params_add(&p, c->siret);
+    ct_db_params_add(&p, c->phone);
     tx_query(tx,
-             "INSERT INTO customers (id, customer_number, name, segment, vat_rate_bp, siret)"
-             " VALUES ($1, $2, $3, $4, $5, $6)"
+             "INSERT INTO customers (id, customer_number, name, segment, vat_rate_bp, siret, phone)"
+             " VALUES ($1, $2, $3, $4, $5, $6, $7)"
              " ON CONFLICT (customer_number) DO NOTHING RETURNING id",
              &p, next);
 }
@@ -119,6 +120,7 @@ int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_resu
         "SELECT json_build_object("
         "  'id', c.id, 'customer_number', c.customer_number, 'name', c.name,"
         "  'segment', c.segment, 'vat_rate_bp', c.vat_rate_bp, 'siret', c.siret,"
+        "  'phone', c.phone,"
         "  'created_at', c.created_at,"
         "  'contracts', COALESCE((SELECT json_agg(json_build_object("
         "      'id', k.id, 'customer_id', k.customer_id, 'delivery_mode', k.delivery_mode,"
@@ -323,5 +325,129 @@ void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char
              "UPDATE users u SET password_hash = $2, updated_at = now()"
              " WHERE u.id = $1 AND u.status = 'active'"
              " RETURNING u.id, u.email, u.name, " FIRST_CUSTOMER,
+             &p, next);
+}
+
+void accounts_store_signup_customer(ct_db_tx_t *tx, const char *number, const char *phone,
+                                    const char *invoice_number, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, number);
+    ct_db_params_add(&p, phone);
+    ct_db_params_add(&p, invoice_number);
+    tx_query(tx,
+             "SELECT c.id, c.name FROM customers c WHERE c.customer_number = $1 AND ("
+             " ($2::text IS NOT NULL AND (c.phone = $2 OR EXISTS (SELECT 1 FROM user_customers uc"
+             "   JOIN users u ON u.id = uc.user_id WHERE uc.customer_id = c.id AND u.phone = $2)))"
+             " OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM customer_invoices i"
+             "   WHERE i.customer_id = c.id AND i.invoice_number = $3)))"
+             " FOR KEY SHARE OF c",
+             &p, next);
+}
+
+void accounts_store_user_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, email);
+    tx_query(tx, "SELECT id, status, name FROM users WHERE email = $1 FOR UPDATE", &p, next);
+}
+
+void accounts_store_pending_user_insert(ct_db_tx_t *tx, const char *id, const char *email,
+                                        const char *name, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, id);
+    ct_db_params_add(&p, email);
+    ct_db_params_add(&p, name);
+    tx_query(tx,
+             "INSERT INTO users (id, email, name, status) VALUES ($1, $2, $3, 'pending')"
+             " RETURNING id",
+             &p, next);
+}
+
+void accounts_store_signup_grant(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                                 ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    tx_query(tx,
+             "INSERT INTO user_customers (user_id, customer_id, role)"
+             " SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM user_customers"
+             "   WHERE customer_id = $2 AND role = 'admin') THEN 'viewer' ELSE 'admin' END"
+             " ON CONFLICT (user_id, customer_id) DO NOTHING",
+             &p, next);
+}
+
+void accounts_store_activation_put(ct_db_tx_t *tx, const char *user_id, const char *hash_hex,
+                                   long ttl_s, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, hash_hex);
+    ct_db_params_add_int(&p, ttl_s);
+    tx_query(tx,
+             "INSERT INTO user_activations (user_id, token_hash, expires_at)"
+             " VALUES ($1, decode($2, 'hex'), now() + make_interval(secs => $3))"
+             " ON CONFLICT (user_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,"
+             " created_at = now(), expires_at = EXCLUDED.expires_at"
+             " RETURNING (extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms",
+             &p, next);
+}
+
+void accounts_store_pending_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, email);
+    tx_query(tx,
+             "SELECT u.id, u.email, u.name, " FIRST_CUSTOMER " FROM users u"
+             " WHERE u.email = $1 AND u.status = 'pending' FOR UPDATE OF u",
+             &p, next);
+}
+
+void accounts_store_activation_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, hash_hex);
+    tx_query(tx,
+             "DELETE FROM user_activations WHERE token_hash = decode($1, 'hex')"
+             " AND expires_at > now() RETURNING user_id",
+             &p, next);
+}
+
+void accounts_store_activate(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
+                             ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, password_hash);
+    tx_query(tx,
+             "WITH u AS (UPDATE users SET password_hash = $2, status = 'active', updated_at = now()"
+             "   WHERE id = $1 AND status = 'pending' RETURNING id, email, name, phone)"
+             " SELECT u.id, u.email, u.name, u.phone, uc.customer_id, uc.role FROM u"
+             " JOIN user_customers uc ON uc.user_id = u.id ORDER BY uc.created_at, uc.customer_id",
+             &p, next);
+}
+
+void accounts_store_invoice_seen(ct_db_tx_t *tx, const char *customer_id,
+                                 const char *invoice_number, const char *issue_date,
+                                 ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, invoice_number);
+    ct_db_params_add(&p, issue_date && issue_date[0] ? issue_date : NULL);
+    tx_query(tx,
+             "INSERT INTO customer_invoices (customer_id, invoice_number, issue_date)"
+             " VALUES ($1, $2, $3::date) ON CONFLICT DO NOTHING",
              &p, next);
 }

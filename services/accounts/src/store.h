@@ -83,4 +83,37 @@ void accounts_store_reset_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb
 void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
                                  ct_db_tx_cb next);
 
+/* ---- sign-up ---- */
+/* In tx: the customer of number proven by phone (the customer's, or one of
+ * its users') or invoice_number (either may be NULL), locked: one row (id,
+ * name) or none. */
+void accounts_store_signup_customer(ct_db_tx_t *tx, const char *number, const char *phone,
+                                    const char *invoice_number, ct_db_tx_cb next);
+/* In tx: a user by e-mail, locked: one row (id, status, name) or none. */
+void accounts_store_user_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next);
+/* In tx: a pending user (no password). */
+void accounts_store_pending_user_insert(ct_db_tx_t *tx, const char *id, const char *email,
+                                        const char *name, ct_db_tx_cb next);
+/* In tx: grants user the customer, as admin when it has no admin yet,
+ * viewer otherwise; nothing when already granted. */
+void accounts_store_signup_grant(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                                 ct_db_tx_cb next);
+/* In tx: the user's one live activation link becomes hash_hex for ttl_s:
+ * one row (expires_ms). */
+void accounts_store_activation_put(ct_db_tx_t *tx, const char *user_id, const char *hash_hex,
+                                   long ttl_s, ct_db_tx_cb next);
+/* In tx: a pending user by e-mail, locked: one row (id, email, name,
+ * customer_id) or none. */
+void accounts_store_pending_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next);
+/* In tx: uses a live activation link up: one row (user_id) or none. */
+void accounts_store_activation_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next);
+/* In tx: a pending user becomes active with password_hash: rows (id, email,
+ * name, phone, customer_id, role), one per grant; none when not pending. */
+void accounts_store_activate(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
+                             ct_db_tx_cb next);
+/* In tx: records an invoice number of a customer (billing's InvoiceIssued). */
+void accounts_store_invoice_seen(ct_db_tx_t *tx, const char *customer_id,
+                                 const char *invoice_number, const char *issue_date,
+                                 ct_db_tx_cb next);
+
 #endif
