@@ -189,8 +189,9 @@ struct ct_bus_producer {
     rd_kafka_queue_t *mainq;
     int fds[2];
     uv_poll_t poll;
-    uv_timer_t timer;
-    dr_t pending; /* list head of unreported messages */
+    uv_timer_t timer; /* close ticks */
+    uv_idle_t more;   /* reports left for the next loop turn */
+    dr_t pending;     /* list head of unreported messages */
     size_t npending;
     uint64_t failure_logged_at; /* loop time of the last delivery failure logged */
     unsigned failures_unlogged;
@@ -272,11 +273,24 @@ static int on_producer_stats(rd_kafka_t *rk, char *json, size_t len, void *opaqu
     return 0; /* librdkafka frees json */
 }
 
+static void on_producer_more(uv_idle_t *h);
+
+/* Each rd_kafka_poll serves what is queued; reports that keep coming under
+ * load are served on the next loop turns rather than all in this one. */
 static void producer_serve(ct_bus_producer_t *p)
 {
     pipe_drain(p->fds[0]);
-    while (rd_kafka_poll(p->rk, 0) > 0) {
-    }
+    for (int i = 0; i < 4; i++)
+        if (rd_kafka_poll(p->rk, 0) == 0)
+            return;
+    if (!p->closing)
+        uv_idle_start(&p->more, on_producer_more);
+}
+
+static void on_producer_more(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    producer_serve(h->data);
 }
 
 static void on_producer_readable(uv_poll_t *h, int status, int events)
@@ -346,7 +360,9 @@ int ct_bus_producer_new(uv_loop_t *loop, const char *brokers, const char *client
     p->poll.data = p;
     uv_timer_init(loop, &p->timer);
     p->timer.data = p;
-    p->nhandles = 2;
+    uv_idle_init(loop, &p->more);
+    p->more.data = p;
+    p->nhandles = 3;
     uv_poll_start(&p->poll, UV_READABLE, on_producer_readable);
     /* Events may have been queued before io events were enabled. */
     producer_serve(p);
@@ -457,8 +473,10 @@ static void on_producer_close_tick(uv_timer_t *t)
         return;
     uv_timer_stop(&p->timer);
     uv_poll_stop(&p->poll);
+    uv_idle_stop(&p->more);
     uv_close((uv_handle_t *)&p->poll, on_producer_handle_closed);
     uv_close((uv_handle_t *)&p->timer, on_producer_handle_closed);
+    uv_close((uv_handle_t *)&p->more, on_producer_handle_closed);
 }
 
 void ct_bus_producer_close(ct_bus_producer_t *p, unsigned timeout_ms, void (*cb)(void *udata),

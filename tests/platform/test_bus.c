@@ -123,7 +123,7 @@ static void producer_reports_every_message_delivered(void **state)
     ct_bus_producer_t *p;
     assert_int_equal(ct_bus_producer_new(&loop, bootstrap, "test-producer", &p), 0);
     double before = ct_metric_value(ct_metrics_counter("citerne_bus_produced_total", ""));
-    const int n = 100;
+    const int n = 5000;
     reports_t r = {.want = n};
     for (int i = 0; i < n; i++) {
         char val[16];
