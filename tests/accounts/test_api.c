@@ -1844,6 +1844,221 @@ static void activation_link_sets_a_good_password_once_and_expires(void **state)
     assert_int_equal(activate(third, "a fine long passphrase", NULL), 400);
 }
 
+/* ---- collaborators ---- */
+
+/* A user with role on m's customer, made by the back office; email out. */
+static void make_user_as(const made_t *m, const char *role, char email[64], char id[37])
+{
+    snprintf(email, 64, "%s%d.%ld@example.test", role, F.seq, random() % 100000);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"customer_id\":\"%s\",\"email\":\"%s\",\"name\":\"Paul\",\"role\":\"%s\","
+             "\"password\":\"correct horse battery\"}",
+             m->customer_id, email, role);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
+    expect_status(&r, 201, "create user with a role");
+    snprintf(id, 37, "%s", jstr(&r, "id"));
+    test_resp_dispose(&r);
+}
+
+static int collab(const signed_in_t *si, const char *method, const char *customer_id,
+                  const char *user_id, const char *body, test_resp_t *keep)
+{
+    char path[200];
+    if (user_id)
+        snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/collaborators/%s", customer_id,
+                 user_id);
+    else
+        snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/collaborators", customer_id);
+    test_resp_t r;
+    call(method, path, si->with_csrf, body, &r);
+    int status = r.status;
+    if (keep)
+        *keep = r;
+    else
+        test_resp_dispose(&r);
+    return status;
+}
+
+/* The newest event of a customer's outbox with body case bc (caller frees). */
+static Citerne__V1__AccountsEvent *last_event(const char *customer_id, int bc)
+{
+    Citerne__V1__AccountsEvent *ev[64], *found = NULL;
+    size_t n = outbox_events(customer_id, ev, 64);
+    for (size_t i = 0; i < n; i++) {
+        if ((int)ev[i]->body_case == bc) {
+            if (found)
+                citerne__v1__accounts_event__free_unpacked(found, NULL);
+            found = ev[i];
+        } else {
+            citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+        }
+    }
+    if (!found)
+        fail_msg("no event %d for customer %s", bc, customer_id);
+    return found;
+}
+
+static void an_admin_invites_changes_roles_and_removes_touching_nobody_else(void **state)
+{
+    REQUIRE_STACK();
+    made_t a, c;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery"); /* admin of A */
+    make_customer(&c, "household");
+    make_user(&c, "correct horse battery"); /* admin of C, invited to A below */
+    signed_in_t admin, other;
+    sign_in(&admin, "127.0.0.5", NULL, a.email, "correct horse battery");
+    sign_in(&other, "127.0.0.6", NULL, c.email, "correct horse battery");
+
+    /* a newcomer: pending, with an activation link in the event */
+    char newcomer[64], body[256];
+    snprintf(newcomer, sizeof newcomer, "newcomer%d@example.test", F.seq);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"role\":\"orderer\"}", newcomer);
+    test_resp_t r;
+    assert_int_equal(collab(&admin, "POST", a.customer_id, NULL, body, &r), 201);
+    assert_string_equal(jstr(&r, "status"), "pending");
+    char newcomer_id[37];
+    snprintf(newcomer_id, sizeof newcomer_id, "%s", jstr(&r, "user_id"));
+    test_resp_dispose(&r);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(a.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ADDED);
+    assert_string_equal(ev->collaborator_added->email, newcomer);
+    assert_string_equal(ev->collaborator_added->role, "orderer");
+    assert_string_equal(ev->collaborator_added->added_by, a.user_id);
+    const char *t = strstr(ev->collaborator_added->activation_url, "/activate#token=");
+    assert_non_null(t);
+    char token[65];
+    snprintf(token, sizeof token, "%s", t + 16);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    assert_int_equal(activate(token, "a fine long passphrase", NULL), 204);
+    signed_in_t invited;
+    sign_in(&invited, "127.0.0.7", NULL, newcomer, "a fine long passphrase");
+
+    /* someone with an account already: no link */
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"role\":\"viewer\"}", c.email);
+    assert_int_equal(collab(&admin, "POST", a.customer_id, NULL, body, &r), 201);
+    assert_string_equal(jstr(&r, "status"), "active");
+    test_resp_dispose(&r);
+    ev = last_event(a.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ADDED);
+    assert_string_equal(ev->collaborator_added->activation_url, "");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    assert_int_equal(collab(&admin, "POST", a.customer_id, NULL, body, &r), 409);
+    expect_problem_type(&r, "already-collaborator");
+    test_resp_dispose(&r);
+
+    assert_int_equal(collab(&admin, "GET", a.customer_id, NULL, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "collaborators")), 3);
+    test_resp_dispose(&r);
+
+    /* a new role: the collaborator's sessions end, nobody else's */
+    assert_int_equal(
+        collab(&admin, "PATCH", a.customer_id, newcomer_id, "{\"role\":\"viewer\"}", &r), 200);
+    assert_string_equal(jstr(&r, "role"), "viewer");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&invited), 401);
+    assert_int_equal(me_status(&admin), 200);
+    assert_int_equal(me_status(&other), 200);
+    ev = last_event(a.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ROLE_CHANGED);
+    assert_string_equal(ev->collaborator_role_changed->role, "viewer");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+
+    /* removed from A: C's admin keeps C */
+    assert_int_equal(collab(&admin, "DELETE", a.customer_id, c.user_id, NULL, NULL), 204);
+    assert_int_equal(me_status(&other), 401);
+    assert_int_equal(me_status(&admin), 200);
+    login_from("127.0.0.6", NULL, c.email, "correct horse battery", &r);
+    expect_status(&r, 200, "removed user signs in again");
+    json_t *grants = json_object_get(r.json, "customers");
+    assert_int_equal(json_array_size(grants), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(grants, 0), "customer_id")),
+        c.customer_id);
+    test_resp_dispose(&r);
+    ev = last_event(a.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_REMOVED);
+    assert_string_equal(ev->collaborator_removed->user_id, c.user_id);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    assert_int_equal(collab(&admin, "DELETE", a.customer_id, c.user_id, NULL, NULL), 404);
+
+    /* the last admin stays */
+    assert_int_equal(collab(&admin, "PATCH", a.customer_id, a.user_id, "{\"role\":\"viewer\"}", &r),
+                     409);
+    expect_problem_type(&r, "last-admin");
+    test_resp_dispose(&r);
+    assert_int_equal(collab(&admin, "DELETE", a.customer_id, a.user_id, NULL, NULL), 409);
+    assert_int_equal(
+        collab(&admin, "PATCH", a.customer_id, a.user_id, "{\"role\":\"owner\"}", NULL), 400);
+}
+
+static void a_viewer_cannot_invite_and_another_customers_ids_are_404(void **state)
+{
+    REQUIRE_STACK();
+    made_t a, b;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery");
+    make_customer(&b, "household");
+    make_user(&b, "correct horse battery");
+    char viewer_email[64], viewer_id[37], orderer_email[64], orderer_id[37];
+    make_user_as(&a, "viewer", viewer_email, viewer_id);
+    make_user_as(&a, "orderer", orderer_email, orderer_id);
+    signed_in_t admin, viewer, orderer, b_admin;
+    sign_in(&admin, "127.0.0.5", NULL, a.email, "correct horse battery");
+    sign_in(&viewer, "127.0.0.5", NULL, viewer_email, "correct horse battery");
+    sign_in(&orderer, "127.0.0.5", NULL, orderer_email, "correct horse battery");
+    sign_in(&b_admin, "127.0.0.6", NULL, b.email, "correct horse battery");
+    long long events = outbox_rows();
+
+    const char *invite = "{\"email\":\"someone@example.test\",\"role\":\"admin\"}";
+    const signed_in_t *members[] = {&viewer, &orderer};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(collab(members[i], "POST", a.customer_id, NULL, invite, NULL), 403);
+        assert_int_equal(collab(members[i], "GET", a.customer_id, NULL, NULL, NULL), 403);
+        assert_int_equal(
+            collab(members[i], "PATCH", a.customer_id, a.user_id, "{\"role\":\"viewer\"}", NULL),
+            403);
+        assert_int_equal(collab(members[i], "DELETE", a.customer_id, a.user_id, NULL, NULL), 403);
+    }
+    assert_int_equal(me_status(&admin), 200);
+
+    /* every id of customer B is 404 to A's admin, on every endpoint */
+    static const struct {
+        const char *method;
+        int which; /* 0: B's customer, 1: B's customer and user, 2: A's customer, B's user */
+        const char *body;
+    } table[] = {
+        {"GET", 0, NULL},
+        {"POST", 0, "{\"email\":\"someone@example.test\",\"role\":\"viewer\"}"},
+        {"PATCH", 1, "{\"role\":\"viewer\"}"},
+        {"DELETE", 1, NULL},
+        {"PATCH", 2, "{\"role\":\"viewer\"}"},
+        {"DELETE", 2, NULL},
+        {"GET", 3, NULL}, /* a customer id that is nobody's */
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const char *customer = table[i].which == 2   ? a.customer_id
+                               : table[i].which == 3 ? "01a2021b-0000-7000-8000-000000000000"
+                                                     : b.customer_id;
+        const char *user = table[i].which == 1 || table[i].which == 2 ? b.user_id : NULL;
+        test_resp_t r;
+        int status = collab(&admin, table[i].method, customer, user, table[i].body, &r);
+        if (status != 404)
+            fail_msg("%s on %s (case %zu): %d, want 404; %s", table[i].method, customer, i, status,
+                     r.body);
+        test_resp_dispose(&r);
+    }
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/accounts/sessions/%s", b_admin.id);
+    test_resp_t r;
+    call("DELETE", path, admin.with_csrf, NULL, &r);
+    expect_status(&r, 404, "B's session from A");
+    test_resp_dispose(&r);
+    assert_int_equal(collab(&admin, "GET", "not-a-uuid", NULL, NULL, NULL), 404);
+    /* nothing was written, B's admin is untouched */
+    assert_int_equal(outbox_rows(), events);
+    assert_int_equal(me_status(&b_admin), 200);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2153,6 +2368,10 @@ int main(void)
         cmocka_unit_test_setup(signup_answers_the_same_whether_or_not_the_customer_exists,
                                test_setup),
         cmocka_unit_test_setup(activation_link_sets_a_good_password_once_and_expires, test_setup),
+        cmocka_unit_test_setup(an_admin_invites_changes_roles_and_removes_touching_nobody_else,
+                               test_setup),
+        cmocka_unit_test_setup(a_viewer_cannot_invite_and_another_customers_ids_are_404,
+                               test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -208,6 +208,17 @@ void accounts_api_signup_resend(ct_http_req_t *req, void *udata);
  * UserCreated per customer. */
 void accounts_api_signup_activate(ct_http_req_t *req, void *udata);
 
+/* /customers/{id}/collaborators (session, CSRF on writes; the caller must
+ * be an admin of the customer: 404 when not a member, 403 otherwise):
+ * GET lists; POST {email, role, name?} invites (a pending user with an
+ * activation link when new; 409 when already there); PATCH /{user_id}
+ * {role}; DELETE /{user_id}. A customer keeps one admin at least (409). The
+ * collaborator's sessions end on a change, nobody else's. */
+void accounts_api_collaborators_list(ct_http_req_t *req, void *udata);
+void accounts_api_collaborator_invite(ct_http_req_t *req, void *udata);
+void accounts_api_collaborator_update(ct_http_req_t *req, void *udata);
+void accounts_api_collaborator_remove(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

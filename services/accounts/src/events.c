@@ -133,6 +133,58 @@ int accounts_event_activation_requested(const accounts_user_ref_t *u, const char
     return pack(&ev, out);
 }
 
+int accounts_event_collaborator_added(const accounts_user_ref_t *u, const char *role,
+                                      const char *added_by, const char *activation_url,
+                                      int64_t expires_at_ms, accounts_event_t *out)
+{
+    Citerne__V1__CollaboratorAdded body = CITERNE__V1__COLLABORATOR_ADDED__INIT;
+    body.customer_id = str(u->customer_id);
+    body.user_id = str(u->user_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.role = str(role);
+    body.added_by = str(added_by);
+    body.activation_url = str(activation_url);
+    body.expires_at = activation_url ? expires_at_ms : 0;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ADDED;
+    ev.collaborator_added = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_collaborator_role_changed(const char *customer_id, const char *user_id,
+                                             const char *role, const char *changed_by,
+                                             accounts_event_t *out)
+{
+    Citerne__V1__CollaboratorRoleChanged body = CITERNE__V1__COLLABORATOR_ROLE_CHANGED__INIT;
+    body.customer_id = str(customer_id);
+    body.user_id = str(user_id);
+    body.role = str(role);
+    body.changed_by = str(changed_by);
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ROLE_CHANGED;
+    ev.collaborator_role_changed = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_collaborator_removed(const char *customer_id, const char *user_id,
+                                        const char *email, const char *removed_by,
+                                        accounts_event_t *out)
+{
+    Citerne__V1__CollaboratorRemoved body = CITERNE__V1__COLLABORATOR_REMOVED__INIT;
+    body.customer_id = str(customer_id);
+    body.user_id = str(user_id);
+    body.email = str(email);
+    body.removed_by = str(removed_by);
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_REMOVED;
+    ev.collaborator_removed = &body;
+    return pack(&ev, out);
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);

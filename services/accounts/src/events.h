@@ -40,6 +40,18 @@ int accounts_event_activation_requested(const accounts_user_ref_t *u, const char
 int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
                                     int64_t changed_at_ms, accounts_event_t *out);
 
+/* CollaboratorAdded: u is the collaborator (customer_id the customer);
+ * activation_url NULL when they already had an account. */
+int accounts_event_collaborator_added(const accounts_user_ref_t *u, const char *role,
+                                      const char *added_by, const char *activation_url,
+                                      int64_t expires_at_ms, accounts_event_t *out);
+int accounts_event_collaborator_role_changed(const char *customer_id, const char *user_id,
+                                             const char *role, const char *changed_by,
+                                             accounts_event_t *out);
+int accounts_event_collaborator_removed(const char *customer_id, const char *user_id,
+                                        const char *email, const char *removed_by,
+                                        accounts_event_t *out);
+
 /* The invoice number a consumed billing record makes known: InvoiceIssued
  * with a customer UUID and a number fills out (strings copied, bounded);
  * 1 when the record is something else (skip it); CT_EDECODE when it does not

@@ -451,3 +451,87 @@ void accounts_store_invoice_seen(ct_db_tx_t *tx, const char *customer_id,
              " VALUES ($1, $2, $3::date) ON CONFLICT DO NOTHING",
              &p, next);
 }
+
+void accounts_store_my_role(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                            ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    tx_query(tx,
+             "SELECT role FROM user_customers WHERE user_id = $1 AND customer_id = $2"
+             " FOR SHARE",
+             &p, next);
+}
+
+int accounts_store_role_get(ct_db_t *db, const char *user_id, const char *customer_id,
+                            ct_db_result_cb cb, void *udata)
+{
+    return query2(db, "SELECT role FROM user_customers WHERE user_id = $1 AND customer_id = $2",
+                  user_id, customer_id, cb, udata);
+}
+
+int accounts_store_collaborators(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
+                                 void *udata)
+{
+    return query1(db,
+                  "SELECT u.id, u.email, u.name, u.status, uc.role, uc.created_at AS since"
+                  " FROM user_customers uc JOIN users u ON u.id = uc.user_id"
+                  " WHERE uc.customer_id = $1 ORDER BY uc.created_at, u.id",
+                  customer_id, cb, udata);
+}
+
+void accounts_store_grant_add(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                              const char *role, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, role);
+    tx_query(tx,
+             "INSERT INTO user_customers (user_id, customer_id, role) VALUES ($1, $2, $3)"
+             " ON CONFLICT (user_id, customer_id) DO NOTHING RETURNING 1",
+             &p, next);
+}
+
+void accounts_store_grant_lock(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                               ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    /* every admin row is locked too, so two admins cannot demote each other
+     * at once and leave the customer without one */
+    tx_query(tx,
+             "WITH admins AS (SELECT user_id FROM user_customers WHERE customer_id = $2"
+             "   AND role = 'admin' FOR UPDATE)"
+             " SELECT uc.role, u.email, (SELECT count(*) FROM admins) AS admins"
+             " FROM user_customers uc JOIN users u ON u.id = uc.user_id"
+             " WHERE uc.user_id = $1 AND uc.customer_id = $2 FOR UPDATE OF uc",
+             &p, next);
+}
+
+void accounts_store_grant_set(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                              const char *role, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, role);
+    tx_query(tx, "UPDATE user_customers SET role = $3 WHERE user_id = $1 AND customer_id = $2", &p,
+             next);
+}
+
+void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                                 ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    tx_query(tx, "DELETE FROM user_customers WHERE user_id = $1 AND customer_id = $2", &p, next);
+}

@@ -116,4 +116,28 @@ void accounts_store_invoice_seen(ct_db_tx_t *tx, const char *customer_id,
                                  const char *invoice_number, const char *issue_date,
                                  ct_db_tx_cb next);
 
+/* ---- collaborators ---- */
+/* In tx: the caller's role on the customer, locked: one row (role) or none. */
+void accounts_store_my_role(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                            ct_db_tx_cb next);
+/* One-shot: the same (one row, role, or none). */
+int accounts_store_role_get(ct_db_t *db, const char *user_id, const char *customer_id,
+                            ct_db_result_cb cb, void *udata);
+/* The customer's collaborators: rows (id, email, name, status, role,
+ * since), oldest grant first. */
+int accounts_store_collaborators(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
+                                 void *udata);
+/* In tx: grants role (nothing when already granted): one row when granted. */
+void accounts_store_grant_add(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                              const char *role, ct_db_tx_cb next);
+/* In tx: a collaborator's grant and user, locked: one row (role, email,
+ * admins: the customer's number of admins) or none. */
+void accounts_store_grant_lock(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                               ct_db_tx_cb next);
+/* In tx: sets / deletes a grant. */
+void accounts_store_grant_set(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                              const char *role, ct_db_tx_cb next);
+void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                                 ct_db_tx_cb next);
+
 #endif
