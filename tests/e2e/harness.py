@@ -141,6 +141,11 @@ class System:
             "CITERNE_SMS_URL": self.recorder.extra["sms_url"],
             "CITERNE_PWHASH_OPS": "1",
             "CITERNE_PWHASH_MEM": str(8 * 1024 * 1024),
+            # the embedded bus answers an empty fetch only after the whole
+            # fetch.wait.max.ms (librdkafka's mock does not cut the wait
+            # short when data arrives): wait less so each hop takes ms, not
+            # half a second
+            "CITERNE_KAFKA_CONSUMER_CONF": "fetch.wait.max.ms=10",
         }
         env.update(self.keys)
         env.update(self.env_extra)
