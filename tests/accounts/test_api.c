@@ -2059,6 +2059,113 @@ static void a_viewer_cannot_invite_and_another_customers_ids_are_404(void **stat
     assert_int_equal(me_status(&b_admin), 200);
 }
 
+/* ---- audit log ---- */
+
+/* Lets fire-and-forget writes (the register) land: runs the loop 300 ms. */
+static void settle(void)
+{
+    bool never = false;
+    ct_test_run_until(&F.svc.loop, &never, 300);
+}
+
+static bool has_entry(json_t *entries, const char *action, const char *actor, const char *subject)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        const char *a = json_string_value(json_object_get(e, "action"));
+        const char *who = json_string_value(json_object_get(e, "actor_id"));
+        const char *whom = json_string_value(json_object_get(e, "subject_id"));
+        if (strcmp(a, action) == 0 && (!actor || (who && strcmp(who, actor) == 0)) &&
+            (!subject || (whom && strcmp(whom, subject) == 0)))
+            return true;
+    }
+    return false;
+}
+
+static void admins_read_the_access_register_and_export_it_as_csv(void **state)
+{
+    REQUIRE_STACK();
+    made_t a, b;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery");
+    make_customer(&b, "household");
+    make_user(&b, "correct horse battery");
+    char viewer_email[64], viewer_id[37];
+    make_user_as(&a, "viewer", viewer_email, viewer_id);
+    signed_in_t admin, viewer, b_admin;
+    sign_in(&admin, "127.0.0.5", "curl/8.5", a.email, "correct horse battery");
+    sign_in(&viewer, "127.0.0.6", NULL, viewer_email, "correct horse battery");
+    sign_in(&b_admin, "127.0.0.7", NULL, b.email, "correct horse battery");
+    assert_int_equal(login_status(viewer_email, "wrong horse battery"), 401);
+    char body[160];
+    snprintf(body, sizeof body, "{\"email\":\"=cmd%d@example.test\",\"role\":\"viewer\"}", F.seq);
+    assert_int_equal(collab(&admin, "POST", a.customer_id, NULL, body, NULL), 201);
+    settle();
+
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/audit", a.customer_id);
+    test_resp_t r;
+    call("GET", path, admin.cookie, NULL, &r);
+    expect_status(&r, 200, "read the register");
+    json_t *entries = json_object_get(r.json, "entries");
+    assert_true(has_entry(entries, "signed_in", a.user_id, a.user_id));
+    assert_true(has_entry(entries, "signed_in", viewer_id, viewer_id));
+    assert_true(has_entry(entries, "sign_in_failed", NULL, viewer_id));
+    assert_true(has_entry(entries, "collaborator_added", a.user_id, NULL));
+    /* B's admin's sign-in is B's business only */
+    assert_false(has_entry(entries, "signed_in", b.user_id, NULL));
+    json_t *newest = json_array_get(entries, 0);
+    assert_string_equal(json_string_value(json_object_get(newest, "action")), "collaborator_added");
+    /* collab() calls from 127.0.0.1 */
+    assert_string_equal(json_string_value(json_object_get(newest, "address")), "127.0.0.1");
+    assert_string_equal(json_string_value(json_object_get(newest, "actor_email")), a.email);
+    assert_int_equal(strlen(json_string_value(json_object_get(newest, "at"))), 24);
+    json_t *first = json_array_get(entries, json_array_size(entries) - 1);
+    assert_true(json_integer_value(json_object_get(first, "id")) <
+                json_integer_value(json_object_get(newest, "id")));
+    test_resp_dispose(&r);
+
+    /* only the customer's admins */
+    call("GET", path, viewer.cookie, NULL, &r);
+    expect_status(&r, 403, "a viewer reads the register");
+    test_resp_dispose(&r);
+    call("GET", path, b_admin.cookie, NULL, &r);
+    expect_status(&r, 404, "another customer's admin reads the register");
+    test_resp_dispose(&r);
+
+    /* CSV, with formulas neutralised */
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/audit.csv", a.customer_id);
+    call("GET", path, admin.cookie, NULL, &r);
+    expect_status(&r, 200, "CSV export");
+    char *ct = test_resp_header(&r, "Content-Type");
+    assert_non_null(strstr(ct, "text/csv"));
+    free(ct);
+    assert_true(strncmp(r.body, "\"id\",\"at\",\"actor_id\"", 20) == 0);
+    assert_non_null(strstr(r.body, "\"collaborator_added\""));
+    assert_non_null(strstr(r.body, "\"signed_in\""));
+    assert_null(strstr(r.body, ",\"=cmd"));
+    char want[64];
+    snprintf(want, sizeof want, "\"'=cmd%d@example.test\"", F.seq);
+    assert_non_null(strstr(r.body, want));
+    test_resp_dispose(&r);
+    call("GET", path, b_admin.cookie, NULL, &r);
+    expect_status(&r, 404, "another customer's CSV");
+    test_resp_dispose(&r);
+
+    /* append-only, for the service's own role too */
+    PGresult *res = PQexec(F.pg, "UPDATE audit_log SET action = 'nothing'");
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+    res = PQexec(F.pg, "DELETE FROM audit_log");
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+    res = PQexec(F.pg, "TRUNCATE audit_log");
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    PQclear(res);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2372,6 +2479,7 @@ int main(void)
                                test_setup),
         cmocka_unit_test_setup(a_viewer_cannot_invite_and_another_customers_ids_are_404,
                                test_setup),
+        cmocka_unit_test_setup(admins_read_the_access_register_and_export_it_as_csv, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -155,6 +155,14 @@ void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, 
  * login and grants queries return them; false when there is no user row. */
 bool accounts_session_fill(ct_session_t *s, const PGresult *res);
 
+/* Appends to the access register (audit.c): action (a string literal) by
+ * actor (NULL: nobody signed in) concerning subject, for customer_id or,
+ * when NULL, for every customer subject acts for; the client address from
+ * req; detail (taken, may be NULL) a JSON object. Written after the action,
+ * fire and forget: a failure is logged. */
+void accounts_audit(accounts_t *a, ct_http_req_t *req, const char *customer_id, const char *actor,
+                    const char *subject, const char *action, json_t *detail);
+
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
 /* Each takes the accounts_t as udata and replies exactly once, on the loop;
  * openapi.yaml describes bodies and answers. */
@@ -218,6 +226,12 @@ void accounts_api_collaborators_list(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_invite(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_update(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_remove(ct_http_req_t *req, void *udata);
+
+/* GET /customers/{id}/audit[?before=N] and /customers/{id}/audit.csv
+ * (session, admin of the customer): the access register, newest first
+ * (200 entries a page; the CSV holds the newest 10,000). */
+void accounts_api_audit_list(ct_http_req_t *req, void *udata);
+void accounts_api_audit_csv(ct_http_req_t *req, void *udata);
 
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */

@@ -194,6 +194,9 @@ static void on_invite_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s added user %s to customer %s as %s",
                  ctx->caller, ctx->user_id, ctx->customer_id, ctx->role);
+    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
+                   "collaborator_added",
+                   json_pack("{s:s, s:s}", "email", ctx->email, "role", ctx->role));
     ct_http_reply_json(ctx->req, 201,
                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", ctx->user_id,
                                  "customer_id", ctx->customer_id, "email", ctx->email, "role",
@@ -348,6 +351,8 @@ static void on_role_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s made user %s %s of customer %s",
                  ctx->caller, ctx->user_id, ctx->role, ctx->customer_id);
+    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
+                   "collaborator_role_changed", json_pack("{s:s}", "role", ctx->role));
     end_sessions_then(ctx, on_role_sessions_ended);
 }
 
@@ -442,6 +447,8 @@ static void on_remove_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s removed user %s from customer %s",
                  ctx->caller, ctx->user_id, ctx->customer_id);
+    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
+                   "collaborator_removed", json_pack("{s:s}", "email", ctx->email));
     end_sessions_then(ctx, on_removed_sessions_ended);
 }
 

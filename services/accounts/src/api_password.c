@@ -72,8 +72,11 @@ static void on_forgot_done(const ct_db_error_t *err, void *udata)
         accounts_reply_db_error(ctx->req, err);
         return;
     }
-    if (ctx->known)
+    if (ctx->known) {
         ct_logc_info(ct_http_request_id(ctx->req), "user %s asked for a reset link", ctx->user_id);
+        accounts_audit(ctx->a, ctx->req, NULL, NULL, ctx->user_id, "password_reset_requested",
+                       NULL);
+    }
     reply_sent(ctx->req);
 }
 
@@ -194,6 +197,8 @@ static void on_reset_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s reset their password", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "password_changed",
+                   json_pack("{s:s}", "via", "reset"));
     /* again after the change: a session opened with the old password while
      * the new one was being hashed ends too */
     if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, NULL, on_revoked_after,

@@ -66,6 +66,10 @@ static void on_session(int status, const char *token, void *udata)
     }
     const ct_session_t *s = &ctx->session;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed in", s->user_id);
+    char device[64];
+    accounts_device_label(ct_http_header(ctx->req, "User-Agent"), device);
+    accounts_audit(ctx->a, ctx->req, NULL, s->user_id, s->user_id, "signed_in",
+                   json_pack("{s:s}", "device", device));
     ct_session_set_cookies(ctx->req, token, s, ctx->a->session_ttl_s);
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
     json_t *out = json_pack("{s:s, s:s, s:o}", "user_id", s->user_id, "csrf", s->csrf, "customers",
@@ -132,6 +136,9 @@ static void on_verified(int status, const char *hash, void *udata)
     }
     if (status != 0 || !ctx->hash) {
         ct_logc_info(ct_http_request_id(ctx->req), "login refused");
+        if (ctx->hash) /* a known user: their admins see the failed attempt */
+            accounts_audit(ctx->a, ctx->req, NULL, NULL, ctx->session.user_id, "sign_in_failed",
+                           NULL);
         reply_invalid_credentials(ctx->req);
         return;
     }
@@ -274,6 +281,7 @@ static void on_deleted(int status, long long count, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed out", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "signed_out", NULL);
     clear_cookies(ctx->req);
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }

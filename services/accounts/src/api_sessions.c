@@ -95,6 +95,7 @@ static void on_revoked_one(int status, long long count, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s revoked a session", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "session_revoked", NULL);
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
 
@@ -139,6 +140,8 @@ static void on_revoked_others(int status, long long count, void *udata)
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s revoked %lld other sessions", ctx->user_id,
                  count);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "sessions_revoked",
+                   json_pack("{s:I}", "count", (json_int_t)count));
     ct_http_reply_json(ctx->req, 200, json_pack("{s:I}", "revoked", (json_int_t)count));
 }
 

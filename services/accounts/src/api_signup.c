@@ -328,6 +328,7 @@ static void on_activate_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s activated", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "account_activated", NULL);
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
 

@@ -207,6 +207,7 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s turned 2FA on", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "totp_enabled", NULL);
     json_t *codes = json_array();
     for (int i = 0; i < ACCOUNTS_RECOVERY_CODES; i++)
         json_array_append_new(codes, json_string(ctx->codes[i]));
@@ -388,8 +389,11 @@ static void on_deleted(const ct_db_error_t *err, PGresult *res, void *udata)
         accounts_reply_db_error(ctx->req, err);
         return;
     }
-    if (PQntuples(res) == 1)
+    if (PQntuples(res) == 1) {
         ct_logc_info(ct_http_request_id(ctx->req), "user %s turned 2FA off", ctx->user_id);
+        accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "totp_disabled",
+                       json_pack("{s:b}", "with_recovery_code", ctx->recovery_code != NULL));
+    }
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
 

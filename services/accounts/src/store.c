@@ -535,3 +535,49 @@ void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char
     ct_db_params_add(&p, customer_id);
     tx_query(tx, "DELETE FROM user_customers WHERE user_id = $1 AND customer_id = $2", &p, next);
 }
+
+int accounts_store_audit(ct_db_t *db, const char *customer_id, const char *actor,
+                         const char *subject, const char *action, const char *address,
+                         const char *detail_json, ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, actor);
+    ct_db_params_add(&p, subject);
+    ct_db_params_add(&p, action);
+    ct_db_params_add(&p, address);
+    ct_db_params_add(&p, detail_json ? detail_json : "{}");
+    int rc =
+        ct_db_query(db,
+                    "INSERT INTO audit_log (customer_id, actor_id, subject_id, action, address,"
+                    " detail)"
+                    " SELECT c, $2::uuid, $3::uuid, $4, $5, $6::jsonb FROM ("
+                    "   SELECT $1::uuid AS c WHERE $1::uuid IS NOT NULL"
+                    "   UNION SELECT customer_id FROM user_customers"
+                    "   WHERE $1::uuid IS NULL AND user_id = $3::uuid) AS t",
+                    &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}
+
+int accounts_store_audit_list(ct_db_t *db, const char *customer_id, long long before, int limit,
+                              ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add_int(&p, before);
+    ct_db_params_add_int(&p, limit);
+    int rc = ct_db_query(
+        db,
+        "SELECT a.id, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS at,"
+        " a.actor_id, ua.email AS actor_email, a.subject_id, us.email AS subject_email,"
+        " a.action, a.address, a.detail::text AS detail"
+        " FROM audit_log a LEFT JOIN users ua ON ua.id = a.actor_id"
+        " LEFT JOIN users us ON us.id = a.subject_id"
+        " WHERE a.customer_id = $1 AND ($2 = 0 OR a.id < $2) ORDER BY a.id DESC LIMIT $3",
+        &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}

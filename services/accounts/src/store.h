@@ -140,4 +140,15 @@ void accounts_store_grant_set(ct_db_tx_t *tx, const char *user_id, const char *c
 void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                                  ct_db_tx_cb next);
 
+/* ---- audit log ---- */
+/* Appends action (detail: a JSON object text) for customer_id, or, when it
+ * is NULL, for every customer subject acts for: one-shot; rows affected. */
+int accounts_store_audit(ct_db_t *db, const char *customer_id, const char *actor,
+                         const char *subject, const char *action, const char *address,
+                         const char *detail_json, ct_db_result_cb cb, void *udata);
+/* The customer's register, newest first: rows (id, at, actor_id,
+ * actor_email, subject_id, subject_email, action, address, detail), at most
+ * limit, ids below before (0: from the newest). */
+int accounts_store_audit_list(ct_db_t *db, const char *customer_id, long long before, int limit,
+                              ct_db_result_cb cb, void *udata);
 #endif
