@@ -752,7 +752,7 @@ def ensure_secrets(d):
             for k in SECRET_KEYS:
                 f.write("%s=%s\n" % (k, have[k]))
         os.replace(path + ".tmp", path)
-        say("generated %s" % path)
+        say("new secrets in %s: %s" % (path, ", ".join(missing)))
     os.chmod(path, 0o600)
     return {k: have[k] for k in SECRET_KEYS}
 
