@@ -1462,6 +1462,11 @@ ct_http_req_t *ct__http_req_fake(const char *method, const char *path, const cha
     return req;
 }
 
+void ct__http_req_fake_header(ct_http_req_t *req, const char *name, const char *value)
+{
+    kvs_add(req, &req->headers, ct_http_strdup(req, name), ct_http_strdup(req, value));
+}
+
 /* "host:port", "[v6]:port", ":port" (all IPv4 interfaces), "localhost:port". */
 static int parse_addr(const char *addr, struct sockaddr_storage *ss)
 {

@@ -20,6 +20,8 @@ size_t ct__http_conn_count(const ct_http_server_t *srv);
  * request is freed by it. content_type and body may be NULL. Aborts on OOM. */
 ct_http_req_t *ct__http_req_fake(const char *method, const char *path, const char *content_type,
                                  const void *body, size_t len);
+/* Adds a request header to a fake request (strings copied). */
+void ct__http_req_fake_header(ct_http_req_t *req, const char *name, const char *value);
 /* Status of the last reply made on this thread (0 before the first): lets a
  * test or fuzz target check what a dropped reply would have said. */
 int ct__http_last_status(void);

@@ -82,7 +82,7 @@ static int group_setup(void **state)
 
     F.app.svc = svc;
     svc->udata = &F.app;
-    assert_int_equal(billing_app_set_operator_key(&F.app, OPERATOR_KEY), 0);
+    assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
     assert_int_equal(billing_api_register(svc->http, &F.app), 0);
     assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);

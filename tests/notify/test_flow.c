@@ -120,7 +120,7 @@ static int group_setup(void **state)
     assert_int_equal(migrate_status, 0);
     F.app.svc = svc;
     svc->udata = &F.app;
-    assert_int_equal(notify_app_set_operator_key(&F.app, OPERATOR_KEY), 0);
+    assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
     assert_int_equal(notify_api_register(svc->http, &F.app), 0);
     assert_int_equal(ct_http_route(svc->http, "POST", "/sms", on_sms, NULL), 0);

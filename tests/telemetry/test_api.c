@@ -78,8 +78,8 @@ static int group_setup(void **state)
     assert_int_equal(migrate_status, 0);
 
     F.app.svc = svc;
-    F.app.gateway_key = GATEWAY_KEY;
-    F.app.operator_key = OPERATOR_KEY;
+    assert_int_equal(ct_auth_key_init(&F.app.gateway_key, GATEWAY_KEY), 0);
+    assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
     F.app.now_ms = ct_now_ms;
     svc->udata = &F.app;
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);

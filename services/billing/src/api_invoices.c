@@ -2,32 +2,14 @@
  * thin handlers: authorise (operator key or session grant), read, reply.
  * A caller without a grant on the invoice's customer gets 404, as if the
  * invoice did not exist. */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "billing.h"
 #include "citerne/error.h"
 #include "citerne/log.h"
 #include "citerne/session.h"
 #include "store.h"
-
-#define MIN_OPERATOR_KEY 16
-
-int billing_app_set_operator_key(billing_app_t *app, const char *key)
-{
-    app->operator_enabled = false;
-    sodium_memzero(app->operator_key_hash, sizeof app->operator_key_hash);
-    if (!key || !*key)
-        return 0;
-    if (strlen(key) < MIN_OPERATOR_KEY)
-        return -1;
-    crypto_generichash(app->operator_key_hash, sizeof app->operator_key_hash,
-                       (const unsigned char *)key, strlen(key), NULL, 0);
-    app->operator_enabled = true;
-    return 0;
-}
 
 typedef struct req_ctx req_ctx_t;
 typedef void (*authorised_fn)(req_ctx_t *ctx);
@@ -42,14 +24,6 @@ struct req_ctx {
     const char *order_id;
     authorised_fn then;
 };
-
-/* Hashing both sides makes the comparison constant-time whatever the lengths. */
-static bool operator_key_matches(const billing_app_t *app, const char *key)
-{
-    unsigned char h[sizeof app->operator_key_hash];
-    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), NULL, 0);
-    return sodium_memcmp(h, app->operator_key_hash, sizeof h) == 0;
-}
 
 static void on_session(int status, const ct_session_t *s, void *udata)
 {
@@ -67,16 +41,13 @@ static void on_session(int status, const ct_session_t *s, void *udata)
 static void authorise(req_ctx_t *ctx, authorised_fn then)
 {
     ctx->then = then;
-    const char *authz = ct_http_header(ctx->req, "Authorization");
-    if (authz) {
-        if (ctx->app->operator_enabled && strncasecmp(authz, "Bearer ", 7) == 0 &&
-            operator_key_matches(ctx->app, authz + 7)) {
+    if (ct_http_header(ctx->req, "Authorization")) {
+        if (ct_auth_bearer_ok(ctx->req, &ctx->app->operator_key)) {
             ctx->operator= true;
             then(ctx);
             return;
         }
-        ct_http_add_header(ctx->req, "WWW-Authenticate", "Bearer");
-        ct_http_reply_error(ctx->req, CT_EUNAUTH, "invalid credentials");
+        ct_auth_reply_unauthorized(ctx->req, "invalid credentials");
         return;
     }
     if (!ctx->app->svc->cache) {

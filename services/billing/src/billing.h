@@ -4,18 +4,14 @@
 
 #include <stdbool.h>
 
+#include "citerne/auth.h"
 #include "citerne/bus.h"
 #include "citerne/service.h"
 
 typedef struct {
     ct_service_t *svc;
-    bool operator_enabled;               /* CITERNE_OPERATOR_KEY is set */
-    unsigned char operator_key_hash[32]; /* BLAKE2b of the key, compared in constant time */
+    ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY; unset: operator access disabled */
 } billing_app_t;
-
-/* Sets the operator key (NULL or "" disables operator access). Returns 0 or
- * -1 when the key is too short (< 16 bytes). */
-int billing_app_set_operator_key(billing_app_t *app, const char *key);
 
 /* Registers the /api/v1/billing routes on srv; app must outlive srv. */
 int billing_api_register(ct_http_server_t *srv, billing_app_t *app);

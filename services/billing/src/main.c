@@ -31,11 +31,7 @@ int main(void)
         return 2;
     app.svc = &svc;
     svc.udata = &app;
-    const char *key = ct_config_str(&svc.cfg, "CITERNE_OPERATOR_KEY", "");
-    if (billing_app_set_operator_key(&app, key) != 0)
-        ct_config_fail(&svc.cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
-    else if (!app.operator_enabled)
-        ct_log_warn("CITERNE_OPERATOR_KEY is not set: operator access is disabled");
+    ct_auth_key_config(&app.operator_key, &svc.cfg, "CITERNE_OPERATOR_KEY", false);
     if (billing_api_register(svc.http, &app) != 0)
         return 2;
     return ct_service_run(&svc);

@@ -1,42 +1,12 @@
 /* GET /api/v1/notify/notifications?customer_id=X: the back office's view of
  * what was sent to a customer's users. Operator key only. */
-#include <sodium.h>
 #include <string.h>
-#include <strings.h>
 
 #include "citerne/error.h"
 #include "citerne/id.h"
 #include "citerne/log.h"
 #include "notify.h"
 #include "store.h"
-
-#define MIN_OPERATOR_KEY 16
-
-int notify_app_set_operator_key(notify_app_t *app, const char *key)
-{
-    app->operator_enabled = false;
-    sodium_memzero(app->operator_key_hash, sizeof app->operator_key_hash);
-    if (!key || !*key)
-        return 0;
-    if (strlen(key) < MIN_OPERATOR_KEY)
-        return -1;
-    crypto_generichash(app->operator_key_hash, sizeof app->operator_key_hash,
-                       (const unsigned char *)key, strlen(key), NULL, 0);
-    app->operator_enabled = true;
-    return 0;
-}
-
-/* Hashing both sides makes the comparison constant-time whatever the lengths. */
-static bool is_operator(const notify_app_t *app, ct_http_req_t *req)
-{
-    const char *authz = ct_http_header(req, "Authorization");
-    if (!app->operator_enabled || !authz || strncasecmp(authz, "Bearer ", 7) != 0)
-        return false;
-    const char *key = authz + 7;
-    unsigned char h[sizeof app->operator_key_hash];
-    crypto_generichash(h, sizeof h, (const unsigned char *)key, strlen(key), NULL, 0);
-    return sodium_memcmp(h, app->operator_key_hash, sizeof h) == 0;
-}
 
 static void on_list(const ct_db_error_t *err, PGresult *res, void *udata)
 {
@@ -57,9 +27,8 @@ static void on_list(const ct_db_error_t *err, PGresult *res, void *udata)
 static void list_notifications(ct_http_req_t *req, void *udata)
 {
     notify_app_t *app = udata;
-    if (!is_operator(app, req)) {
-        ct_http_add_header(req, "WWW-Authenticate", "Bearer");
-        ct_http_reply_error(req, CT_EUNAUTH, "the operator key is required");
+    if (!ct_auth_bearer_ok(req, &app->operator_key)) {
+        ct_auth_reply_unauthorized(req, "the operator key is required");
         return;
     }
     const char *customer_id = ct_http_query(req, "customer_id");

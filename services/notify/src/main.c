@@ -53,10 +53,7 @@ int main(void)
     app.svc = &svc;
     svc.udata = &app;
     ct_config_t *cfg = &svc.cfg;
-    if (notify_app_set_operator_key(&app, ct_config_str(cfg, "CITERNE_OPERATOR_KEY", "")) != 0)
-        ct_config_fail(cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
-    else if (!app.operator_enabled)
-        ct_log_warn("CITERNE_OPERATOR_KEY is not set: operator access is disabled");
+    ct_auth_key_config(&app.operator_key, cfg, "CITERNE_OPERATOR_KEY", false);
     notify_sender_opts_t opts = {
         .smtp_url = ct_config_str(cfg, "CITERNE_SMTP_URL", ""),
         .smtp_from = ct_config_str(cfg, "CITERNE_SMTP_FROM", "Citerne <no-reply@citerne.invalid>"),

@@ -4,20 +4,16 @@
 
 #include <stdbool.h>
 
+#include "citerne/auth.h"
 #include "citerne/bus.h"
 #include "citerne/service.h"
 #include "sender.h"
 
 typedef struct {
     ct_service_t *svc;
-    notify_sender_t *sender;             /* woken after a commit that added notifications */
-    bool operator_enabled;               /* CITERNE_OPERATOR_KEY is set */
-    unsigned char operator_key_hash[32]; /* BLAKE2b of the key, compared in constant time */
+    notify_sender_t *sender;    /* woken after a commit that added notifications */
+    ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY; unset: operator access disabled */
 } notify_app_t;
-
-/* Sets the operator key (NULL or "" disables operator access). Returns 0 or
- * -1 when the key is too short (< 16 bytes). */
-int notify_app_set_operator_key(notify_app_t *app, const char *key);
 
 /* Registers the /api/v1/notify routes on srv; app must outlive srv. */
 int notify_api_register(ct_http_server_t *srv, notify_app_t *app);

@@ -10,7 +10,7 @@
 #include "citerne/validate.h"
 
 #include "api.h"
-#include "auth.h"
+#include "citerne/auth.h"
 #include "calendar.h"
 #include "events.h"
 #include "store.h"
@@ -49,8 +49,8 @@ static void on_deliveries(const ct_db_error_t *err, PGresult *res, void *udata)
 static void list_deliveries(ct_http_req_t *req, void *udata)
 {
     orders_app_t *app = udata;
-    if (!orders_auth_bearer(req, app->driver_key) && !orders_auth_bearer(req, app->operator_key)) {
-        orders_auth_reply_unauthorized(req);
+    if (!ct_auth_bearer_ok(req, &app->driver_key) && !ct_auth_bearer_ok(req, &app->operator_key)) {
+        ct_auth_reply_unauthorized(req, "a valid API key is required");
         return;
     }
     const char *site = ct_http_query(req, "site_id");
@@ -182,8 +182,8 @@ static void on_deliver_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
 static void confirm_delivery(ct_http_req_t *req, void *udata)
 {
     orders_app_t *app = udata;
-    if (!orders_auth_bearer(req, app->driver_key)) {
-        orders_auth_reply_unauthorized(req);
+    if (!ct_auth_bearer_ok(req, &app->driver_key)) {
+        ct_auth_reply_unauthorized(req, "a valid API key is required");
         return;
     }
     deliver_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);

@@ -11,7 +11,7 @@
 #include "citerne/validate.h"
 
 #include "api.h"
-#include "auth.h"
+#include "citerne/auth.h"
 #include "calendar.h"
 #include "delivery.h"
 #include "events.h"
@@ -51,8 +51,8 @@ static void on_read_session(int status, const ct_session_t *s, void *udata)
 static void identify(read_ctx_t *ctx)
 {
     if (ct_http_header(ctx->req, "Authorization")) {
-        if (!orders_auth_bearer(ctx->req, ctx->app->operator_key)) {
-            orders_auth_reply_unauthorized(ctx->req);
+        if (!ct_auth_bearer_ok(ctx->req, &ctx->app->operator_key)) {
+            ct_auth_reply_unauthorized(ctx->req, "a valid API key is required");
             return;
         }
         ctx->operator= true;

@@ -26,8 +26,8 @@ int main(void)
         return EXIT_FAILURE;
     static orders_app_t app;
     app.svc = &svc;
-    app.operator_key = ct_config_str(&svc.cfg, "CITERNE_OPERATOR_KEY", NULL);
-    app.driver_key = ct_config_str(&svc.cfg, "CITERNE_DRIVER_KEY", NULL);
+    ct_auth_key_config(&app.operator_key, &svc.cfg, "CITERNE_OPERATOR_KEY", true);
+    ct_auth_key_config(&app.driver_key, &svc.cfg, "CITERNE_DRIVER_KEY", true);
     app.now_ms = ct_now_ms;
     svc.udata = &app;
     if (orders_api_register(svc.http, &app) != 0)

@@ -13,7 +13,7 @@
 #include "citerne/v1/telemetry.pb-c.h"
 
 #include "app.h"
-#include "auth.h"
+#include "citerne/auth.h"
 #include "rfc3339.h"
 #include "store.h"
 #include "threshold.h"
@@ -348,8 +348,8 @@ static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
 static void post_readings(ct_http_req_t *req, void *udata)
 {
     telemetry_app_t *app = udata;
-    if (!telemetry_auth_bearer(req, app->gateway_key)) {
-        telemetry_auth_reply_unauthorized(req);
+    if (!ct_auth_bearer_ok(req, &app->gateway_key)) {
+        ct_auth_reply_unauthorized(req, "a valid API key is required");
         return;
     }
     json_t *body = ct_http_json_object(req);
@@ -437,8 +437,8 @@ static void on_listed(const ct_db_error_t *err, PGresult *res, void *udata)
 static void get_readings(ct_http_req_t *req, void *udata)
 {
     telemetry_app_t *app = udata;
-    if (!telemetry_auth_bearer(req, app->operator_key)) {
-        telemetry_auth_reply_unauthorized(req);
+    if (!ct_auth_bearer_ok(req, &app->operator_key)) {
+        ct_auth_reply_unauthorized(req, "a valid API key is required");
         return;
     }
     const char *site = ct_http_param(req, "site_id");

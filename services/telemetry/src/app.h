@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "citerne/auth.h"
 #include "citerne/bus.h"
 #include "citerne/http.h"
 #include "citerne/service.h"
@@ -18,10 +19,10 @@
 #define TELEMETRY_MAX_FUTURE_MS (15 * 60 * 1000)
 
 typedef struct {
-    ct_service_t *svc;        /* db and topic are read at request time */
-    const char *gateway_key;  /* CITERNE_GATEWAY_KEY: POST readings */
-    const char *operator_key; /* CITERNE_OPERATOR_KEY: GET readings */
-    int64_t (*now_ms)(void);  /* the clock (ct_now_ms; tests may pin it) */
+    ct_service_t *svc;          /* db and topic are read at request time */
+    ct_auth_key_t gateway_key;  /* CITERNE_GATEWAY_KEY: POST readings */
+    ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY: GET readings */
+    int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
 } telemetry_app_t;
 
 /* Registers the telemetry routes on srv; app must outlive the server. */
