@@ -1214,6 +1214,25 @@ static void idle_timeout_slides_and_absolute_timeout_ends_the_session(void **sta
     F.accounts.sessions = saved;
 }
 
+/* The newest event of a customer's outbox with body case bc (caller frees). */
+static Citerne__V1__AccountsEvent *last_event(const char *customer_id, int bc)
+{
+    Citerne__V1__AccountsEvent *ev[64], *found = NULL;
+    size_t n = outbox_events(customer_id, ev, 64);
+    for (size_t i = 0; i < n; i++) {
+        if ((int)ev[i]->body_case == bc) {
+            if (found)
+                citerne__v1__accounts_event__free_unpacked(found, NULL);
+            found = ev[i];
+        } else {
+            citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+        }
+    }
+    if (!found)
+        fail_msg("no event %d for customer %s", bc, customer_id);
+    return found;
+}
+
 /* ---- two-factor authentication ---- */
 
 typedef struct {
@@ -1485,6 +1504,13 @@ static void turning_totp_off_needs_the_password_and_a_code(void **state)
     assert_int_equal(sql_count("SELECT count(*) FROM user_totp WHERE user_id = $1", m.user_id), 0);
     assert_int_equal(
         sql_count("SELECT count(*) FROM user_recovery_codes WHERE user_id = $1", m.user_id), 0);
+    /* told to the user through notify */
+    Citerne__V1__AccountsEvent *ev =
+        last_event(m.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_TOTP_DISABLED);
+    assert_string_equal(ev->totp_disabled->user_id, m.user_id);
+    assert_string_equal(ev->totp_disabled->email, m.email);
+    assert_false(ev->totp_disabled->with_recovery_code);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
     /* the password alone signs in again */
     signed_in_t again;
     sign_in(&again, "127.0.0.6", NULL, m.email, "correct horse battery");
@@ -1611,6 +1637,7 @@ static void reset_link_works_once_voids_older_links_and_ends_every_session(void 
 
     long long events = outbox_rows();
     assert_int_equal(reset(second, "brand new password"), 204);
+    assert_int_equal(outbox_rows(), events + 1);
     /* every session ended at once, the old password is gone */
     assert_int_equal(me_status(&a), 401);
     assert_int_equal(me_status(&b), 401);
@@ -1620,15 +1647,12 @@ static void reset_link_works_once_voids_older_links_and_ends_every_session(void 
     assert_int_equal(reset(second, "another new password"), 400);
     assert_int_equal(login_status(m.email, "brand new password"), 200);
     /* PasswordChanged for notify */
-    assert_int_equal(outbox_rows(), events + 1);
-    Citerne__V1__AccountsEvent *ev[32];
-    size_t n = outbox_events(m.customer_id, ev, 32);
-    assert_int_equal(ev[n - 1]->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED);
-    assert_string_equal(ev[n - 1]->password_changed->user_id, m.user_id);
-    assert_string_equal(ev[n - 1]->password_changed->email, m.email);
-    assert_string_equal(ev[n - 1]->password_changed->via, "reset");
-    for (size_t i = 0; i < n; i++)
-        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(m.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED);
+    assert_string_equal(ev->password_changed->user_id, m.user_id);
+    assert_string_equal(ev->password_changed->email, m.email);
+    assert_string_equal(ev->password_changed->via, "reset");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
 }
 
 static void reset_link_expires(void **state)
@@ -1879,25 +1903,6 @@ static int collab(const signed_in_t *si, const char *method, const char *custome
     else
         test_resp_dispose(&r);
     return status;
-}
-
-/* The newest event of a customer's outbox with body case bc (caller frees). */
-static Citerne__V1__AccountsEvent *last_event(const char *customer_id, int bc)
-{
-    Citerne__V1__AccountsEvent *ev[64], *found = NULL;
-    size_t n = outbox_events(customer_id, ev, 64);
-    for (size_t i = 0; i < n; i++) {
-        if ((int)ev[i]->body_case == bc) {
-            if (found)
-                citerne__v1__accounts_event__free_unpacked(found, NULL);
-            found = ev[i];
-        } else {
-            citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
-        }
-    }
-    if (!found)
-        fail_msg("no event %d for customer %s", bc, customer_id);
-    return found;
 }
 
 static void an_admin_invites_changes_roles_and_removes_touching_nobody_else(void **state)
@@ -2164,6 +2169,67 @@ static void admins_read_the_access_register_and_export_it_as_csv(void **state)
     res = PQexec(F.pg, "TRUNCATE audit_log");
     assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
     PQclear(res);
+}
+
+/* ---- new devices ---- */
+
+static int count_events(const char *customer_id, int bc)
+{
+    Citerne__V1__AccountsEvent *ev[64];
+    size_t n = outbox_events(customer_id, ev, 64);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        found += (int)ev[i]->body_case == bc;
+        citerne__v1__accounts_event__free_unpacked(ev[i], NULL);
+    }
+    return found;
+}
+
+static void a_sign_in_from_a_new_device_is_told_to_the_user(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    const int bc = CITERNE__V1__ACCOUNTS_EVENT__BODY_NEW_DEVICE_SIGNED_IN;
+    /* the first device: nothing to tell */
+    test_resp_t r;
+    login_from("127.0.0.5", "User-Agent: curl/8.5\r\n", m.email, "correct horse battery", &r);
+    expect_status(&r, 200, "first sign-in");
+    char *attrs = NULL;
+    char *device = test_resp_cookie(&r, "citerne_device", &attrs);
+    assert_non_null(device);
+    assert_int_equal(strlen(device), 64);
+    assert_non_null(strstr(attrs, "HttpOnly"));
+    assert_non_null(strstr(attrs, "Max-Age=31536000"));
+    free(attrs);
+    test_resp_dispose(&r);
+    assert_int_equal(count_events(m.customer_id, bc), 0);
+    /* the same browser again: still nothing */
+    char headers[160];
+    snprintf(headers, sizeof headers, "Cookie: citerne_device=%s\r\n", device);
+    login_from("127.0.0.6", headers, m.email, "correct horse battery", &r);
+    expect_status(&r, 200, "same device");
+    char *again = test_resp_cookie(&r, "citerne_device", NULL);
+    assert_string_equal(again, device);
+    free(again);
+    test_resp_dispose(&r);
+    assert_int_equal(count_events(m.customer_id, bc), 0);
+    /* another browser */
+    login_from("127.0.0.7",
+               "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101"
+               " Firefox/128.0\r\n",
+               m.email, "correct horse battery", &r);
+    expect_status(&r, 200, "new device");
+    test_resp_dispose(&r);
+    assert_int_equal(count_events(m.customer_id, bc), 1);
+    Citerne__V1__AccountsEvent *ev = last_event(m.customer_id, bc);
+    assert_string_equal(ev->new_device_signed_in->user_id, m.user_id);
+    assert_string_equal(ev->new_device_signed_in->email, m.email);
+    assert_string_equal(ev->new_device_signed_in->device, "Firefox on Windows");
+    assert_string_equal(ev->new_device_signed_in->address, "127.0.0.7");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    free(device);
 }
 
 static bool cache_closed;
@@ -2480,6 +2546,7 @@ int main(void)
         cmocka_unit_test_setup(a_viewer_cannot_invite_and_another_customers_ids_are_404,
                                test_setup),
         cmocka_unit_test_setup(admins_read_the_access_register_and_export_it_as_csv, test_setup),
+        cmocka_unit_test_setup(a_sign_in_from_a_new_device_is_told_to_the_user, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

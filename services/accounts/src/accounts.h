@@ -149,8 +149,12 @@ const char *accounts_password_problem(json_t *password);
 void accounts_reply_unavailable(ct_http_req_t *req);
 
 /* Creates a session for s (user and grants) and replies 200 like a login:
- * cookies, {user_id, csrf, customers}; 503 when Redis cannot answer. */
-void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr);
+ * cookies, {user_id, csrf, customers}; 503 when Redis cannot answer. The
+ * browser's device (cookie "citerne_device") is recorded first; a device
+ * new to a user who had others emits NewDeviceSignedIn. email and name
+ * (copied) go into that event. */
+void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr,
+                      const char *email, const char *name);
 /* Fills s (user_id and grants) from rows (id, customer_id, role) as the
  * login and grants queries return them; false when there is no user row. */
 bool accounts_session_fill(ct_session_t *s, const PGresult *res);

@@ -7,6 +7,8 @@
 #include "citerne/error.h"
 #include "citerne/log.h"
 #include "citerne/session.h"
+#include "citerne/outbox.h"
+#include "events.h"
 #include "mfa.h"
 #include "password.h"
 #include "rules.h"
@@ -40,15 +42,25 @@ typedef struct {
     accounts_pw_job_t job;
     accounts_throttle_t throttle;
     char addr[ACCOUNTS_ADDR_MAX];
-    bool totp; /* 2FA on: a code is required after the password */
+    bool totp;                    /* 2FA on: a code is required after the password */
+    char *user_email, *user_name; /* request memory */
 } login_ctx_t;
 
 /* ---- signing in (shared with the second step, api_totp.c) ---- */
+
+#define DEVICE_COOKIE "citerne_device"
+#define DEVICE_HEX 64
 
 typedef struct {
     ct_http_req_t *req;
     accounts_t *a;
     ct_session_t session;
+    char addr[ACCOUNTS_ADDR_MAX];
+    char *email, *name; /* request memory */
+    char device[64];    /* "Firefox on Linux" */
+    char device_id[DEVICE_HEX + 1];
+    char device_hash[DEVICE_HEX + 1];
+    accounts_event_t event;
 } sign_in_ctx_t;
 
 static void on_session(int status, const char *token, void *udata)
@@ -66,27 +78,103 @@ static void on_session(int status, const char *token, void *udata)
     }
     const ct_session_t *s = &ctx->session;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s signed in", s->user_id);
-    char device[64];
-    accounts_device_label(ct_http_header(ctx->req, "User-Agent"), device);
     accounts_audit(ctx->a, ctx->req, NULL, s->user_id, s->user_id, "signed_in",
-                   json_pack("{s:s}", "device", device));
+                   json_pack("{s:s}", "device", ctx->device));
     ct_session_set_cookies(ctx->req, token, s, ctx->a->session_ttl_s);
+    char cookie[160];
+    snprintf(cookie, sizeof cookie,
+             DEVICE_COOKIE "=%s; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=31536000",
+             ctx->device_id);
+    ct_http_add_header(ctx->req, "Set-Cookie", cookie);
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
     json_t *out = json_pack("{s:s, s:s, s:o}", "user_id", s->user_id, "csrf", s->csrf, "customers",
                             grants_json(s));
     ct_http_reply_json(ctx->req, 200, out);
 }
 
-void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr)
+static void on_device_done(const ct_db_error_t *err, void *udata)
+{
+    sign_in_ctx_t *ctx = udata;
+    accounts_event_dispose(&ctx->event);
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    int rc =
+        accounts_session_create(ctx->a->svc->cache, &ctx->a->sessions, &ctx->session,
+                                ct_http_header(ctx->req, "User-Agent"), ctx->addr, on_session, ctx);
+    if (rc != 0)
+        on_session(rc, NULL, ctx);
+}
+
+static void device_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_commit(tx);
+}
+
+static void on_device_seen(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    sign_in_ctx_t *ctx = udata;
+    const char *fresh = ct_db_get(res, 0, "fresh");
+    if (!fresh || strcmp(fresh, "t") != 0 || ct_db_get_int(res, 0, "known", 0) == 0) {
+        ct_db_tx_commit(tx); /* a known device, or the very first one */
+        return;
+    }
+    const char *customer = ctx->session.ngrants > 0 ? ctx->session.grants[0].customer_id : "";
+    accounts_user_ref_t u = {.user_id = ctx->session.user_id,
+                             .customer_id = customer,
+                             .email = ctx->email,
+                             .name = ctx->name};
+    if (accounts_event_new_device(&u, ctx->device, ctx->addr, ct_now_ms(), &ctx->event) != 0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    ct_outbox_append(tx, ctx->a->svc->topic, customer[0] ? customer : ctx->session.user_id,
+                     ctx->event.data, ctx->event.len, ctx->event.event_id, device_commit);
+}
+
+static void on_device_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    sign_in_ctx_t *ctx = udata;
+    accounts_store_device_seen(tx, ctx->session.user_id, ctx->device_hash, on_device_seen);
+}
+
+static bool is_hex64(const char *s)
+{
+    if (!s || strlen(s) != DEVICE_HEX)
+        return false;
+    for (size_t i = 0; i < DEVICE_HEX; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+void accounts_sign_in(accounts_t *a, ct_http_req_t *req, const ct_session_t *s, const char *addr,
+                      const char *email, const char *name)
 {
     sign_in_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
     ctx->session = *s;
-    int rc = accounts_session_create(a->svc->cache, &a->sessions, &ctx->session,
-                                     ct_http_header(req, "User-Agent"), addr, on_session, ctx);
+    snprintf(ctx->addr, sizeof ctx->addr, "%s", addr);
+    ctx->email = ct_http_strdup(req, email ? email : "");
+    ctx->name = ct_http_strdup(req, name ? name : "");
+    accounts_device_label(ct_http_header(req, "User-Agent"), ctx->device);
+    /* the browser's device id: kept when it is one we could have set */
+    const char *known = ct_http_cookie(req, DEVICE_COOKIE);
+    if (is_hex64(known))
+        memcpy(ctx->device_id, known, DEVICE_HEX + 1);
+    else
+        ct_random_hex(ctx->device_id, DEVICE_HEX / 2);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)ctx->device_id, DEVICE_HEX);
+    sodium_bin2hex(ctx->device_hash, sizeof ctx->device_hash, digest, sizeof digest);
+    int rc = ct_db_tx_begin(a->svc->db, on_device_begun, on_device_done, ctx);
     if (rc != 0)
-        on_session(rc, NULL, ctx);
+        accounts_reply_failure(req, rc);
 }
 
 bool accounts_session_fill(ct_session_t *s, const PGresult *res)
@@ -151,7 +239,7 @@ static void on_verified(int status, const char *hash, void *udata)
         return;
     }
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
-    accounts_sign_in(ctx->a, ctx->req, &ctx->session, ctx->addr);
+    accounts_sign_in(ctx->a, ctx->req, &ctx->session, ctx->addr, ctx->user_email, ctx->user_name);
 }
 
 static void verify(login_ctx_t *ctx)
@@ -178,6 +266,8 @@ static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
     const char *hash = PQntuples(res) > 0 ? ct_db_get(res, 0, "password_hash") : NULL;
     if (hash && accounts_session_fill(&ctx->session, res)) {
         ctx->hash = ct_http_strdup(ctx->req, hash);
+        ctx->user_email = ct_http_strdup(ctx->req, ct_db_get(res, 0, "email"));
+        ctx->user_name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
         const char *totp = ct_db_get(res, 0, "totp");
         ctx->totp = totp && strcmp(totp, "t") == 0;
     }

@@ -8,6 +8,8 @@
 #include "accounts.h"
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "citerne/outbox.h"
+#include "events.h"
 #include "mfa.h"
 #include "password.h"
 #include "rules.h"
@@ -23,7 +25,11 @@ typedef struct {
     const char *password;      /* disable: borrowed from the body */
     size_t password_len;
     char *password_hash; /* disable: request memory */
-    char *email;         /* enrol: labels the entry in the authenticator app */
+    char *email;         /* enrol: labels the entry in the authenticator app; disable */
+    char *name;          /* disable: for TotpDisabled */
+    char customer_id[CT_UUID_STRLEN + 1]; /* disable: the user's first customer */
+    bool turned_off;
+    accounts_event_t event;
     unsigned char secret[ACCOUNTS_TOTP_SECRET_BYTES];
     char hashes[ACCOUNTS_RECOVERY_CODES * 65];
     char codes[ACCOUNTS_RECOVERY_CODES][ACCOUNTS_RECOVERY_CODE_LEN + 1];
@@ -382,19 +388,55 @@ static void check_code(totp_ctx_t *ctx, const PGresult *res, code_checked_fn nex
 
 /* ---- disable ---- */
 
-static void on_deleted(const ct_db_error_t *err, PGresult *res, void *udata)
+static void on_disable_done(const ct_db_error_t *err, void *udata)
 {
     totp_ctx_t *ctx = udata;
+    accounts_event_dispose(&ctx->event);
     if (err) {
         accounts_reply_db_error(ctx->req, err);
         return;
     }
-    if (PQntuples(res) == 1) {
+    if (ctx->turned_off) {
         ct_logc_info(ct_http_request_id(ctx->req), "user %s turned 2FA off", ctx->user_id);
         accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "totp_disabled",
                        json_pack("{s:b}", "with_recovery_code", ctx->recovery_code != NULL));
     }
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
+}
+
+static void disable_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_commit(tx);
+}
+
+static void on_deleted(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    totp_ctx_t *ctx = udata;
+    if (PQntuples(res) != 1) {
+        ct_db_tx_commit(tx); /* turned off meanwhile */
+        return;
+    }
+    ctx->turned_off = true;
+    accounts_user_ref_t u = {.user_id = ctx->user_id,
+                             .customer_id = ctx->customer_id,
+                             .email = ctx->email,
+                             .name = ctx->name};
+    if (accounts_event_totp_disabled(&u, ctx->recovery_code != NULL, ct_now_ms(), &ctx->event) !=
+        0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    ct_outbox_append(tx, ctx->a->svc->topic, ctx->customer_id[0] ? ctx->customer_id : ctx->user_id,
+                     ctx->event.data, ctx->event.len, ctx->event.event_id, disable_commit);
+}
+
+static void on_disable_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    totp_ctx_t *ctx = udata;
+    accounts_store_totp_delete_tx(tx, ctx->user_id, on_deleted);
 }
 
 static void on_disable_code(totp_ctx_t *ctx, bool ok)
@@ -404,7 +446,7 @@ static void on_disable_code(totp_ctx_t *ctx, bool ok)
                               "turning 2FA off needs your password and a current code");
         return;
     }
-    int rc = accounts_store_totp_delete(ctx->a->svc->db, ctx->user_id, on_deleted, ctx);
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_disable_begun, on_disable_done, ctx);
     if (rc != 0)
         accounts_reply_failure(ctx->req, rc);
 }
@@ -442,6 +484,10 @@ static void on_disable_user2(const ct_db_error_t *err, PGresult *res, void *udat
                               NULL);
         return;
     }
+    const char *customer = ct_db_get(res, 0, "customer_id");
+    ctx->email = ct_http_strdup(ctx->req, ct_db_get(res, 0, "email"));
+    ctx->name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
+    snprintf(ctx->customer_id, sizeof ctx->customer_id, "%s", customer ? customer : "");
     check_code(ctx, res, on_disable_code);
 }
 
@@ -540,7 +586,8 @@ static void on_login_grants(const ct_db_error_t *err, PGresult *res, void *udata
     }
     accounts_mfa_end(ctx->a->svc->cache, ctx->mfa_token);
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
-    accounts_sign_in(ctx->a, ctx->req, &s, ctx->addr);
+    accounts_sign_in(ctx->a, ctx->req, &s, ctx->addr, ct_db_get(res, 0, "email"),
+                     ct_db_get(res, 0, "name"));
 }
 
 static void on_login_code(totp_ctx_t *ctx, bool ok)

@@ -185,6 +185,41 @@ int accounts_event_collaborator_removed(const char *customer_id, const char *use
     return pack(&ev, out);
 }
 
+int accounts_event_new_device(const accounts_user_ref_t *u, const char *device, const char *address,
+                              int64_t at_ms, accounts_event_t *out)
+{
+    Citerne__V1__NewDeviceSignedIn body = CITERNE__V1__NEW_DEVICE_SIGNED_IN__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.device = str(device);
+    body.address = str(address);
+    body.signed_in_at = at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_NEW_DEVICE_SIGNED_IN;
+    ev.new_device_signed_in = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_totp_disabled(const accounts_user_ref_t *u, bool with_recovery_code,
+                                 int64_t at_ms, accounts_event_t *out)
+{
+    Citerne__V1__TotpDisabled body = CITERNE__V1__TOTP_DISABLED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.with_recovery_code = with_recovery_code;
+    body.disabled_at = at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_TOTP_DISABLED;
+    ev.totp_disabled = &body;
+    return pack(&ev, out);
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);

@@ -2,6 +2,7 @@
 #ifndef ACCOUNTS_EVENTS_H
 #define ACCOUNTS_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,11 @@ int accounts_event_collaborator_role_changed(const char *customer_id, const char
 int accounts_event_collaborator_removed(const char *customer_id, const char *user_id,
                                         const char *email, const char *removed_by,
                                         accounts_event_t *out);
+
+int accounts_event_new_device(const accounts_user_ref_t *u, const char *device, const char *address,
+                              int64_t at_ms, accounts_event_t *out);
+int accounts_event_totp_disabled(const accounts_user_ref_t *u, bool with_recovery_code,
+                                 int64_t at_ms, accounts_event_t *out);
 
 /* The invoice number a consumed billing record makes known: InvoiceIssued
  * with a customer UUID and a number fills out (strings copied, bounded);

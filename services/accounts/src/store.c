@@ -147,7 +147,7 @@ int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_resu
 int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb cb, void *udata)
 {
     return query1(db,
-                  "SELECT u.id, u.password_hash, uc.customer_id, uc.role,"
+                  "SELECT u.id, u.email, u.name, u.password_hash, uc.customer_id, uc.role,"
                   " EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id"
                   "         AND t.confirmed_at IS NOT NULL) AS totp FROM users u"
                   " LEFT JOIN user_customers uc ON uc.user_id = u.id"
@@ -165,7 +165,7 @@ int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb
 int accounts_store_grants(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
 {
     return query1(db,
-                  "SELECT u.id, uc.customer_id, uc.role FROM users u"
+                  "SELECT u.id, u.email, u.name, uc.customer_id, uc.role FROM users u"
                   " LEFT JOIN user_customers uc ON uc.user_id = u.id"
                   " WHERE u.id = $1 AND u.status = 'active'"
                   " ORDER BY uc.created_at, uc.customer_id LIMIT 32",
@@ -187,8 +187,10 @@ static int query2(ct_db_t *db, const char *sql, const char *a1, const char *a2, 
 int accounts_store_totp_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
 {
     return query1(db,
-                  "SELECT u.email, u.password_hash, encode(t.secret_box, 'hex') AS box,"
-                  " (t.confirmed_at IS NOT NULL) AS confirmed, t.last_step"
+                  "SELECT u.email, u.name, u.password_hash, encode(t.secret_box, 'hex') AS box,"
+                  " (t.confirmed_at IS NOT NULL) AS confirmed, t.last_step,"
+                  " (SELECT uc.customer_id FROM user_customers uc WHERE uc.user_id = u.id"
+                  "  ORDER BY uc.created_at, uc.customer_id LIMIT 1) AS customer_id"
                   " FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
                   " WHERE u.id = $1 AND u.status = 'active'",
                   user_id, cb, udata);
@@ -252,15 +254,6 @@ int accounts_store_recovery_use(ct_db_t *db, const char *user_id, const char *ha
                   " AND EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = $1"
                   "             AND t.confirmed_at IS NOT NULL) RETURNING 1",
                   user_id, hash_hex, cb, udata);
-}
-
-int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
-{
-    return query1(db,
-                  "WITH codes AS (DELETE FROM user_recovery_codes WHERE user_id = $1)"
-                  " DELETE FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL"
-                  " RETURNING 1",
-                  user_id, cb, udata);
 }
 
 #define FIRST_CUSTOMER                                                                             \
@@ -580,4 +573,31 @@ int accounts_store_audit_list(ct_db_t *db, const char *customer_id, long long be
         &p, cb, udata);
     ct_db_params_dispose(&p);
     return rc;
+}
+
+void accounts_store_device_seen(ct_db_tx_t *tx, const char *user_id, const char *device_hex,
+                                ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, device_hex);
+    tx_query(tx,
+             "WITH known AS (SELECT count(*) AS n FROM user_devices WHERE user_id = $1),"
+             " ins AS (INSERT INTO user_devices (user_id, device)"
+             "   VALUES ($1, decode($2, 'hex')) ON CONFLICT DO NOTHING RETURNING 1)"
+             " SELECT EXISTS (SELECT 1 FROM ins) AS fresh, (SELECT n FROM known) AS known",
+             &p, next);
+}
+
+void accounts_store_totp_delete_tx(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    tx_query(tx,
+             "WITH codes AS (DELETE FROM user_recovery_codes WHERE user_id = $1)"
+             " DELETE FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL"
+             " RETURNING 1",
+             &p, next);
 }

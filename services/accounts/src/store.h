@@ -30,17 +30,19 @@ void accounts_store_user_grant(ct_db_tx_t *tx, const accounts_user_t *u, ct_db_t
 int accounts_store_customer_get(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
                                 void *udata);
 /* An active user by normalised e-mail, one row per grant (columns id,
- * password_hash, totp ("t" when 2FA is on), customer_id, role; customer_id
+ * email, name, password_hash, totp ("t" when 2FA is on), customer_id, role; customer_id
  * and role NULL when the user has no grant), grants oldest first; no row
  * when unknown. */
 int accounts_store_login_lookup(ct_db_t *db, const char *email, ct_db_result_cb cb, void *udata);
 /* A user by id: one row (email, name, phone) or none. */
 int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
-/* An active user's grants by id: rows (id, customer_id, role) as above. */
+/* An active user's grants by id: rows (id, email, name, customer_id, role)
+ * as above. */
 int accounts_store_grants(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 
 /* ---- two-factor authentication ---- */
-/* The user with their TOTP state: one row (email, password_hash, box (hex of
+/* The user with their TOTP state: one row (email, name, customer_id (the
+ * first), password_hash, box (hex of
  * the sealed secret, NULL without 2FA), confirmed ("t"/"f"), last_step), or
  * none for an unknown or inactive user. */
 int accounts_store_totp_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
@@ -63,8 +65,6 @@ int accounts_store_totp_accept(ct_db_t *db, const char *user_id, long long step,
  * when it was unused (now used), none otherwise. */
 int accounts_store_recovery_use(ct_db_t *db, const char *user_id, const char *hash_hex,
                                 ct_db_result_cb cb, void *udata);
-/* Turns 2FA off (secret and recovery codes deleted): one row when it was on. */
-int accounts_store_totp_delete(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 
 /* ---- password reset ---- */
 /* In tx: an active user by normalised e-mail, locked: one row (id, email,
@@ -151,4 +151,12 @@ int accounts_store_audit(ct_db_t *db, const char *customer_id, const char *actor
  * limit, ids below before (0: from the newest). */
 int accounts_store_audit_list(ct_db_t *db, const char *customer_id, long long before, int limit,
                               ct_db_result_cb cb, void *udata);
+/* Records the device (hex SHA-256 of its cookie id) of a sign-in in tx: one row (fresh, "t" when
+ * the device is new, and known: how many devices the user had before). */
+void accounts_store_device_seen(ct_db_tx_t *tx, const char *user_id, const char *device_hex,
+                                ct_db_tx_cb next);
+
+/* In tx: turns 2FA off: one row when it was on. */
+void accounts_store_totp_delete_tx(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+
 #endif
