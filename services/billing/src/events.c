@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "billing.h"
+#include "citerne/consume.h"
 #include "citerne/error.h"
 #include "citerne/inbox.h"
 #include "citerne/log.h"
@@ -197,15 +198,6 @@ int billing_event_decode(billing_event_t *ev, const char *topic, const void *dat
     return rc;
 }
 
-/* ---- metrics ---- */
-
-static void count(const char *metric, const char *help, const char *topic)
-{
-    char name[160];
-    snprintf(name, sizeof name, "%s{topic=\"%s\"}", metric, topic ? topic : "");
-    ct_metric_inc(ct_metrics_counter(name, help));
-}
-
 /* ---- apply ---- */
 
 static void on_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -321,20 +313,12 @@ static bool is_true(const char *v)
  * event is older than the retry window. */
 static void orphan(ct_db_tx_t *tx, billing_event_t *ev, const char *missing)
 {
-    int64_t age = ct_now_ms() - ev->occurred_at;
-    if (age < BILLING_ORPHAN_RETRY_MS) {
-        ct_logc_debug(ev->correlation_id, "event %s: %s not known yet, retrying", ev->event_id,
+    int64_t now = ct_now_ms();
+    /* set before tx ends: the inbox's done callback reads it, then frees ev */
+    ev->outcome = ct_consume_orphan_retry(ev->occurred_at, now) ? BILLING_OUT_ORPHAN_RETRY
+                                                                : BILLING_OUT_ORPHAN_SKIPPED;
+    ct_consume_orphan(tx, ev->topic, ev->correlation_id, ev->event_id, ev->occurred_at, now,
                       missing);
-        ev->outcome = BILLING_OUT_ORPHAN_RETRY;
-        ct_db_tx_rollback(tx, CT_EUNAVAIL, "read model incomplete");
-        return;
-    }
-    ct_logc_error(ev->correlation_id, "event %s of %s: %s still unknown after %lld s, skipped",
-                  ev->event_id, ev->topic ? ev->topic : "?", missing, (long long)(age / 1000));
-    count("citerne_events_orphaned_total", "Events skipped: they refer to unknown entities",
-          ev->topic);
-    ev->outcome = BILLING_OUT_ORPHAN_SKIPPED;
-    ct_db_tx_commit(tx);
 }
 
 static void on_delivery_context(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -364,8 +348,7 @@ static void on_delivery_context(ct_db_tx_t *tx, PGresult *res, void *udata)
                       "event %s: site %s belongs to customer %s, not %s; no invoice", ev->event_id,
                       ev->u.delivery.site_id, site_customer ? site_customer : "?",
                       ev->u.delivery.customer_id);
-        count("citerne_events_invalid_total", "Events skipped: fields out of range or inconsistent",
-              ev->topic);
+        ct_consume_count(CT_SKIP_INVALID, ev->topic);
         ev->outcome = BILLING_OUT_REJECTED;
         ct_db_tx_commit(tx);
         return;
@@ -464,20 +447,14 @@ void billing_on_message(ct_bus_msg_t *msg, void *udata)
     const char *why = NULL;
     int rc = billing_event_decode(ev, topic, data, len, &why);
     if (rc == CT_EDECODE) {
-        ct_log_warn("undecodable record at %s [%d] offset %lld: skipped", topic ? topic : "?",
-                    (int)ct_bus_msg_partition(msg), (long long)ct_bus_msg_offset(msg));
-        count("citerne_events_undecodable_total", "Records that do not decode, skipped", topic);
+        ct_consume_skip(msg, CT_SKIP_UNDECODABLE, NULL, "%s", why ? why : "does not decode");
         free(ev);
-        ct_bus_msg_done(msg, 0);
         return;
     }
     if (rc != 0) {
-        ct_logc_warn(ev->correlation_id, "event %s of %s: invalid %s, skipped", ev->event_id,
-                     topic ? topic : "?", why ? why : "field");
-        count("citerne_events_invalid_total", "Events skipped: fields out of range or inconsistent",
-              topic);
+        ct_consume_skip(msg, CT_SKIP_INVALID, ev->correlation_id, "event %s: invalid %s",
+                        ev->event_id, why ? why : "field");
         free(ev);
-        ct_bus_msg_done(msg, 0);
         return;
     }
     ct_inbox_process(svc->db, msg, ev->event_id, billing_event_apply, on_processed, ev);

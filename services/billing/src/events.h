@@ -11,9 +11,9 @@
 #include "fees.h"
 #include "invoice.h"
 
-/* How long an event referring to an unknown customer/contract/site is
- * retried before it is logged, counted and skipped. */
-#define BILLING_ORPHAN_RETRY_MS (10 * 60 * 1000)
+/* An event referring to an unknown customer/contract/site is retried for
+ * CT_CONSUME_ORPHAN_WINDOW_MS (citerne/consume.h), then logged, counted and
+ * skipped. */
 
 typedef enum {
     BILLING_EV_IGNORED = 0, /* a body kind billing does not use */

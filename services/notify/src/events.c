@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "citerne/consume.h"
 #include "citerne/error.h"
 #include "citerne/event.h"
 #include "citerne/inbox.h"
@@ -252,15 +253,6 @@ int notify_event_decode(notify_event_t *ev, const char *topic, const void *data,
     return rc;
 }
 
-/* ---- metrics ---- */
-
-static void count(const char *metric, const char *help, const char *topic)
-{
-    char name[160];
-    snprintf(name, sizeof name, "%s{topic=\"%s\"}", metric, topic ? topic : "");
-    ct_metric_inc(ct_metrics_counter(name, help));
-}
-
 /* ---- apply ---- */
 
 static void on_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -294,21 +286,13 @@ static void on_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     notify_event_t *ev = udata;
     if (PQntuples(res) == 0) {
-        int64_t age = ct_now_ms() - ev->occurred_at;
-        if (age < NOTIFY_ORPHAN_RETRY_MS) {
-            ct_logc_debug(ev->correlation_id, "event %s: customer %s not known yet, retrying",
-                          ev->event_id, ev->customer_id);
-            ev->outcome = NOTIFY_OUT_ORPHAN_RETRY;
-            ct_db_tx_rollback(tx, CT_EUNAVAIL, "read model incomplete");
-            return;
-        }
-        ct_logc_error(
-            ev->correlation_id, "event %s of %s: customer %s still unknown after %lld s, skipped",
-            ev->event_id, ev->topic ? ev->topic : "?", ev->customer_id, (long long)(age / 1000));
-        count("citerne_events_orphaned_total", "Events skipped: they refer to unknown entities",
-              ev->topic);
-        ev->outcome = NOTIFY_OUT_ORPHAN_SKIPPED;
-        ct_db_tx_commit(tx);
+        int64_t now = ct_now_ms();
+        char missing[64];
+        snprintf(missing, sizeof missing, "customer %s", ev->customer_id);
+        ev->outcome = ct_consume_orphan_retry(ev->occurred_at, now) ? NOTIFY_OUT_ORPHAN_RETRY
+                                                                    : NOTIFY_OUT_ORPHAN_SKIPPED;
+        ct_consume_orphan(tx, ev->topic, ev->correlation_id, ev->event_id, ev->occurred_at, now,
+                          missing);
         return;
     }
     notify_facts_t f = {
@@ -418,20 +402,14 @@ void notify_on_message(ct_bus_msg_t *msg, void *udata)
     const char *why = NULL;
     int rc = notify_event_decode(ev, topic, data, len, &why);
     if (rc == CT_EDECODE) {
-        ct_log_warn("undecodable record at %s [%d] offset %lld: skipped", topic ? topic : "?",
-                    (int)ct_bus_msg_partition(msg), (long long)ct_bus_msg_offset(msg));
-        count("citerne_events_undecodable_total", "Records that do not decode, skipped", topic);
+        ct_consume_skip(msg, CT_SKIP_UNDECODABLE, NULL, "%s", why ? why : "does not decode");
         free(ev);
-        ct_bus_msg_done(msg, 0);
         return;
     }
     if (rc != 0) {
-        ct_logc_warn(ev->correlation_id, "event %s of %s: invalid %s, skipped", ev->event_id,
-                     topic ? topic : "?", why ? why : "field");
-        count("citerne_events_invalid_total", "Events skipped: fields out of range or inconsistent",
-              topic);
+        ct_consume_skip(msg, CT_SKIP_INVALID, ev->correlation_id, "event %s: invalid %s",
+                        ev->event_id, why ? why : "field");
         free(ev);
-        ct_bus_msg_done(msg, 0);
         return;
     }
     ct_inbox_process(svc->db, msg, ev->event_id, notify_event_apply, on_processed, ev);

@@ -9,9 +9,9 @@
 #include "citerne/id.h"
 #include "templates.h"
 
-/* How long an event for a customer not yet known is retried before it is
- * logged, counted and skipped. */
-#define NOTIFY_ORPHAN_RETRY_MS (10 * 60 * 1000)
+/* An event for a customer not yet known is retried for
+ * CT_CONSUME_ORPHAN_WINDOW_MS (citerne/consume.h), then logged, counted and
+ * skipped. */
 
 typedef enum {
     NOTIFY_EV_IGNORED = 0, /* a body kind notify does not use */

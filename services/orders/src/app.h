@@ -9,15 +9,11 @@
 #include "citerne/http.h"
 #include "citerne/service.h"
 
-/* A crossing for a site not yet in the read model is retried this long
- * (topics are not ordered together), then logged and skipped. */
-#define ORDERS_ORPHAN_RETRY_MS (10 * 60 * 1000)
-
 typedef struct {
-    ct_service_t *svc;          /* db, cache and topic are read at request time */
-    ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY: back-office reads */
-    ct_auth_key_t driver_key;   /* CITERNE_DRIVER_KEY: deliveries */
-    int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
+  ct_service_t *svc;          /* db, cache and topic are read at request time */
+  ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY: back-office reads */
+  ct_auth_key_t driver_key;   /* CITERNE_DRIVER_KEY: deliveries */
+  int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
 } orders_app_t;
 
 /* The app's clock. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "citerne/consume.h"
 #include "citerne/error.h"
 #include "citerne/inbox.h"
 #include "citerne/log.h"
@@ -308,13 +309,6 @@ void orders_event_free(orders_event_t *ev)
     free(ev);
 }
 
-static void count(const char *metric, const char *help, const char *topic)
-{
-    char name[160];
-    snprintf(name, sizeof name, "%s{topic=\"%s\"}", metric, topic ? topic : "");
-    ct_metric_inc(ct_metrics_counter(name, help));
-}
-
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
@@ -349,21 +343,12 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata);
 static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     orders_event_t *ev = udata;
-    int64_t now = orders_now(ev->app);
     if (PQntuples(res) == 0) {
         /* SiteCreated comes on another topic and may not be here yet */
-        if (now - ev->meta->occurred_at < ORDERS_ORPHAN_RETRY_MS) {
-            ct_logc_debug(ev->meta->correlation_id, "crossing %s: site %s not known yet",
-                          ev->meta->event_id, ev->site_id);
-            ct_db_tx_rollback(tx, CT_EUNAVAIL, "site not known yet");
-            return;
-        }
-        ct_logc_error(ev->meta->correlation_id,
-                      "crossing %s for site %s that never arrived: skipped", ev->meta->event_id,
-                      ev->site_id);
-        count("citerne_events_orphaned_total",
-              "Consumed events skipped: what they refer to never arrived", ev->topic);
-        ct_db_tx_commit(tx);
+        char missing[64];
+        snprintf(missing, sizeof missing, "site %s", ev->site_id);
+        ct_consume_orphan(tx, ev->topic, ev->meta->correlation_id, ev->meta->event_id,
+                          ev->meta->occurred_at, orders_now(ev->app), missing);
         return;
     }
     /* kept for the next step: res is gone once this callback returns */
@@ -489,13 +474,10 @@ void orders_on_message(ct_bus_msg_t *msg, void *udata)
         return;
     }
     if (rc != 0) {
-        /* permanent: retrying the same bytes cannot help */
-        ct_log_warn("%s record on %s [%d] at offset %lld skipped: %s",
-                    rc == CT_EDECODE ? "undecodable" : "invalid", topic ? topic : "",
-                    (int)ct_bus_msg_partition(msg), (long long)ct_bus_msg_offset(msg), why);
-        count("citerne_events_undecodable_total",
-              "Consumed records skipped: undecodable or invalid", topic);
-        ct_bus_msg_done(msg, 0);
+        /* counted as undecodable either way (README): a field out of range
+         * included */
+        ct_consume_skip(msg, CT_SKIP_UNDECODABLE, NULL, "%s%s",
+                        rc == CT_EDECODE ? "" : "out of range: ", why ? why : "");
         return;
     }
     ct_inbox_process(svc->db, msg, orders_event_id(ev), orders_event_apply, on_inbox_done, ev);

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "citerne/consume.h"
 #include "citerne/error.h"
 #include "citerne/event.h"
 #include "citerne/inbox.h"
 #include "citerne/log.h"
-#include "citerne/metrics.h"
 #include "citerne/v1/accounts.pb-c.h"
 
 #include "store.h"
@@ -124,7 +124,6 @@ static void on_done(int status, void *udata)
 void telemetry_on_message(ct_bus_msg_t *msg, void *udata)
 {
     ct_service_t *svc = udata;
-    const char *topic = ct_bus_msg_topic(msg);
     size_t len = 0;
     const void *data = ct_bus_msg_payload(msg, &len);
     telemetry_event_t *ev = NULL;
@@ -135,15 +134,10 @@ void telemetry_on_message(ct_bus_msg_t *msg, void *udata)
         return;
     }
     if (rc != 0) {
-        /* permanent: retrying the same bytes cannot help */
-        ct_log_warn("%s record on %s [%d] at offset %lld skipped: %s",
-                    rc == CT_EDECODE ? "undecodable" : "invalid", topic ? topic : "",
-                    (int)ct_bus_msg_partition(msg), (long long)ct_bus_msg_offset(msg), why);
-        char name[160];
-        snprintf(name, sizeof name, "citerne_events_undecodable_total{topic=\"%s\"}",
-                 topic ? topic : "");
-        ct_metric_inc(ct_metrics_counter(name, "Consumed records skipped: undecodable or invalid"));
-        ct_bus_msg_done(msg, 0);
+        /* counted as undecodable either way (README): a field out of range
+         * included */
+        ct_consume_skip(msg, CT_SKIP_UNDECODABLE, NULL, "%s%s",
+                        rc == CT_EDECODE ? "" : "out of range: ", why ? why : "");
         return;
     }
     ct_inbox_process(svc->db, msg, telemetry_event_id(ev), telemetry_event_apply, on_done, ev);
