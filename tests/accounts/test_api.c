@@ -2059,6 +2059,13 @@ static void a_viewer_cannot_invite_and_another_customers_ids_are_404(void **stat
     expect_status(&r, 404, "B's session from A");
     test_resp_dispose(&r);
     assert_int_equal(collab(&admin, "GET", "not-a-uuid", NULL, NULL, NULL), 404);
+    static const char *const reads[] = {"audit", "audit.csv"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/%s", b.customer_id, reads[i]);
+        call("GET", path, admin.cookie, NULL, &r);
+        expect_status(&r, 404, path);
+        test_resp_dispose(&r);
+    }
     /* nothing was written, B's admin is untouched */
     assert_int_equal(outbox_rows(), events);
     assert_int_equal(me_status(&b_admin), 200);
@@ -2230,6 +2237,74 @@ static void a_sign_in_from_a_new_device_is_told_to_the_user(void **state)
     assert_string_equal(ev->new_device_signed_in->address, "127.0.0.7");
     citerne__v1__accounts_event__free_unpacked(ev, NULL);
     free(device);
+}
+
+/* ---- linking another customer ---- */
+
+static void linking_a_customer_needs_its_number_and_an_invoice(void **state)
+{
+    REQUIRE_STACK();
+    made_t a, b;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery");
+    make_customer(&b, "business");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO customer_invoices (customer_id, invoice_number) VALUES ('%s',"
+             " 'F2026-9%05d')",
+             b.customer_id, F.seq);
+    PQclear(PQexec(F.pg, sql));
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, a.email, "correct horse battery");
+
+    char body[256];
+    test_resp_t r;
+    /* a wrong invoice, an unknown number: one answer */
+    snprintf(body, sizeof body, "{\"customer_number\":\"%s\",\"invoice_number\":\"F2026-000000\"}",
+             b.number);
+    call("POST", "/api/v1/accounts/me/customers", si.with_csrf, body, &r);
+    expect_status(&r, 404, "wrong invoice");
+    char *first = strdup(r.body);
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/me/customers", si.with_csrf,
+         "{\"customer_number\":\"C0000002\",\"invoice_number\":\"F2026-000000\"}", &r);
+    expect_status(&r, 404, "unknown customer");
+    assert_string_equal(r.body, first);
+    free(first);
+    test_resp_dispose(&r);
+
+    long long events = outbox_rows();
+    snprintf(body, sizeof body, "{\"customer_number\":\"%s\",\"invoice_number\":\"F2026-9%05d\"}",
+             b.number, F.seq);
+    call("POST", "/api/v1/accounts/me/customers", si.cookie, body, &r);
+    expect_status(&r, 401, "link without CSRF");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/me/customers", si.with_csrf, body, &r);
+    expect_status(&r, 200, "link");
+    assert_string_equal(jstr(&r, "customer_id"), b.customer_id);
+    assert_string_equal(jstr(&r, "role"), "admin"); /* B had no admin */
+    assert_int_equal(json_array_size(json_object_get(r.json, "customers")), 2);
+    /* a fresh session with both customers replaces the old one */
+    char *token = test_resp_cookie(&r, "__Host-citerne_session", NULL);
+    assert_non_null(token);
+    assert_string_not_equal(token, si.token);
+    signed_in_t now;
+    snprintf(now.token, sizeof now.token, "%s", token);
+    snprintf(now.cookie, sizeof now.cookie, "Cookie: __Host-citerne_session=%s\r\n", token);
+    free(token);
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&si), 401);
+    call("GET", "/api/v1/accounts/me", now.cookie, NULL, &r);
+    expect_status(&r, 200, "me with the new session");
+    assert_int_equal(json_array_size(json_object_get(r.json, "customers")), 2);
+    test_resp_dispose(&r);
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(b.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_LINKED);
+    assert_string_equal(ev->customer_linked->user_id, a.user_id);
+    assert_string_equal(ev->customer_linked->email, a.email);
+    assert_string_equal(ev->customer_linked->role, "admin");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
 }
 
 static bool cache_closed;
@@ -2547,6 +2622,7 @@ int main(void)
                                test_setup),
         cmocka_unit_test_setup(admins_read_the_access_register_and_export_it_as_csv, test_setup),
         cmocka_unit_test_setup(a_sign_in_from_a_new_device_is_told_to_the_user, test_setup),
+        cmocka_unit_test_setup(linking_a_customer_needs_its_number_and_an_invoice, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

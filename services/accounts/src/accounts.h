@@ -237,6 +237,13 @@ void accounts_api_collaborator_remove(ct_http_req_t *req, void *udata);
 void accounts_api_audit_list(ct_http_req_t *req, void *udata);
 void accounts_api_audit_csv(ct_http_req_t *req, void *udata);
 
+/* POST /me/customers {customer_number, invoice_number} (session + CSRF):
+ * links another customer to the caller (admin when it has none, viewer
+ * otherwise), CustomerLinked; the caller's session is replaced by one with
+ * the new grant (200 like a login, plus customer_id and role); 404 when
+ * nothing matches, 409 when already linked, 429 when throttled. */
+void accounts_api_customer_link(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

@@ -220,6 +220,23 @@ int accounts_event_totp_disabled(const accounts_user_ref_t *u, bool with_recover
     return pack(&ev, out);
 }
 
+int accounts_event_customer_linked(const accounts_user_ref_t *u, const char *role, int64_t at_ms,
+                                   accounts_event_t *out)
+{
+    Citerne__V1__CustomerLinked body = CITERNE__V1__CUSTOMER_LINKED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.role = str(role);
+    body.linked_at = at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_LINKED;
+    ev.customer_linked = &body;
+    return pack(&ev, out);
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);

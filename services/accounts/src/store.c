@@ -372,7 +372,7 @@ void accounts_store_signup_grant(ct_db_tx_t *tx, const char *user_id, const char
              "INSERT INTO user_customers (user_id, customer_id, role)"
              " SELECT $1, $2, CASE WHEN EXISTS (SELECT 1 FROM user_customers"
              "   WHERE customer_id = $2 AND role = 'admin') THEN 'viewer' ELSE 'admin' END"
-             " ON CONFLICT (user_id, customer_id) DO NOTHING",
+             " ON CONFLICT (user_id, customer_id) DO NOTHING RETURNING role",
              &p, next);
 }
 
@@ -600,4 +600,13 @@ void accounts_store_totp_delete_tx(ct_db_tx_t *tx, const char *user_id, ct_db_tx
              " DELETE FROM user_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL"
              " RETURNING 1",
              &p, next);
+}
+
+void accounts_store_user_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    tx_query(tx, "SELECT email, name FROM users WHERE id = $1 AND status = 'active' FOR UPDATE", &p,
+             next);
 }

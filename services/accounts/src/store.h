@@ -91,11 +91,13 @@ void accounts_store_signup_customer(ct_db_tx_t *tx, const char *number, const ch
                                     const char *invoice_number, ct_db_tx_cb next);
 /* In tx: a user by e-mail, locked: one row (id, status, name) or none. */
 void accounts_store_user_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next);
+/* In tx: an active user by id, locked: one row (email, name) or none. */
+void accounts_store_user_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 /* In tx: a pending user (no password). */
 void accounts_store_pending_user_insert(ct_db_tx_t *tx, const char *id, const char *email,
                                         const char *name, ct_db_tx_cb next);
 /* In tx: grants user the customer, as admin when it has no admin yet,
- * viewer otherwise; nothing when already granted. */
+ * viewer otherwise: one row (role), or none when already granted. */
 void accounts_store_signup_grant(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                                  ct_db_tx_cb next);
 /* In tx: the user's one live activation link becomes hash_hex for ttl_s:
