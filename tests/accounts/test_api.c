@@ -2307,6 +2307,87 @@ static void linking_a_customer_needs_its_number_and_an_invoice(void **state)
     citerne__v1__accounts_event__free_unpacked(ev, NULL);
 }
 
+/* ---- profile ---- */
+
+static void profile_and_preferences_are_published_whole(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, m.email, "correct horse battery");
+    test_resp_t r;
+    call("GET", "/api/v1/accounts/me/profile", si.cookie, NULL, &r);
+    expect_status(&r, 200, "profile");
+    assert_string_equal(jstr(&r, "email"), m.email);
+    json_t *prefs = json_object_get(r.json, "preferences");
+    assert_string_equal(json_string_value(json_object_get(prefs, "invoice_issued")), "both");
+    test_resp_dispose(&r);
+
+    /* bad input: nothing changes */
+    long long events = outbox_rows();
+    call("PATCH", "/api/v1/accounts/me/profile", si.with_csrf,
+         "{\"phone\":\"0612345678\",\"preferences\":{\"invoice_issued\":\"pigeon\","
+         "\"spam\":\"email\"}}",
+         &r);
+    expect_status(&r, 400, "bad profile");
+    assert_true(names_field(&r, "phone"));
+    assert_true(names_field(&r, "preferences.invoice_issued"));
+    assert_true(names_field(&r, "preferences.spam"));
+    test_resp_dispose(&r);
+    call("PATCH", "/api/v1/accounts/me/profile", si.with_csrf, "{}", &r);
+    expect_status(&r, 400, "empty change");
+    test_resp_dispose(&r);
+    call("PATCH", "/api/v1/accounts/me/profile", si.cookie, "{\"name\":\"Marie Curie\"}", &r);
+    expect_status(&r, 401, "profile without CSRF");
+    test_resp_dispose(&r);
+    assert_int_equal(outbox_rows(), events);
+
+    call("PATCH", "/api/v1/accounts/me/profile", si.with_csrf,
+         "{\"name\":\"Marie Curie\",\"phone\":\"+33611223344\",\"preferences\":"
+         "{\"invoice_issued\":\"email\",\"order_proposed\":\"none\"}}",
+         &r);
+    expect_status(&r, 200, "update profile");
+    assert_string_equal(jstr(&r, "name"), "Marie Curie");
+    assert_string_equal(jstr(&r, "phone"), "+33611223344");
+    prefs = json_object_get(r.json, "preferences");
+    assert_string_equal(json_string_value(json_object_get(prefs, "invoice_issued")), "email");
+    assert_string_equal(json_string_value(json_object_get(prefs, "order_proposed")), "none");
+    assert_string_equal(json_string_value(json_object_get(prefs, "delivery_scheduled")), "both");
+    test_resp_dispose(&r);
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(m.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_PROFILE_UPDATED);
+    Citerne__V1__UserProfileUpdated *p = ev->user_profile_updated;
+    assert_string_equal(p->user_id, m.user_id);
+    assert_string_equal(p->name, "Marie Curie");
+    assert_string_equal(p->phone, "+33611223344");
+    assert_int_equal(p->n_preferences, 4);
+    int seen = 0;
+    for (size_t i = 0; i < p->n_preferences; i++) {
+        if (strcmp(p->preferences[i]->kind, "invoice_issued") == 0) {
+            assert_string_equal(p->preferences[i]->channel, "email");
+            seen++;
+        }
+        if (strcmp(p->preferences[i]->kind, "delivery_confirmed") == 0) {
+            assert_string_equal(p->preferences[i]->channel, "both");
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+
+    /* the phone removed, the rest kept */
+    call("PATCH", "/api/v1/accounts/me/profile", si.with_csrf, "{\"phone\":null}", &r);
+    expect_status(&r, 200, "remove the phone");
+    assert_true(json_is_null(json_object_get(r.json, "phone")));
+    assert_string_equal(jstr(&r, "name"), "Marie Curie");
+    prefs = json_object_get(r.json, "preferences");
+    assert_string_equal(json_string_value(json_object_get(prefs, "invoice_issued")), "email");
+    test_resp_dispose(&r);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2623,6 +2704,7 @@ int main(void)
         cmocka_unit_test_setup(admins_read_the_access_register_and_export_it_as_csv, test_setup),
         cmocka_unit_test_setup(a_sign_in_from_a_new_device_is_told_to_the_user, test_setup),
         cmocka_unit_test_setup(linking_a_customer_needs_its_number_and_an_invoice, test_setup),
+        cmocka_unit_test_setup(profile_and_preferences_are_published_whole, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

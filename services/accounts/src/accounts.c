@@ -132,6 +132,8 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"GET", "/api/v1/accounts/customers/{id}/audit", accounts_api_audit_list},
         {"GET", "/api/v1/accounts/customers/{id}/audit.csv", accounts_api_audit_csv},
         {"POST", "/api/v1/accounts/me/customers", accounts_api_customer_link},
+        {"GET", "/api/v1/accounts/me/profile", accounts_api_profile_get},
+        {"PATCH", "/api/v1/accounts/me/profile", accounts_api_profile_update},
         {"POST", "/api/v1/accounts/signup", accounts_api_signup},
         {"POST", "/api/v1/accounts/signup/resend", accounts_api_signup_resend},
         {"POST", "/api/v1/accounts/signup/activate", accounts_api_signup_activate},

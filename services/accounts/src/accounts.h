@@ -244,6 +244,12 @@ void accounts_api_audit_csv(ct_http_req_t *req, void *udata);
  * nothing matches, 409 when already linked, 429 when throttled. */
 void accounts_api_customer_link(ct_http_req_t *req, void *udata);
 
+/* GET /me/profile (session): {user_id, email, name, phone, preferences}.
+ * PATCH /me/profile {name?, phone? (null removes), preferences? {kind:
+ * channel}} (session + CSRF): UserProfileUpdated, the profile answered. */
+void accounts_api_profile_get(ct_http_req_t *req, void *udata);
+void accounts_api_profile_update(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

@@ -237,6 +237,35 @@ int accounts_event_customer_linked(const accounts_user_ref_t *u, const char *rol
     return pack(&ev, out);
 }
 
+int accounts_event_profile_updated(const accounts_user_ref_t *u, const char *phone, json_t *prefs,
+                                   accounts_event_t *out)
+{
+    Citerne__V1__NotificationPreference items[8];
+    Citerne__V1__NotificationPreference *ptrs[8];
+    size_t n = 0;
+    for (size_t i = 0; accounts_pref_kinds[i] && n < 8; i++) {
+        const char *ch = json_string_value(json_object_get(prefs, accounts_pref_kinds[i]));
+        citerne__v1__notification_preference__init(&items[n]);
+        items[n].kind = str(accounts_pref_kinds[i]);
+        items[n].channel = str(ch ? ch : "both");
+        ptrs[n] = &items[n];
+        n++;
+    }
+    Citerne__V1__UserProfileUpdated body = CITERNE__V1__USER_PROFILE_UPDATED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.email = str(u->email);
+    body.name = str(u->name);
+    body.phone = str(phone);
+    body.n_preferences = n;
+    body.preferences = ptrs;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_PROFILE_UPDATED;
+    ev.user_profile_updated = &body;
+    return pack(&ev, out);
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);

@@ -61,6 +61,11 @@ int accounts_event_totp_disabled(const accounts_user_ref_t *u, bool with_recover
 int accounts_event_customer_linked(const accounts_user_ref_t *u, const char *role, int64_t at_ms,
                                    accounts_event_t *out);
 
+/* UserProfileUpdated: prefs maps kind -> channel (kinds absent: "both");
+ * phone NULL for none. */
+int accounts_event_profile_updated(const accounts_user_ref_t *u, const char *phone, json_t *prefs,
+                                   accounts_event_t *out);
+
 /* The invoice number a consumed billing record makes known: InvoiceIssued
  * with a customer UUID and a number fills out (strings copied, bounded);
  * 1 when the record is something else (skip it); CT_EDECODE when it does not

@@ -310,3 +310,15 @@ void accounts_time_text(long long ms, char out[32])
     strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, 32, "%s.%03dZ", day, (int)(ms % 1000));
 }
+
+const char *const accounts_pref_kinds[] = {"order_proposed", "delivery_scheduled",
+                                           "delivery_confirmed", "invoice_issued", NULL};
+const char *const accounts_pref_channels[] = {"email", "sms", "both", "none", NULL};
+
+bool accounts_in_list(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}

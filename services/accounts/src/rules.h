@@ -79,4 +79,11 @@ void accounts_device_label(const char *user_agent, char out[64]);
 /* Unix ms (>= 0) as RFC 3339 UTC with milliseconds: "2026-11-22T07:05:29.790Z". */
 void accounts_time_text(long long ms, char out[32]);
 
+/* Kinds of message a user sets a channel for (notify's kinds), and the
+ * channels: NULL-terminated lists. */
+extern const char *const accounts_pref_kinds[];
+extern const char *const accounts_pref_channels[];
+/* Whether s is in the NULL-terminated list. NULL is not. */
+bool accounts_in_list(const char *s, const char *const *list);
+
 #endif

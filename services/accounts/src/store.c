@@ -610,3 +610,52 @@ void accounts_store_user_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb n
     tx_query(tx, "SELECT email, name FROM users WHERE id = $1 AND status = 'active' FOR UPDATE", &p,
              next);
 }
+
+#define PROFILE_SELECT                                                                             \
+    "SELECT u.id, u.email, u.name, u.phone, " FIRST_CUSTOMER ","                                   \
+    " COALESCE((SELECT json_object_agg(p.kind, p.channel ORDER BY p.kind)"                         \
+    "           FROM user_preferences p WHERE p.user_id = u.id), '{}')::text AS prefs"             \
+    " FROM users u WHERE u.id = $1 AND u.status = 'active'"
+
+int accounts_store_profile_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    return query1(db, PROFILE_SELECT, user_id, cb, udata);
+}
+
+void accounts_store_profile_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    tx_query(tx, PROFILE_SELECT " FOR UPDATE OF u", &p, next);
+}
+
+void accounts_store_profile_update(ct_db_tx_t *tx, const char *user_id, const char *name,
+                                   bool set_phone, const char *phone, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, name);
+    ct_db_params_add(&p, set_phone ? "true" : "false");
+    ct_db_params_add(&p, phone);
+    tx_query(tx,
+             "UPDATE users SET name = COALESCE($2, name),"
+             " phone = CASE WHEN $3::boolean THEN $4 ELSE phone END, updated_at = now()"
+             " WHERE id = $1 AND status = 'active'",
+             &p, next);
+}
+
+void accounts_store_preferences_put(ct_db_tx_t *tx, const char *user_id, const char *prefs_json,
+                                    ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, prefs_json);
+    tx_query(tx,
+             "INSERT INTO user_preferences (user_id, kind, channel)"
+             " SELECT $1, key, value FROM json_each_text($2::json)"
+             " ON CONFLICT (user_id, kind) DO UPDATE SET channel = EXCLUDED.channel",
+             &p, next);
+}

@@ -161,4 +161,19 @@ void accounts_store_device_seen(ct_db_tx_t *tx, const char *user_id, const char 
 /* In tx: turns 2FA off: one row when it was on. */
 void accounts_store_totp_delete_tx(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 
+/* ---- profile ---- */
+/* An active user's profile: one row (id, email, name, phone, customer_id
+ * (the first), prefs: a JSON object text kind -> channel) or none. */
+int accounts_store_profile_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+/* In tx: the same, locked. */
+void accounts_store_profile_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* In tx: name (NULL: kept) and phone (set_phone false: kept; phone NULL:
+ * removed). */
+void accounts_store_profile_update(ct_db_tx_t *tx, const char *user_id, const char *name,
+                                   bool set_phone, const char *phone, ct_db_tx_cb next);
+/* In tx: upserts preferences from a JSON object text kind -> channel
+ * (checked by the caller). */
+void accounts_store_preferences_put(ct_db_tx_t *tx, const char *user_id, const char *prefs_json,
+                                    ct_db_tx_cb next);
+
 #endif
