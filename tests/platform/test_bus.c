@@ -410,9 +410,12 @@ static void consumer_receives_messages_in_order_per_partition(void **state)
     assert_in_order(&x, n);
     assert_int_equal(x.max_outstanding, 1);
     /* The handler completes at once, yet the loop polls I/O (and would
-     * serve HTTP) between two messages. */
-    for (int i = 1; i < x.nseen; i++)
-        assert_true(x.seen[i].iteration > x.seen[i - 1].iteration);
+     * serve HTTP) between two messages. A message handed from the idle
+     * phase and the next from the poll phase (the queue's fd became
+     * readable) share an iteration number, with the poll between them; a
+     * third in the same iteration would mean a backlog drained without I/O. */
+    for (int i = 2; i < x.nseen; i++)
+        assert_true(x.seen[i].iteration > x.seen[i - 2].iteration);
     uv_close((uv_handle_t *)&check, NULL);
     assert_int_equal((int)ct_metric_value(
                          ct_metrics_counter("citerne_bus_consumed_total{topic=\"t_order\"}", "")),
