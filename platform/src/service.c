@@ -152,6 +152,14 @@ static void on_migrated(int status, const char *message, void *ud)
     }
     start_consumers(svc);
     svc->stage = STAGE_RUNNING;
+    if (svc->desc->on_start && (rc = svc->desc->on_start(svc)) != 0) {
+        ct_log_error("service start-up failed (%d)", rc);
+        svc->exit_status = 1;
+        svc->stage = STAGE_CLOSING;
+        close_everything(svc);
+        return;
+    }
+    svc->started = true;
     ct_log_info("ready on %s (topic %s, %zu consumed topic(s))", svc->http_addr, svc->topic,
                 svc->nconsumers);
 }
@@ -269,14 +277,14 @@ static void on_drain_tick(uv_timer_t *t)
     ct_service_t *svc = t->data;
     size_t inflight = svc->http ? ct_http_inflight(svc->http) : 0;
     size_t consumers = consumers_open(svc);
-    if (inflight == 0 && consumers == 0) {
+    if (inflight == 0 && consumers == 0 && !svc->hook_draining) {
         svc->stage = STAGE_CLOSING;
         close_everything(svc);
         return;
     }
     if (uv_now(&svc->loop) >= svc->drain_deadline) {
-        ct_log_warn("shutdown timeout: %zu request(s) and %zu consumer(s) still busy", inflight,
-                    consumers);
+        ct_log_warn("shutdown timeout: %zu request(s) and %zu consumer(s) still busy%s", inflight,
+                    consumers, svc->hook_draining ? ", the service's own work not drained" : "");
         svc->exit_status = 1;
         svc->stage = STAGE_CLOSING;
         close_everything(svc);
@@ -291,6 +299,13 @@ static void on_consumer_closed(void *ud)
     *slot = NULL;
 }
 
+/* on_drain's done: the drain tick notices. Late calls (after a timeout) are
+ * harmless. */
+static void on_hook_drained(ct_service_t *svc)
+{
+    svc->hook_draining = false;
+}
+
 static void begin_shutdown(ct_service_t *svc, const char *why)
 {
     if (svc->stage >= STAGE_DRAINING)
@@ -301,6 +316,10 @@ static void begin_shutdown(ct_service_t *svc, const char *why)
         ct_health_set_draining(svc->health);
     if (svc->http)
         ct_http_stop_accepting(svc->http);
+    if (svc->started && svc->desc->on_drain) {
+        svc->hook_draining = true;
+        svc->desc->on_drain(svc, on_hook_drained);
+    }
     for (size_t i = 0; i < svc->nconsumers; i++)
         if (svc->consumers[i])
             ct_bus_consumer_close(svc->consumers[i], on_consumer_closed, &svc->consumers[i]);

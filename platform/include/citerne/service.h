@@ -3,11 +3,17 @@
  * consumer (when the service consumes), the HTTP server with /healthz,
  * /readyz and /metrics, applies migrations, then runs until SIGTERM/SIGINT.
  *
+ * Start-up: settings, HTTP listener, Postgres pool, Redis, producer, then
+ * migrations; once they applied: the outbox relay, the consumers, the
+ * service's on_start hook (if any), and the service is running.
+ *
  * Shutdown (SIGTERM): /readyz says draining, the listener closes, the
- * consumer stops fetching and finishes the message in hand, in-flight HTTP
+ * service's on_drain hook (if any) starts closing the service's own work,
+ * the consumer stops fetching and finishes the message in hand, in-flight HTTP
  * requests finish (up to CITERNE_SHUTDOWN_TIMEOUT_MS), the consumer commits
- * and leaves, the relay finishes its batch, the producer flushes, every
- * handle closes, uv_loop_close() == 0, exit status 0.
+ * and leaves, on_drain's done is awaited (same timeout), the relay finishes
+ * its batch, the producer flushes, every handle closes, uv_loop_close() == 0,
+ * exit status 0.
  *
  * Common settings: CITERNE_HTTP_ADDR, CITERNE_PG_URL, CITERNE_PG_POOL,
  * CITERNE_REDIS_URL, CITERNE_KAFKA_BROKERS, CITERNE_LOG_LEVEL,
@@ -29,6 +35,10 @@
 
 typedef struct ct_service ct_service_t;
 
+/* Given to on_drain: call it once the service's own work is over and its
+ * own handles are closed (their close callbacks have run). */
+typedef void (*ct_service_drained_cb)(ct_service_t *svc);
+
 typedef struct {
     const char *name;             /* "orders": topic, group, database, log field */
     const char *default_http_addr; /* "127.0.0.1:8082" */
@@ -40,6 +50,25 @@ typedef struct {
     ct_bus_msg_cb on_message;     /* handler for consumed messages */
     const ct_migration_t *migrations;
     size_t nmigrations;
+    /* Hooks for the service's own loop handles (timers, pollers, senders).
+     * Both NULL: unused. Loop thread.
+     *
+     * on_start: called once the service is running: migrations applied, the
+     * relay and the consumers up (svc->db, svc->producer usable). Starts the
+     * service's own handles on &svc->loop. Returns 0, or non-zero when it
+     * cannot start: it then leaves nothing open, the service stops with exit
+     * status 1 and on_drain is never called. Not called when start-up failed
+     * earlier or a signal came first.
+     *
+     * on_drain: called once, at the start of the drain, after the listener
+     * closed, when the service got running (on_start, if any, returned 0). Stops the service's own work and
+     * closes its handles, then calls done(svc) exactly once, now or later.
+     * The pool, Redis, the relay and the producer stay open until done (up
+     * to CITERNE_SHUTDOWN_TIMEOUT_MS; after that the service closes them
+     * anyway and exits 1, and done is still to be called once its handles
+     * are closed). Consumers may still be finishing a message meanwhile. */
+    int (*on_start)(ct_service_t *svc);
+    void (*on_drain)(ct_service_t *svc, ct_service_drained_cb done);
 } ct_service_desc_t;
 
 struct ct_service {
@@ -70,6 +99,8 @@ struct ct_service {
     int pending_closes;
     int migrate_attempts;
     uint64_t drain_deadline;
+    bool started;       /* running: on_start (if any) returned 0 */
+    bool hook_draining; /* on_drain called, done not yet */
 };
 
 /* Reads settings (errors are logged) and creates the HTTP server, so the

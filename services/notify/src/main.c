@@ -1,12 +1,12 @@
 /* citerne-notify: wiring only. */
 #include <curl/curl.h>
-#include <signal.h>
 #include <sodium.h>
 
 #include "citerne/error.h"
 #include "citerne/log.h"
 #include "citerne/migrate.h"
 #include "citerne/service.h"
+#include "mail.h"
 #include "notify.h"
 
 extern const ct_migration_t notify_migrations[];
@@ -17,22 +17,35 @@ static const char *const consumes[] = {"citerne.accounts.v1", "citerne.orders.v1
 
 static ct_service_t svc;
 static notify_app_t app;
-/* The service's shutdown knows nothing of the sender: these watchers stop it
- * on the same signals (libuv calls every watcher of a signal). */
-static uv_signal_t stop_term, stop_int;
+static notify_sender_opts_t sender_opts;
+static ct_service_drained_cb sender_drained;
 
-static void on_stop(uv_signal_t *sig, int signum)
+/* The sender starts once the pool is up and the tables migrated. */
+static int on_start(ct_service_t *s)
 {
-    (void)sig;
-    (void)signum;
-    if (app.sender) {
-        notify_sender_close(app.sender, NULL, NULL);
-        app.sender = NULL;
+    int rc = notify_sender_new(&s->loop, &s->db, &sender_opts, &app.sender);
+    if (rc != 0)
+        ct_log_error("notify sender: %s", ct_strerror(rc));
+    return rc;
+}
+
+static void on_sender_closed(void *udata)
+{
+    sender_drained(udata);
+}
+
+/* Sends in flight are aborted (their rows come back when the lease ends);
+ * the pool stays open until the sender's database updates are done. */
+static void on_drain(ct_service_t *s, ct_service_drained_cb done)
+{
+    notify_sender_t *sender = app.sender;
+    app.sender = NULL; /* consumers finishing a message no longer kick it */
+    if (!sender) {
+        done(s);
+        return;
     }
-    if (!uv_is_closing((uv_handle_t *)&stop_term))
-        uv_close((uv_handle_t *)&stop_term, NULL);
-    if (!uv_is_closing((uv_handle_t *)&stop_int))
-        uv_close((uv_handle_t *)&stop_int, NULL);
+    sender_drained = done;
+    notify_sender_close(sender, on_sender_closed, s);
 }
 
 int main(void)
@@ -47,6 +60,8 @@ int main(void)
         .on_message = notify_on_message,
         .migrations = notify_migrations,
         .nmigrations = notify_migrations_count,
+        .on_start = on_start,
+        .on_drain = on_drain,
     };
     if (ct_service_init(&svc, &desc) != 0)
         return 2;
@@ -54,7 +69,7 @@ int main(void)
     svc.udata = &app;
     ct_config_t *cfg = &svc.cfg;
     ct_auth_key_config(&app.operator_key, cfg, "CITERNE_OPERATOR_KEY", false);
-    notify_sender_opts_t opts = {
+    sender_opts = (notify_sender_opts_t){
         .smtp_url = ct_config_str(cfg, "CITERNE_SMTP_URL", ""),
         .smtp_from = ct_config_str(cfg, "CITERNE_SMTP_FROM", "Citerne <no-reply@citerne.invalid>"),
         .sms_url = ct_config_str(cfg, "CITERNE_SMS_URL", ""),
@@ -67,36 +82,20 @@ int main(void)
         .max_attempts = (int)ct_config_int(cfg, "CITERNE_NOTIFY_MAX_ATTEMPTS", 10, 1, 100),
         .timeout_ms = ct_config_int(cfg, "CITERNE_NOTIFY_TIMEOUT_MS", 30000, 100, 600000),
     };
-    if (!*opts.smtp_url)
+    if (!*sender_opts.smtp_url)
         ct_log_warn("CITERNE_SMTP_URL is not set: e-mails stay pending");
-    if (!*opts.sms_url)
+    if (!*sender_opts.sms_url)
         ct_log_warn("CITERNE_SMS_URL is not set: SMS stay pending");
-    else if (!*opts.sms_token)
+    else if (!*sender_opts.sms_token)
         ct_log_warn("CITERNE_SMS_TOKEN is not set: SMS are sent without a bearer token");
-    /* with bad settings the service will not start: no sender to wind down */
-    int rc = cfg->nerrors > 0 ? 0 : notify_sender_new(&svc.loop, &svc.db, &opts, &app.sender);
-    if (rc == CT_ECONFIG) {
+    /* checked now, so a bad sender setting stops the service like any other
+     * (the sender itself starts in on_start) */
+    char from[256]; /* as the sender's envelope address */
+    if (*sender_opts.smtp_url && notify_mail_address(sender_opts.smtp_from, from, sizeof from) != 0)
         ct_config_fail(cfg, "CITERNE_SMTP_FROM: expected \"Name <address>\" or an address");
-    } else if (rc != 0) {
-        ct_config_fail(cfg, "notify sender: %s", ct_strerror(rc));
-    } else if (app.sender) {
-        uv_signal_init(&svc.loop, &stop_term);
-        uv_signal_init(&svc.loop, &stop_int);
-        uv_signal_start(&stop_term, on_stop, SIGTERM);
-        uv_signal_start(&stop_int, on_stop, SIGINT);
-        uv_unref((uv_handle_t *)&stop_term);
-        uv_unref((uv_handle_t *)&stop_int);
-    }
     if (notify_api_register(svc.http, &app) != 0)
         return 2;
     int status = ct_service_run(&svc);
-    if (app.sender) {
-        /* the service stopped without a signal (start-up failed): the sender
-         * still holds handles on the loop; close them and the loop */
-        on_stop(NULL, 0);
-        uv_run(&svc.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&svc.loop);
-    }
     curl_global_cleanup();
     return status;
 }

@@ -1,0 +1,184 @@
+/* The service runtime's hooks for a service's own loop handles: on_start
+ * once the service runs, on_drain at the start of the drain, whose done the
+ * runtime awaits before it closes the relay, the producer and the pool. A
+ * whole service runs on the test stack's Postgres and librdkafka's mock
+ * cluster and stops on SIGTERM; ct_service_run fails when a handle is left
+ * open, so a clean exit status also says the loop closed clean. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "citerne/error.h"
+#include "citerne/metrics.h"
+#include "citerne/service.h"
+#include "stack.h"
+
+static const ct_migration_t migrations[] = {{"0001_nothing.sql", "SELECT 1;"}};
+
+static struct {
+    ct_service_t svc;
+    uv_timer_t own;  /* the service's own handle */
+    uv_timer_t late; /* the drain takes a while */
+    ct_service_drained_cb done;
+    int started, drained, done_called, ticks;
+    bool listener_closed_at_drain, open_at_drain, open_at_done;
+    bool fail_start;
+} T;
+
+static bool pool_relay_producer_open(void)
+{
+    return T.svc.db && T.svc.relay && T.svc.producer;
+}
+
+static void on_own_tick(uv_timer_t *t)
+{
+    (void)t;
+    if (T.ticks++ == 0)
+        raise(SIGTERM);
+}
+
+static int on_start(ct_service_t *svc)
+{
+    assert_ptr_equal(svc, &T.svc);
+    T.started++;
+    if (T.fail_start)
+        return CT_EINTERNAL; /* opened nothing */
+    assert_true(pool_relay_producer_open());
+    uv_timer_init(&svc->loop, &T.own);
+    uv_timer_start(&T.own, on_own_tick, 20, 20);
+    return 0;
+}
+
+static void on_late_closed(uv_handle_t *h)
+{
+    (void)h;
+    T.open_at_done = pool_relay_producer_open();
+    T.done_called++;
+    T.done(&T.svc);
+}
+
+static void on_late(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, on_late_closed);
+}
+
+static void on_own_closed(uv_handle_t *h)
+{
+    (void)h;
+    /* some more work before done: the runtime must wait for it */
+    uv_timer_init(&T.svc.loop, &T.late);
+    uv_timer_start(&T.late, on_late, 300, 0);
+}
+
+static void on_drain(ct_service_t *svc, ct_service_drained_cb done)
+{
+    assert_ptr_equal(svc, &T.svc);
+    T.drained++;
+    T.listener_closed_at_drain = ct_http_port(svc->http) < 0;
+    T.open_at_drain = pool_relay_producer_open();
+    T.done = done;
+    uv_close((uv_handle_t *)&T.own, on_own_closed);
+}
+
+/* A port nobody listens on now (CITERNE_HTTP_ADDR wants one, not 0). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Runs a service with the hooks; returns its exit status. */
+static int run_service(void)
+{
+    ct_test_require_stack();
+    char *url = ct_test_create_db("ct_service");
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(mock);
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+    setenv("CITERNE_PG_URL", url, 1);
+    setenv("CITERNE_KAFKA_BROKERS",
+           rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(mock)), 1);
+    setenv("CITERNE_HTTP_ADDR", addr, 1);
+    setenv("CITERNE_LOG_LEVEL", "warn", 1);
+
+    static const ct_service_desc_t desc = {
+        .name = "servicetest",
+        .default_http_addr = "127.0.0.1:1",
+        .migrations = migrations,
+        .nmigrations = 1,
+        .on_start = on_start,
+        .on_drain = on_drain,
+    };
+    assert_int_equal(ct_service_init(&T.svc, &desc), 0);
+    int status = ct_service_run(&T.svc);
+    rd_kafka_destroy(mock);
+    free(url);
+    return status;
+}
+
+static void hooks_start_with_the_service_and_the_pool_waits_for_the_drain(void **state)
+{
+    (void)state;
+    int status = run_service();
+    assert_int_equal(status, 0);
+    assert_int_equal(T.started, 1);
+    assert_int_equal(T.drained, 1);
+    assert_int_equal(T.done_called, 1);
+    assert_true(T.listener_closed_at_drain);
+    assert_true(T.open_at_drain);
+    assert_true(T.open_at_done);
+}
+
+static void a_failing_on_start_stops_the_service_with_status_1_and_no_drain(void **state)
+{
+    (void)state;
+    T.fail_start = true;
+    int status = run_service();
+    assert_int_equal(status, 1);
+    assert_int_equal(T.started, 1);
+    assert_int_equal(T.drained, 0);
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    memset(&T, 0, sizeof T);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(hooks_start_with_the_service_and_the_pool_waits_for_the_drain,
+                               reset),
+        cmocka_unit_test_setup(a_failing_on_start_stops_the_service_with_status_1_and_no_drain,
+                               reset),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    ct_metrics_reset();
+    return rc;
+}
