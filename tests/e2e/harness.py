@@ -153,6 +153,16 @@ class System:
 
     def start_service(self, svc, wait=True):
         binary = os.path.join(self.build, "services", svc, "citerne-" + svc)
+        if os.environ.get("CITERNE_E2E_VALGRIND"):
+            # each service under valgrind: any memory error or definite leak
+            # makes its exit status 99, which stop() reports
+            wrapper = os.path.join(self.dir, "valgrind-" + svc)
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full "
+                        "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
+                        "--log-file=%s/log/%s.valgrind.%%p %s\n" % (self.dir, svc, binary))
+            os.chmod(wrapper, 0o755)
+            binary = wrapper
         proc = stack.start_service(svc, self.service_env(svc), self.dir, binary=binary)
         self.procs[svc] = proc
         if wait:
