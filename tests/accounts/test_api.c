@@ -2388,6 +2388,92 @@ static void profile_and_preferences_are_published_whole(void **state)
     test_resp_dispose(&r);
 }
 
+/* ---- personal data and closing ---- */
+
+static void users_export_their_data_and_close_their_account(void **state)
+{
+    REQUIRE_STACK();
+    made_t a;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery");
+    char viewer_email[64], viewer_id[37];
+    make_user_as(&a, "viewer", viewer_email, viewer_id);
+    signed_in_t admin, viewer, viewer2;
+    sign_in(&admin, "127.0.0.5", NULL, a.email, "correct horse battery");
+    sign_in(&viewer, "127.0.0.6", "curl/8.5", viewer_email, "correct horse battery");
+    sign_in(&viewer2, "127.0.0.7", NULL, viewer_email, "correct horse battery");
+    settle();
+
+    test_resp_t r;
+    call("GET", "/api/v1/accounts/me/export", viewer.cookie, NULL, &r);
+    expect_status(&r, 200, "export");
+    char *cd = test_resp_header(&r, "Content-Disposition");
+    assert_non_null(cd);
+    assert_non_null(strstr(cd, "attachment"));
+    free(cd);
+    json_t *user = json_object_get(r.json, "user");
+    assert_string_equal(json_string_value(json_object_get(user, "email")), viewer_email);
+    json_t *customers = json_object_get(r.json, "customers");
+    assert_int_equal(json_array_size(customers), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(customers, 0), "customer_number")),
+        a.number);
+    assert_int_equal(json_array_size(json_object_get(r.json, "sessions")), 2);
+    assert_true(json_array_size(json_object_get(r.json, "register")) >= 2);
+    assert_null(strstr(r.body, "argon2"));
+    assert_null(strstr(r.body, viewer.token));
+    assert_null(strstr(r.body, "password_hash"));
+    test_resp_dispose(&r);
+
+    /* the only admin cannot leave the customer without one */
+    call("POST", "/api/v1/accounts/me/close", admin.with_csrf,
+         "{\"password\":\"correct horse battery\"}", &r);
+    expect_status(&r, 409, "close as the only admin");
+    expect_problem_type(&r, "last-admin");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&admin), 200);
+
+    call("POST", "/api/v1/accounts/me/close", viewer.with_csrf,
+         "{\"password\":\"wrong horse battery\"}", &r);
+    expect_status(&r, 400, "close with a wrong password");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&viewer), 200);
+
+    long long events = outbox_rows();
+    call("POST", "/api/v1/accounts/me/close", viewer.with_csrf,
+         "{\"password\":\"correct horse battery\"}", &r);
+    expect_status(&r, 204, "close");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&viewer), 401);
+    assert_int_equal(me_status(&viewer2), 401);
+    assert_int_equal(me_status(&admin), 200);
+    assert_int_equal(login_status(viewer_email, "correct horse battery"), 401);
+    /* erased: no e-mail, name, phone or password left, no access */
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1 AND status = 'disabled'"
+                               " AND password_hash IS NULL AND phone IS NULL"
+                               " AND email LIKE 'closed-%@invalid'",
+                               viewer_id),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM user_customers WHERE user_id = $1", viewer_id),
+                     0);
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(a.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CLOSED);
+    assert_string_equal(ev->user_closed->user_id, viewer_id);
+    assert_int_equal(ev->user_closed->n_customer_ids, 1);
+    assert_string_equal(ev->user_closed->customer_ids[0], a.customer_id);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    /* the customer's register keeps the fact */
+    settle();
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/accounts/customers/%s/audit", a.customer_id);
+    call("GET", path, admin.cookie, NULL, &r);
+    expect_status(&r, 200, "register after closing");
+    assert_true(
+        has_entry(json_object_get(r.json, "entries"), "account_closed", viewer_id, viewer_id));
+    test_resp_dispose(&r);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2705,6 +2791,7 @@ int main(void)
         cmocka_unit_test_setup(a_sign_in_from_a_new_device_is_told_to_the_user, test_setup),
         cmocka_unit_test_setup(linking_a_customer_needs_its_number_and_an_invoice, test_setup),
         cmocka_unit_test_setup(profile_and_preferences_are_published_whole, test_setup),
+        cmocka_unit_test_setup(users_export_their_data_and_close_their_account, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

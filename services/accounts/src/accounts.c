@@ -133,6 +133,8 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"GET", "/api/v1/accounts/customers/{id}/audit.csv", accounts_api_audit_csv},
         {"POST", "/api/v1/accounts/me/customers", accounts_api_customer_link},
         {"GET", "/api/v1/accounts/me/profile", accounts_api_profile_get},
+        {"GET", "/api/v1/accounts/me/export", accounts_api_me_export},
+        {"POST", "/api/v1/accounts/me/close", accounts_api_me_close},
         {"PATCH", "/api/v1/accounts/me/profile", accounts_api_profile_update},
         {"POST", "/api/v1/accounts/signup", accounts_api_signup},
         {"POST", "/api/v1/accounts/signup/resend", accounts_api_signup_resend},

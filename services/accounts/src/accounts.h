@@ -250,6 +250,13 @@ void accounts_api_customer_link(ct_http_req_t *req, void *udata);
 void accounts_api_profile_get(ct_http_req_t *req, void *udata);
 void accounts_api_profile_update(ct_http_req_t *req, void *udata);
 
+/* GET /me/export (session): everything accounts holds about the caller
+ * (JSON download). POST /me/close {password} (session + CSRF): closes the
+ * account (access ended, personal data erased, UserClosed, every session
+ * ended); 409 when the caller is the only admin of a customer. */
+void accounts_api_me_export(ct_http_req_t *req, void *udata);
+void accounts_api_me_close(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

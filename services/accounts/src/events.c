@@ -266,6 +266,21 @@ int accounts_event_profile_updated(const accounts_user_ref_t *u, const char *pho
     return pack(&ev, out);
 }
 
+int accounts_event_user_closed(const char *user_id, const char *const *customer_ids, size_t n,
+                               int64_t at_ms, accounts_event_t *out)
+{
+    Citerne__V1__UserClosed body = CITERNE__V1__USER_CLOSED__INIT;
+    body.user_id = str(user_id);
+    body.customer_ids = (char **)customer_ids;
+    body.n_customer_ids = n;
+    body.closed_at = at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CLOSED;
+    ev.user_closed = &body;
+    return pack(&ev, out);
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);

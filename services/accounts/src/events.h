@@ -66,6 +66,10 @@ int accounts_event_customer_linked(const accounts_user_ref_t *u, const char *rol
 int accounts_event_profile_updated(const accounts_user_ref_t *u, const char *phone, json_t *prefs,
                                    accounts_event_t *out);
 
+/* UserClosed: customer_ids (n of them) the user acted for. */
+int accounts_event_user_closed(const char *user_id, const char *const *customer_ids, size_t n,
+                               int64_t at_ms, accounts_event_t *out);
+
 /* The invoice number a consumed billing record makes known: InvoiceIssued
  * with a customer UUID and a number fills out (strings copied, bounded);
  * 1 when the record is something else (skip it); CT_EDECODE when it does not

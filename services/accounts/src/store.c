@@ -659,3 +659,65 @@ void accounts_store_preferences_put(ct_db_tx_t *tx, const char *user_id, const c
              " ON CONFLICT (user_id, kind) DO UPDATE SET channel = EXCLUDED.channel",
              &p, next);
 }
+
+int accounts_store_personal_data(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    static const char sql[] =
+        "SELECT json_build_object("
+        "  'user', json_build_object('id', u.id, 'email', u.email, 'name', u.name,"
+        "    'phone', u.phone, 'status', u.status, 'created_at', u.created_at,"
+        "    'updated_at', u.updated_at),"
+        "  'customers', COALESCE((SELECT json_agg(json_build_object('customer_id', c.id,"
+        "      'customer_number', c.customer_number, 'name', c.name, 'role', uc.role,"
+        "      'since', uc.created_at) ORDER BY uc.created_at)"
+        "    FROM user_customers uc JOIN customers c ON c.id = uc.customer_id"
+        "    WHERE uc.user_id = u.id), '[]'::json),"
+        "  'preferences', COALESCE((SELECT json_object_agg(p.kind, p.channel)"
+        "    FROM user_preferences p WHERE p.user_id = u.id), '{}'::json),"
+        "  'two_factor', (SELECT json_build_object('enabled', t.confirmed_at IS NOT NULL,"
+        "      'since', t.confirmed_at, 'recovery_codes_left', (SELECT count(*)"
+        "        FROM user_recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL))"
+        "    FROM user_totp t WHERE t.user_id = u.id),"
+        "  'devices', COALESCE((SELECT json_agg(json_build_object('first_seen', d.first_seen)"
+        "      ORDER BY d.first_seen) FROM user_devices d WHERE d.user_id = u.id), '[]'::json),"
+        "  'register', COALESCE((SELECT json_agg(e ORDER BY e.id DESC) FROM ("
+        "      SELECT a.id, a.at, a.customer_id, a.action, a.address, a.detail,"
+        "        a.actor_id = u.id AS by_you FROM audit_log a"
+        "      WHERE a.actor_id = u.id OR a.subject_id = u.id ORDER BY a.id DESC LIMIT 5000)"
+        "    AS e), '[]'::json)"
+        ")::text AS doc FROM users u WHERE u.id = $1 AND u.status = 'active'";
+    return query1(db, sql, user_id, cb, udata);
+}
+
+void accounts_store_close_check(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    tx_query(tx,
+             "SELECT uc.customer_id, uc.role, (SELECT count(*) FROM user_customers o"
+             "   WHERE o.customer_id = uc.customer_id AND o.role = 'admin'"
+             "   AND o.user_id <> uc.user_id) AS other_admins"
+             " FROM user_customers uc WHERE uc.user_id = $1"
+             " ORDER BY uc.created_at, uc.customer_id FOR UPDATE",
+             &p, next);
+}
+
+void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    tx_query(tx,
+             "WITH g AS (DELETE FROM user_customers WHERE user_id = $1),"
+             " t AS (DELETE FROM user_totp WHERE user_id = $1),"
+             " r AS (DELETE FROM user_recovery_codes WHERE user_id = $1),"
+             " d AS (DELETE FROM user_devices WHERE user_id = $1),"
+             " p AS (DELETE FROM user_preferences WHERE user_id = $1),"
+             " pr AS (DELETE FROM password_resets WHERE user_id = $1),"
+             " ua AS (DELETE FROM user_activations WHERE user_id = $1)"
+             " UPDATE users SET status = 'disabled', password_hash = NULL, phone = NULL,"
+             " name = 'Closed account', email = 'closed-' || id || '@invalid', updated_at = now()"
+             " WHERE id = $1 AND status = 'active' RETURNING id",
+             &p, next);
+}

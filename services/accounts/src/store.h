@@ -176,4 +176,18 @@ void accounts_store_profile_update(ct_db_tx_t *tx, const char *user_id, const ch
 void accounts_store_preferences_put(ct_db_tx_t *tx, const char *user_id, const char *prefs_json,
                                     ct_db_tx_cb next);
 
+/* ---- personal data ---- */
+/* Everything accounts holds about a user as one JSON document (column doc)
+ * or no row: user, customers, preferences, two_factor, devices, register
+ * entries they did or were concerned by (the newest 5000). No secret, hash
+ * or token. */
+int accounts_store_personal_data(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+/* In tx: the user's grants with, for each, whether another admin remains:
+ * rows (customer_id, role, other_admins), locked. */
+void accounts_store_close_check(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* In tx: ends every access of the user and erases their personal data
+ * (status disabled, e-mail closed-<id>@invalid, no name, phone, password,
+ * 2FA, devices, preferences, links). */
+void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+
 #endif
