@@ -9,7 +9,7 @@ CITERNE_PACKAGES=(
   build-essential cmake pkg-config
   libuv1-dev librdkafka-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libhiredis-dev libpq-dev node-llhttp libjansson-dev libsodium-dev liboath-dev
-  libcurl4-openssl-dev libcairo2-dev libcmocka-dev
+  libcurl4-openssl-dev libcairo2-dev libcmocka-dev libqrencode-dev
   # the local run and the test stack
   postgresql redis-server nginx-light kcat python3 python3-yaml curl ca-certificates
   # fuzzers, memory checks
