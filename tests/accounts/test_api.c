@@ -2474,6 +2474,100 @@ static void users_export_their_data_and_close_their_account(void **state)
     test_resp_dispose(&r);
 }
 
+/* ---- back-office import ---- */
+
+static void import_csv(const char *csv, test_resp_t *r)
+{
+    char *req = NULL;
+    /* the client sends bodies as JSON; the server reads the bytes */
+    test_http(&F.svc.loop, F.port, "POST", "/api/v1/accounts/import", OP_AUTH "X-Note: csv\r\n",
+              csv, r);
+    free(req);
+}
+
+static bool reports(const test_resp_t *r, long long line, const char *field)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r->json, "errors"), i, e)
+    {
+        if (json_integer_value(json_object_get(e, "line")) == line &&
+            strcmp(json_string_value(json_object_get(e, "field")), field) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void import_reports_bad_rows_by_line_and_imports_the_good_ones_whole(void **state)
+{
+    REQUIRE_STACK();
+    made_t existing;
+    make_customer(&existing, "household");
+    char csv[4096];
+    int base = 700000 + F.seq * 100;
+    snprintf(csv, sizeof csv,
+             "customer_number,name,segment,siret,phone,delivery_mode,price_per_tonne_cents,"
+             "maintenance_plan,capacity_kg,threshold_pct,address,certificate_received\r\n"
+             "C%d,Famille Roux,household,,+33612000001,automatic,185000,preference,1000,,"
+             "\"3 rue des Lilas, Lyon\",oui\r\n"
+             "C%d,\"Boulangerie \"\"Au Pain\"\"\",business,73282932000074,,on_demand,190000,"
+             "pacte_maintenance,1750,25,1 place du Four,false\r\n"
+             "C%d,Sans adresse,household,,,automatic,185000,,1000,,,\r\n"
+             "C%d,Doublon,household,,,automatic,185000,,1000,,2 rue X,\r\n"
+             "%s,Existant,household,,,automatic,185000,,1000,,2 rue Y,\r\n"
+             "C12,Mauvais,farm,,0612,weekly,0,privilege,50,99,4 rue Z,peut-etre\r\n",
+             base + 1, base + 2, base + 3, base + 1, existing.number);
+    long long events = outbox_rows(), rows = table_rows();
+    test_resp_t r;
+    import_csv(csv, &r);
+    expect_status(&r, 200, "import");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "imported")), 2);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "refused")), 4);
+    assert_true(reports(&r, 4, "address"));
+    assert_true(reports(&r, 5, "customer_number")); /* twice in the file */
+    assert_true(reports(&r, 6, "customer_number")); /* already a customer */
+    static const char *const bad[] = {
+        "customer_number",       "segment",     "phone",         "delivery_mode",
+        "price_per_tonne_cents", "capacity_kg", "threshold_pct", "certificate_received"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (!reports(&r, 7, bad[i]))
+            fail_msg("line 7: %s not reported in %s", bad[i], r.body);
+    test_resp_dispose(&r);
+    /* two whole rows: customer, contract, site and three events each */
+    assert_int_equal(table_rows(), rows + 6);
+    assert_int_equal(outbox_rows(), events + 6);
+    char number[16];
+    snprintf(number, sizeof number, "C%d", base + 2);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM customers c JOIN contracts k ON"
+                  " k.customer_id = c.id JOIN sites s ON s.contract_id = k.id"
+                  " WHERE c.customer_number = $1 AND c.name = 'Boulangerie \"Au Pain\"'"
+                  " AND k.maintenance_plan = 'pacte_maintenance'"
+                  " AND s.threshold_pct = 25 AND NOT s.certificate_received",
+                  number),
+        1);
+    snprintf(number, sizeof number, "C%d", base + 1);
+    assert_int_equal(sql_count("SELECT count(*) FROM customers WHERE customer_number = $1"
+                               " AND phone = '+33612000001'",
+                               number),
+                     1);
+
+    /* a file without the needed columns, or broken CSV: 400, nothing written */
+    import_csv("customer_number,name\nC1234567,X\n", &r);
+    expect_status(&r, 400, "missing columns");
+    assert_true(names_field(&r, "segment"));
+    test_resp_dispose(&r);
+    import_csv("customer_number,name,segment,delivery_mode,price_per_tonne_cents,capacity_kg,"
+               "address\n\"C1234567,X\n",
+               &r);
+    expect_status(&r, 400, "unclosed quote");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/import", NULL, "x", &r);
+    expect_status(&r, 401, "import without the operator key");
+    test_resp_dispose(&r);
+    assert_int_equal(table_rows(), rows + 6);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2792,6 +2886,8 @@ int main(void)
         cmocka_unit_test_setup(linking_a_customer_needs_its_number_and_an_invoice, test_setup),
         cmocka_unit_test_setup(profile_and_preferences_are_published_whole, test_setup),
         cmocka_unit_test_setup(users_export_their_data_and_close_their_account, test_setup),
+        cmocka_unit_test_setup(import_reports_bad_rows_by_line_and_imports_the_good_ones_whole,
+                               test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

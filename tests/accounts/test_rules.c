@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "csv.h"
 #include "password.h"
 #include "rules.h"
 
@@ -443,6 +444,60 @@ static void common_passwords_are_refused_whatever_their_case(void **state)
     assert_false(accounts_password_is_common("", 0));
 }
 
+typedef struct {
+    char out[2048];
+    size_t n;
+} csv_seen_t;
+
+static int collect(const accounts_csv_record_t *rec, void *udata)
+{
+    csv_seen_t *seen = udata;
+    seen->n += (size_t)snprintf(seen->out + seen->n, sizeof seen->out - seen->n, "%zu:", rec->line);
+    for (size_t i = 0; i < rec->nfields; i++)
+        seen->n += (size_t)snprintf(seen->out + seen->n, sizeof seen->out - seen->n, "[%s]",
+                                    rec->fields[i]);
+    seen->n += (size_t)snprintf(seen->out + seen->n, sizeof seen->out - seen->n, ";");
+    return 0;
+}
+
+static void csv_reads_quotes_line_ends_and_reports_bad_lines(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+        int rc;
+        size_t line;
+    } cases[] = {
+        {"a,b\nc,d\n", "1:[a][b];2:[c][d];", 0, 0},
+        {"a,b\r\nc,d", "1:[a][b];2:[c][d];", 0, 0},
+        {"\xEF\xBB\xBF"
+         "a,,\n\n\nb\n",
+         "1:[a][][];4:[b];", 0, 0},
+        {"\"x, \"\"y\"\"\",z\n", "1:[x, \"y\"][z];", 0, 0},
+        {"\"two\nlines\",b\nc\n", "1:[two\nlines][b];3:[c];", 0, 0},
+        {"a\n\"open,b\n", "1:[a];", -1, 3},
+        {"\"x\"y,b\n", "", -3, 1},
+        {"", "", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        csv_seen_t seen = {.n = 0};
+        seen.out[0] = '\0';
+        size_t line = 0;
+        int rc = accounts_csv_parse(cases[i].in, strlen(cases[i].in), collect, &seen, &line);
+        if (rc != cases[i].rc || strcmp(seen.out, cases[i].want) != 0 ||
+            (rc < 0 && line != cases[i].line))
+            fail_msg("case %zu: rc %d line %zu out %s; want rc %d line %zu out %s", i, rc, line,
+                     seen.out, cases[i].rc, cases[i].line, cases[i].want);
+    }
+    /* too many fields */
+    char wide[200] = "";
+    for (int i = 0; i < ACCOUNTS_CSV_MAX_FIELDS + 1; i++)
+        strcat(wide, "x,");
+    csv_seen_t seen = {.n = 0};
+    size_t line = 0;
+    assert_int_equal(accounts_csv_parse(wide, strlen(wide), collect, &seen, &line), -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +518,7 @@ int main(void)
         cmocka_unit_test(device_label_names_browser_and_system),
         cmocka_unit_test(time_text_is_rfc3339_utc_with_ms),
         cmocka_unit_test(common_passwords_are_refused_whatever_their_case),
+        cmocka_unit_test(csv_reads_quotes_line_ends_and_reports_bad_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,11 @@ void accounts_api_profile_update(ct_http_req_t *req, void *udata);
 void accounts_api_me_export(ct_http_req_t *req, void *udata);
 void accounts_api_me_close(ct_http_req_t *req, void *udata);
 
+/* POST /import (operator), text/csv: customers with their contract and
+ * site, one a row; 200 {imported, refused, errors [{line, field,
+ * message}]}; good rows in one transaction with their events. */
+void accounts_api_import(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

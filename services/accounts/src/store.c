@@ -721,3 +721,14 @@ void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
              " WHERE id = $1 AND status = 'active' RETURNING id",
              &p, next);
 }
+
+void accounts_store_customers_taken(ct_db_tx_t *tx, const char *numbers, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, numbers);
+    tx_query(tx,
+             "SELECT customer_number FROM customers"
+             " WHERE customer_number = ANY (string_to_array($1, ','))",
+             &p, next);
+}

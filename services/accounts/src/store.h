@@ -10,6 +10,9 @@
 /* INSERT the customer unless its number exists: one row (id) when inserted,
  * none when the number is taken. */
 void accounts_store_customer_insert(ct_db_tx_t *tx, const accounts_customer_t *c, ct_db_tx_cb next);
+/* In tx: which of numbers (comma-separated customer numbers) are taken:
+ * rows (customer_number). */
+void accounts_store_customers_taken(ct_db_tx_t *tx, const char *numbers, ct_db_tx_cb next);
 /* Locks the customer against deletion for the rest of tx: one row
  * (segment) or none when unknown. */
 void accounts_store_customer_lock(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next);
