@@ -2568,6 +2568,48 @@ static void import_reports_bad_rows_by_line_and_imports_the_good_ones_whole(void
     assert_int_equal(table_rows(), rows + 6);
 }
 
+static void changing_the_password_ends_every_other_session(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    signed_in_t here, elsewhere;
+    sign_in(&here, "127.0.0.5", NULL, m.email, "correct horse battery");
+    sign_in(&elsewhere, "127.0.0.6", NULL, m.email, "correct horse battery");
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/me/password", here.with_csrf,
+         "{\"current_password\":\"wrong horse battery\",\"new_password\":\"a fine long "
+         "passphrase\"}",
+         &r);
+    expect_status(&r, 400, "wrong current password");
+    expect_problem_type(&r, "invalid-credentials");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/me/password", here.with_csrf,
+         "{\"current_password\":\"correct horse battery\",\"new_password\":\"qwerty123456\"}", &r);
+    expect_status(&r, 400, "a common new password");
+    assert_true(names_field(&r, "new_password"));
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&elsewhere), 200);
+
+    long long events = outbox_rows();
+    call("POST", "/api/v1/accounts/me/password", here.with_csrf,
+         "{\"current_password\":\"correct horse battery\",\"new_password\":\"a fine long "
+         "passphrase\"}",
+         &r);
+    expect_status(&r, 204, "change");
+    test_resp_dispose(&r);
+    assert_int_equal(me_status(&here), 200);
+    assert_int_equal(me_status(&elsewhere), 401);
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev =
+        last_event(m.customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_PASSWORD_CHANGED);
+    assert_string_equal(ev->password_changed->via, "change");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    assert_int_equal(login_status(m.email, "correct horse battery"), 401);
+    assert_int_equal(login_status(m.email, "a fine long passphrase"), 200);
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2888,6 +2930,7 @@ int main(void)
         cmocka_unit_test_setup(users_export_their_data_and_close_their_account, test_setup),
         cmocka_unit_test_setup(import_reports_bad_rows_by_line_and_imports_the_good_ones_whole,
                                test_setup),
+        cmocka_unit_test_setup(changing_the_password_ends_every_other_session, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

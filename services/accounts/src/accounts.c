@@ -135,6 +135,7 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/me/customers", accounts_api_customer_link},
         {"GET", "/api/v1/accounts/me/profile", accounts_api_profile_get},
         {"GET", "/api/v1/accounts/me/export", accounts_api_me_export},
+        {"POST", "/api/v1/accounts/me/password", accounts_api_password_change},
         {"POST", "/api/v1/accounts/me/close", accounts_api_me_close},
         {"PATCH", "/api/v1/accounts/me/profile", accounts_api_profile_update},
         {"POST", "/api/v1/accounts/signup", accounts_api_signup},

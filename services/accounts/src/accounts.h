@@ -262,6 +262,10 @@ void accounts_api_me_close(ct_http_req_t *req, void *udata);
  * message}]}; good rows in one transaction with their events. */
 void accounts_api_import(ct_http_req_t *req, void *udata);
 
+/* POST /me/password {current_password, new_password} (session + CSRF):
+ * PasswordChanged (via "change"), every other session of the user ends. */
+void accounts_api_password_change(ct_http_req_t *req, void *udata);
+
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */
 void accounts_on_message(ct_bus_msg_t *msg, void *udata);

@@ -1,0 +1,213 @@
+/* POST /api/v1/accounts/me/password {current_password, new_password}: the
+ * signed-in user changes their password. Every other session of the user
+ * ends; the one that made the change goes on. */
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "citerne/error.h"
+#include "citerne/log.h"
+#include "citerne/outbox.h"
+#include "events.h"
+#include "password.h"
+#include "rules.h"
+#include "sessions.h"
+#include "store.h"
+
+typedef struct {
+    ct_http_req_t *req;
+    accounts_t *a;
+    char user_id[CT_UUID_STRLEN + 1];
+    char own[ACCOUNTS_SESSION_HASH_LEN + 1];
+    const char *current, *next; /* borrowed from the body */
+    size_t current_len, next_len;
+    char *stored; /* the stored hash, request memory */
+    accounts_pw_job_t job;
+    accounts_throttle_t throttle;
+    char addr[ACCOUNTS_ADDR_MAX];
+    accounts_event_t event;
+} change_ctx_t;
+
+static void on_others_ended(int status, long long count, void *udata)
+{
+    change_ctx_t *ctx = udata;
+    if (status != 0)
+        ct_logc_error(ct_http_request_id(ctx->req),
+                      "password of user %s changed; other sessions could not be ended now",
+                      ctx->user_id);
+    else if (count > 0)
+        ct_logc_info(ct_http_request_id(ctx->req), "user %s: %lld other session(s) ended",
+                     ctx->user_id, count);
+    ct_http_reply(ctx->req, 204, NULL, NULL, 0);
+}
+
+static void on_done(const ct_db_error_t *err, void *udata)
+{
+    change_ctx_t *ctx = udata;
+    accounts_event_dispose(&ctx->event);
+    sodium_memzero(ctx->job.hash, sizeof ctx->job.hash);
+    if (err && err->status == CT_EUNAUTH) {
+        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
+        return;
+    }
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s changed their password", ctx->user_id);
+    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "password_changed",
+                   json_pack("{s:s}", "via", "change"));
+    if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, ctx->own, on_others_ended,
+                                     ctx) != 0)
+        on_others_ended(CT_EUNAVAIL, 0, ctx);
+}
+
+static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_commit(tx);
+}
+
+static void on_set(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    change_ctx_t *ctx = udata;
+    if (PQntuples(res) != 1) {
+        ct_db_tx_rollback(tx, CT_EUNAUTH, "user not active");
+        return;
+    }
+    const char *customer = ct_db_get(res, 0, "customer_id");
+    accounts_user_ref_t u = {.user_id = ctx->user_id,
+                             .customer_id = customer ? customer : "",
+                             .email = ct_db_get(res, 0, "email"),
+                             .name = ct_db_get(res, 0, "name")};
+    if (accounts_event_password_changed(&u, "change", ct_now_ms(), &ctx->event) != 0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    ct_outbox_append(tx, ctx->a->svc->topic, customer ? customer : ctx->user_id, ctx->event.data,
+                     ctx->event.len, ctx->event.event_id, step_commit);
+}
+
+static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    change_ctx_t *ctx = udata;
+    accounts_store_password_set(tx, ctx->user_id, ctx->job.hash, on_set);
+}
+
+static void on_hashed(int status, const char *hash, void *udata)
+{
+    (void)hash;
+    change_ctx_t *ctx = udata;
+    if (status != 0) {
+        ct_http_reply_error(ctx->req, status == UV_ECANCELED ? CT_ECLOSED : CT_EINTERNAL, NULL);
+        return;
+    }
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_begun, on_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+static void on_verified(int status, const char *hash, void *udata)
+{
+    (void)hash;
+    change_ctx_t *ctx = udata;
+    if (status == UV_ECANCELED) {
+        ct_http_reply_error(ctx->req, CT_ECLOSED, NULL);
+        return;
+    }
+    if (status != 0) {
+        ct_http_reply_problem(ctx->req, 400, "invalid-credentials", "Wrong password",
+                              "give your current password");
+        return;
+    }
+    accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+    int rc = accounts_pw_hash(&ctx->a->svc->loop, &ctx->job, ctx->next, ctx->next_len,
+                              ctx->a->pwhash_ops, ctx->a->pwhash_mem, on_hashed, ctx);
+    if (rc != 0)
+        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
+}
+
+static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    change_ctx_t *ctx = udata;
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    const char *stored = PQntuples(res) == 1 ? ct_db_get(res, 0, "password_hash") : NULL;
+    if (!stored) {
+        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
+        return;
+    }
+    ctx->stored = ct_http_strdup(ctx->req, stored);
+    int rc = accounts_pw_verify(&ctx->a->svc->loop, &ctx->job, ctx->stored, ctx->current,
+                                ctx->current_len, on_verified, ctx);
+    if (rc != 0)
+        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
+}
+
+static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsigned retry_after_s,
+                         void *udata)
+{
+    change_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    if (verdict != ACCOUNTS_THROTTLE_GO) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", retry_after_s ? retry_after_s : 60);
+        ct_http_add_header(ctx->req, "Retry-After", secs);
+        ct_http_reply_problem(ctx->req, 429, "too-many-attempts", "Too many attempts", NULL);
+        return;
+    }
+    int rc = accounts_store_totp_get(ctx->a->svc->db, ctx->user_id, on_user, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+static void on_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
+{
+    change_ctx_t *ctx = udata;
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
+    const char *token = ct_http_cookie(req, CT_SESSION_COOKIE);
+    accounts_session_hash(token ? token : "", ctx->own);
+    accounts_client_addr_of(ctx->a, req, ctx->addr);
+    int rc = accounts_throttle_begin(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle,
+                                     ctx->addr, s->user_id, on_throttled, ctx);
+    if (rc != 0)
+        accounts_reply_unavailable(req);
+}
+
+void accounts_api_password_change(ct_http_req_t *req, void *udata)
+{
+    accounts_t *a = udata;
+    json_t *body = ct_http_json_object(req);
+    if (!body)
+        return;
+    json_t *current = json_object_get(body, "current_password");
+    json_t *next = json_object_get(body, "new_password");
+    json_t *errors = json_array();
+    if (!json_is_string(current))
+        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "current_password",
+                                                "message", "expected a string"));
+    const char *why = accounts_password_problem(next);
+    if (why)
+        json_array_append_new(errors,
+                              json_pack("{s:s, s:s}", "field", "new_password", "message", why));
+    if (json_array_size(errors) > 0) {
+        ct_http_reply_invalid(req, errors);
+        return;
+    }
+    json_decref(errors);
+    change_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    ctx->req = req;
+    ctx->a = a;
+    ctx->current = json_string_value(current);
+    ctx->current_len = json_string_length(current);
+    ctx->next = json_string_value(next);
+    ctx->next_len = json_string_length(next);
+    accounts_auth(a, req, on_session, ctx);
+}
