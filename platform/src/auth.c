@@ -66,3 +66,11 @@ void ct_auth_reply_unauthorized(ct_http_req_t *req, const char *detail)
     ct_http_add_header(req, "WWW-Authenticate", "Bearer");
     ct_http_reply_error(req, CT_EUNAUTH, detail);
 }
+
+bool ct_auth_require(ct_http_req_t *req, const ct_auth_key_t *k, const char *detail)
+{
+    if (ct_auth_bearer_ok(req, k))
+        return true;
+    ct_auth_reply_unauthorized(req, detail);
+    return false;
+}

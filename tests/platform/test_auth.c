@@ -128,6 +128,23 @@ static void unauthorized_replies_401_with_the_bearer_challenge(void **state)
     assert_int_equal(ct__http_last_status(), 401);
 }
 
+static void require_replies_401_itself_or_lets_the_handler_go_on(void **state)
+{
+    (void)state;
+    ct_auth_key_t k;
+    assert_int_equal(ct_auth_key_init(&k, KEY), 0);
+    ct_http_req_t *req = ct__http_req_fake("GET", "/x", NULL, NULL, 0);
+    ct__http_req_fake_header(req, "Authorization", "Bearer nope-nope-nope-nope");
+    assert_false(ct_auth_require(req, &k, "the operator key is required"));
+    assert_int_equal(ct__http_last_status(), 401); /* replied (and freed) */
+
+    req = ct__http_req_fake("GET", "/x", NULL, NULL, 0);
+    ct__http_req_fake_header(req, "Authorization", "Bearer " KEY);
+    assert_true(ct_auth_require(req, &k, "the operator key is required"));
+    ct_http_reply(req, 204, NULL, NULL, 0); /* not replied yet: the handler's turn */
+    assert_int_equal(ct__http_last_status(), 204);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +154,7 @@ int main(void)
         cmocka_unit_test(keys_under_16_characters_are_refused),
         cmocka_unit_test(config_records_short_and_missing_required_keys),
         cmocka_unit_test(unauthorized_replies_401_with_the_bearer_challenge),
+        cmocka_unit_test(require_replies_401_itself_or_lets_the_handler_go_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

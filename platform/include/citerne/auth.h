@@ -45,4 +45,9 @@ bool ct_auth_bearer_ok(const ct_http_req_t *req, const ct_auth_key_t *k);
  * detail (may be NULL). */
 void ct_auth_reply_unauthorized(ct_http_req_t *req, const char *detail);
 
+/* A handler's guard: true when req carries k (ct_auth_bearer_ok); otherwise
+ * replies 401 with detail (ct_auth_reply_unauthorized) and returns false,
+ * and the handler just returns. */
+bool ct_auth_require(ct_http_req_t *req, const ct_auth_key_t *k, const char *detail);
+
 #endif

@@ -42,12 +42,10 @@ static void authorise(req_ctx_t *ctx, authorised_fn then)
 {
     ctx->then = then;
     if (ct_http_header(ctx->req, "Authorization")) {
-        if (ct_auth_bearer_ok(ctx->req, &ctx->app->operator_key)) {
-            ctx->operator= true;
-            then(ctx);
+        if (!ct_auth_require(ctx->req, &ctx->app->operator_key, "invalid credentials"))
             return;
-        }
-        ct_auth_reply_unauthorized(ctx->req, "invalid credentials");
+        ctx->operator= true;
+        then(ctx);
         return;
     }
     if (!ctx->app->svc->cache) {

@@ -27,10 +27,8 @@ static void on_list(const ct_db_error_t *err, PGresult *res, void *udata)
 static void list_notifications(ct_http_req_t *req, void *udata)
 {
     notify_app_t *app = udata;
-    if (!ct_auth_bearer_ok(req, &app->operator_key)) {
-        ct_auth_reply_unauthorized(req, "the operator key is required");
+    if (!ct_auth_require(req, &app->operator_key, "the operator key is required"))
         return;
-    }
     const char *customer_id = ct_http_query(req, "customer_id");
     if (!customer_id || !ct_uuid_valid(customer_id)) {
         ct_http_reply_invalid(req, json_pack("[{s:s, s:s}]", "field", "customer_id", "message",

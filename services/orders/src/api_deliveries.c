@@ -182,10 +182,8 @@ static void on_deliver_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
 static void confirm_delivery(ct_http_req_t *req, void *udata)
 {
     orders_app_t *app = udata;
-    if (!ct_auth_bearer_ok(req, &app->driver_key)) {
-        ct_auth_reply_unauthorized(req, "a valid API key is required");
+    if (!ct_auth_require(req, &app->driver_key, "a valid API key is required"))
         return;
-    }
     deliver_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
     memset(ctx, 0, sizeof *ctx);
     ctx->req = req;

@@ -51,10 +51,8 @@ static void on_read_session(int status, const ct_session_t *s, void *udata)
 static void identify(read_ctx_t *ctx)
 {
     if (ct_http_header(ctx->req, "Authorization")) {
-        if (!ct_auth_bearer_ok(ctx->req, &ctx->app->operator_key)) {
-            ct_auth_reply_unauthorized(ctx->req, "a valid API key is required");
+        if (!ct_auth_require(ctx->req, &ctx->app->operator_key, "a valid API key is required"))
             return;
-        }
         ctx->operator= true;
         ctx->next(ctx);
         return;

@@ -348,10 +348,8 @@ static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
 static void post_readings(ct_http_req_t *req, void *udata)
 {
     telemetry_app_t *app = udata;
-    if (!ct_auth_bearer_ok(req, &app->gateway_key)) {
-        ct_auth_reply_unauthorized(req, "a valid API key is required");
+    if (!ct_auth_require(req, &app->gateway_key, "a valid API key is required"))
         return;
-    }
     json_t *body = ct_http_json_object(req);
     if (!body)
         return;
@@ -437,10 +435,8 @@ static void on_listed(const ct_db_error_t *err, PGresult *res, void *udata)
 static void get_readings(ct_http_req_t *req, void *udata)
 {
     telemetry_app_t *app = udata;
-    if (!ct_auth_bearer_ok(req, &app->operator_key)) {
-        ct_auth_reply_unauthorized(req, "a valid API key is required");
+    if (!ct_auth_require(req, &app->operator_key, "a valid API key is required"))
         return;
-    }
     const char *site = ct_http_param(req, "site_id");
     if (!site || !ct_uuid_valid(site) || site[CT_UUID_STRLEN] != '\0') {
         ct_http_reply_error(req, CT_ENOTFOUND, "no such site");
