@@ -23,6 +23,7 @@
 #include "citerne/inbox.h"
 #include "citerne/metrics.h"
 #include "citerne/migrate.h"
+#include "fixture.h"
 #include "stack.h"
 
 #define TOPIC "citerne.consumetest.v1"
@@ -175,23 +176,7 @@ static void produce(fx_t *f, const char *action, const char *id)
 {
     char payload[64];
     snprintf(payload, sizeof payload, "%s %s", action, id);
-    assert_int_equal(rd_kafka_producev(f->mock, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_KEY("k", 1),
-                                       RD_KAFKA_V_VALUE(payload, strlen(payload)),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static long long sync_count(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return n;
+    ct_test_mock_produce(f->mock, TOPIC, "k", payload);
 }
 
 static void skipped_records_are_counted_and_the_partition_moves_on(void **state)
@@ -208,15 +193,8 @@ static void skipped_records_are_counted_and_the_partition_moves_on(void **state)
     assert_int_equal(ct_migrate_run(f->db, files, 1, on_migrated, &migrated), 0);
     assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
 
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    f->mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(f->mock);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(f->mock);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
-    const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    const char *brokers = NULL;
+    f->mock = ct_test_mock_new(TOPIC, 1, &brokers);
 
     char old[CT_UUID_STRLEN + 1], young[CT_UUID_STRLEN + 1];
     ct_uuid_v7(old);
@@ -255,7 +233,7 @@ static void skipped_records_are_counted_and_the_partition_moves_on(void **state)
     assert_int_equal(counter("citerne_events_invalid_total", TOPIC) - invalid, 1);
     assert_int_equal(counter("citerne_events_orphaned_total", TOPIC) - orphaned, 2);
     /* the orphans skipped for good are in the inbox: a redelivery is a duplicate */
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_inbox"), 2);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM ct_inbox"), 2);
 
     bool closed = false;
     ct_bus_consumer_close(f->consumer, on_flag, &closed);

@@ -12,6 +12,7 @@
 
 #include "citerne/db.h"
 #include "citerne/error.h"
+#include "fixture.h"
 #include "stack.h"
 
 typedef struct {
@@ -56,19 +57,6 @@ static void sync_exec(const char *url, const char *sql)
         fail_msg("%s: %s", sql, PQresultErrorMessage(r));
     PQclear(r);
     PQfinish(c);
-}
-
-static long long sync_count(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return n;
 }
 
 /* ---- one-shot queries ---- */
@@ -258,14 +246,14 @@ static void committed_tx_is_visible_and_rolled_back_tx_is_not(void **state)
     run_tx(f, &t1);
     assert_int_equal(t1.status, 0);
     assert_int_equal(t1.steps, 3);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM t"), 2);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM t"), 2);
 
     sync_exec(f->url, "DELETE FROM t");
     txres_t t2 = {.second_sql = "INSERT INTO t(k) VALUES ('b')", .rollback = true};
     run_tx(f, &t2);
     assert_int_equal(t2.status, 0);
     assert_int_equal(t2.steps, 3);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM t"), 0);
     fixture_close(f);
 }
 
@@ -279,7 +267,7 @@ static void failing_statement_rolls_back_and_reports_unique_violation(void **sta
     assert_int_equal(t.status, CT_EDB);
     assert_string_equal(t.sqlstate, "23505");
     assert_int_equal(t.steps, 2); /* tx_end never ran */
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM t"), 0);
     /* the connection is usable again (no aborted transaction left behind) */
     qres_t q = {0};
     assert_int_equal(ct_db_query(f->db, "SELECT 1", NULL, on_query, &q), 0);
@@ -339,7 +327,7 @@ static void exec_runs_every_statement_of_a_script(void **state)
     assert_true(ct_test_run_until(&f->loop, &t.done, 10000));
     assert_int_equal(t.status, 0);
     assert_int_equal(t.steps, 1);
-    assert_int_equal(sync_count(f->url, "SELECT sum(k) FROM m"), 6);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT sum(k) FROM m"), 6);
     fixture_close(f);
 }
 
@@ -360,7 +348,8 @@ static void exec_failure_rolls_back_the_whole_script(void **state)
     assert_int_equal(t.status, CT_EDB);
     assert_string_equal(t.sqlstate, "22P02");
     assert_int_equal(t.steps, 0);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM pg_tables WHERE tablename = 'm'"), 0);
+    assert_int_equal(
+        ct_test_sql_count(f->url, "SELECT count(*) FROM pg_tables WHERE tablename = 'm'"), 0);
     fixture_close(f);
 }
 
@@ -537,7 +526,7 @@ static void tx_whose_connection_dies_between_steps_fails_unavailable(void **stat
     assert_false(h.t.done); /* not from inside the step */
     assert_true(ct_test_run_until(&f->loop, &h.t.done, 10000));
     assert_int_equal(h.t.status, CT_EUNAVAIL);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM t"), 0);
     /* the pool carries on with a new connection */
     qres_t q = {0};
     assert_int_equal(ct_db_query(f->db, "SELECT 1", NULL, on_query, &q), 0);

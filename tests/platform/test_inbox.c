@@ -19,6 +19,7 @@
 #include "citerne/inbox.h"
 #include "citerne/metrics.h"
 #include "citerne/migrate.h"
+#include "fixture.h"
 #include "stack.h"
 
 #define TOPIC "citerne.inboxtest.v1"
@@ -119,23 +120,7 @@ static void produce(fx_t *f, const char *id, const char *action)
 {
     char payload[64];
     snprintf(payload, sizeof payload, "%s %s", id, action);
-    assert_int_equal(rd_kafka_producev(f->mock, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_KEY("k", 1),
-                                       RD_KAFKA_V_VALUE(payload, strlen(payload)),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static long long sync_count(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return n;
+    ct_test_mock_produce(f->mock, TOPIC, "k", payload);
 }
 
 static void events_are_applied_once_retried_when_transient_skipped_when_permanent(void **state)
@@ -152,15 +137,8 @@ static void events_are_applied_once_retried_when_transient_skipped_when_permanen
     assert_int_equal(ct_migrate_run(f->db, files, 1, on_migrated, &migrated), 0);
     assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
 
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    f->mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(f->mock);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(f->mock);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
-    const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    const char *brokers = NULL;
+    f->mock = ct_test_mock_new(TOPIC, 1, &brokers);
 
     char a[CT_UUID_STRLEN + 1], b[CT_UUID_STRLEN + 1], c[CT_UUID_STRLEN + 1], d[CT_UUID_STRLEN + 1],
         e[CT_UUID_STRLEN + 1];
@@ -203,9 +181,9 @@ static void events_are_applied_once_retried_when_transient_skipped_when_permanen
     }
     /* apply ran for a once (not for its duplicate), b, c, d twice, e */
     assert_int_equal(f->napplied, 6);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM applied"), 3);
-    assert_int_equal(sync_count(f->url, "SELECT count(DISTINCT event_id) FROM applied"), 3);
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_inbox"), 3);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM applied"), 3);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(DISTINCT event_id) FROM applied"), 3);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM ct_inbox"), 3);
     assert_true(ct_metric_value(ct_metrics_counter("citerne_events_failed_total", "")) -
                     failed_before ==
                 3);

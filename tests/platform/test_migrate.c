@@ -11,6 +11,7 @@
 #include "citerne/db.h"
 #include "citerne/error.h"
 #include "citerne/migrate.h"
+#include "fixture.h"
 #include "stack.h"
 
 typedef struct {
@@ -40,19 +41,6 @@ static void close_db(uv_loop_t *loop, ct_db_t *db)
     assert_true(ct_test_run_until(loop, &closed, 10000));
 }
 
-static long long sync_count(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return n;
-}
-
 static const ct_migration_t service_files[] = {
     {"0001_init.sql", "CREATE TABLE site(id uuid PRIMARY KEY, name text NOT NULL);\n"
                       "CREATE TABLE runs(n int);"},
@@ -79,22 +67,22 @@ static void migrations_are_applied_once_and_rerun_is_a_no_op(void **state)
     mres_t r1 = {0};
     run_migrations(&loop, db, service_files, 2, &r1);
     assert_int_equal(r1.status, 0);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM ct_schema_migrations"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM ct_schema_migrations"),
                      (long long)platform_migrations_count + 2);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM ct_schema_migrations "
-                                     "WHERE name = 'platform/0001_platform.sql'"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM ct_schema_migrations "
+                                            "WHERE name = 'platform/0001_platform.sql'"),
                      1);
     /* the platform's tables are there */
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM pg_tables "
-                                     "WHERE tablename IN ('ct_outbox', 'ct_inbox', 'site')"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM pg_tables "
+                                            "WHERE tablename IN ('ct_outbox', 'ct_inbox', 'site')"),
                      3);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM runs"), 1);
 
     mres_t r2 = {0};
     run_migrations(&loop, db, service_files, 2, &r2);
     assert_int_equal(r2.status, 0);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM runs"), 1);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM ct_schema_migrations"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM ct_schema_migrations"),
                      (long long)platform_migrations_count + 2);
 
     close_db(&loop, db);
@@ -119,8 +107,8 @@ static void concurrent_migrators_do_not_conflict(void **state)
     assert_true(ct_test_run_until(&loop, &rb.done, 20000));
     assert_int_equal(ra.status, 0);
     assert_int_equal(rb.status, 0);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM runs"), 1);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM ct_schema_migrations"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM ct_schema_migrations"),
                      (long long)platform_migrations_count + 2);
     close_db(&loop, a);
     close_db(&loop, b);
@@ -149,10 +137,10 @@ static void broken_migration_reports_its_file_and_stops(void **state)
     assert_non_null(strstr(r.message, "syntax error"));
     /* the file before is applied, the broken one left nothing behind, the
      * one after never ran */
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM ct_schema_migrations"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM ct_schema_migrations"),
                      (long long)platform_migrations_count + 1);
-    assert_int_equal(sync_count(url, "SELECT count(*) FROM pg_tables "
-                                     "WHERE tablename IN ('good', 'half', 'bad', 'after')"),
+    assert_int_equal(ct_test_sql_count(url, "SELECT count(*) FROM pg_tables "
+                                            "WHERE tablename IN ('good', 'half', 'bad', 'after')"),
                      1);
     close_db(&loop, db);
     ct_test_loop_close(&loop);

@@ -18,6 +18,7 @@
 #include "citerne/id.h"
 #include "citerne/migrate.h"
 #include "citerne/outbox.h"
+#include "fixture.h"
 #include "stack.h"
 
 #define TOPIC "citerne.outboxtest.v1"
@@ -79,21 +80,13 @@ static fx_t *fx_open(void)
     assert_int_equal(ct_migrate_run(f->db, NULL, 0, on_migrated, &migrated), 0);
     assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
 
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    f->mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(f->mock);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(f->mock);
-    assert_non_null(mc);
     /* one partition: the whole topic is one ordered log */
-    assert_int_equal(rd_kafka_mock_topic_create(mc, TOPIC, 1, 1), 0);
-    f->brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    f->mock = ct_test_mock_new(TOPIC, 1, &f->brokers);
 
     assert_int_equal(ct_bus_producer_new(&f->loop, f->brokers, "outbox-test", &f->producer), 0);
 
-    conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, err, sizeof err);
     rd_kafka_conf_set(conf, "group.id", "outbox-test-reader", err, sizeof err);
     f->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
@@ -125,19 +118,6 @@ static void fx_close(fx_t *f)
     ct_test_loop_close(&f->loop);
     free(f->url);
     free(f);
-}
-
-static long long sync_count(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-    long long n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return n;
 }
 
 /* ---- appending ---- */
@@ -220,13 +200,14 @@ static void relay_publishes_rows_in_id_order_and_marks_them_sent(void **state)
         assert_string_equal(f->seen_key[i], key);
     }
     /* marked sent once the reports are in */
-    for (int i = 0; i < 200 && sync_count(f->url, "SELECT count(*) FROM ct_outbox "
-                                                  "WHERE sent_at IS NULL") > 0;
+    for (int i = 0; i < 200 && ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox "
+                                                         "WHERE sent_at IS NULL") > 0;
          i++) {
         bool tick = false;
         ct_test_run_until(&f->loop, &tick, 20);
     }
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NULL"), 0);
+    assert_int_equal(
+        ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NULL"), 0);
     assert_int_equal(ct_outbox_relay_backlog(relay), 0);
     close_relay(f, relay);
     /* nothing published twice */
@@ -291,13 +272,14 @@ static void failed_delivery_is_retried_without_reordering(void **state)
         snprintf(want, sizeof want, "ev-%d", i);
         assert_string_equal(f->seen[i], want);
     }
-    for (int i = 0; i < 200 && sync_count(f->url, "SELECT count(*) FROM ct_outbox "
-                                                  "WHERE sent_at IS NULL") > 0;
+    for (int i = 0; i < 200 && ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox "
+                                                         "WHERE sent_at IS NULL") > 0;
          i++) {
         tick = false;
         ct_test_run_until(&f->loop, &tick, 20);
     }
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NULL"), 0);
+    assert_int_equal(
+        ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NULL"), 0);
     close_relay(f, relay);
     fx_close(f);
 }
@@ -325,7 +307,8 @@ static void close_finishes_the_batch_in_flight(void **state)
     assert_true(ct_test_run_until(&f->loop, &closed, 20000));
     /* every row of the batch was reported and marked before close returned */
     assert_int_equal(ct_bus_producer_outq(f->producer), 0);
-    long long sent = sync_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NOT NULL");
+    long long sent =
+        ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox WHERE sent_at IS NOT NULL");
     assert_true(sent > 0);
     wait_seen(f, (int)sent, 10000);
     bool tick = false;
@@ -364,7 +347,7 @@ static void append_with_invalid_event_id_fails_the_transaction(void **state)
     assert_true(ct_test_run_until(&f->loop, &b.done, 10000));
     assert_int_equal(b.status, CT_EDB);
     assert_string_equal(b.sqlstate, "22P02");
-    assert_int_equal(sync_count(f->url, "SELECT count(*) FROM ct_outbox"), 0);
+    assert_int_equal(ct_test_sql_count(f->url, "SELECT count(*) FROM ct_outbox"), 0);
     fx_close(f);
 }
 

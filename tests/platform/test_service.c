@@ -10,8 +10,6 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -24,6 +22,7 @@
 #include "citerne/error.h"
 #include "citerne/metrics.h"
 #include "citerne/service.h"
+#include "fixture.h"
 #include "stack.h"
 
 static const ct_migration_t migrations[] = {{"0001_nothing.sql", "SELECT 1;"}};
@@ -111,17 +110,12 @@ static int run_service(void)
 {
     ct_test_require_stack();
     char *url = ct_test_create_db("ct_service");
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(mock);
+    const char *brokers = NULL;
+    rd_kafka_t *mock = ct_test_mock_new("citerne.servicetest.v1", 1, &brokers);
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
     setenv("CITERNE_PG_URL", url, 1);
-    setenv("CITERNE_KAFKA_BROKERS",
-           rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(mock)), 1);
+    setenv("CITERNE_KAFKA_BROKERS", brokers, 1);
     setenv("CITERNE_HTTP_ADDR", addr, 1);
     setenv("CITERNE_LOG_LEVEL", "warn", 1);
 

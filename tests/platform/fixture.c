@@ -1,0 +1,50 @@
+#include "fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <libpq-fe.h>
+
+long long ct_test_sql_count(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+rd_kafka_t *ct_test_mock_new(const char *topic, int partitions, const char **brokers)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *mock = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!mock)
+        fail_msg("mock cluster: %s", err);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(mock);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, topic, partitions, 1), 0);
+    *brokers = rd_kafka_mock_cluster_bootstraps(mc);
+    return mock;
+}
+
+void ct_test_mock_produce(rd_kafka_t *mock, const char *topic, const char *key, const char *payload)
+{
+    assert_int_equal(rd_kafka_producev(mock, RD_KAFKA_V_TOPIC(topic),
+                                       RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_VALUE((void *)payload, strlen(payload)),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+}

@@ -1,0 +1,21 @@
+/* Helpers shared by the platform's stack tests (test code: blocking libpq
+ * and librdkafka calls are fine here). */
+#ifndef CT_TEST_PLATFORM_FIXTURE_H
+#define CT_TEST_PLATFORM_FIXTURE_H
+
+#include <librdkafka/rdkafka.h>
+
+/* The integer in the first row and column of sql's result, run on its own
+ * connection to url; fails the test on any error. */
+long long ct_test_sql_count(const char *url, const char *sql);
+
+/* A producer handle holding librdkafka's in-process mock cluster (one
+ * broker) with topic created (partitions, replication 1); *brokers gets the
+ * cluster's bootstrap address, valid until rd_kafka_destroy(mock). */
+rd_kafka_t *ct_test_mock_new(const char *topic, int partitions, const char **brokers);
+/* Produces payload (copied) to topic under key through the mock's handle;
+ * rd_kafka_flush() waits for them. */
+void ct_test_mock_produce(rd_kafka_t *mock, const char *topic, const char *key,
+                          const char *payload);
+
+#endif
