@@ -11,6 +11,28 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <libpq-fe.h>
 
+#include "stack.h"
+
+static void on_migrated(int status, const char *message, void *udata)
+{
+    if (status)
+        fail_msg("migrations: %s", message);
+    *(bool *)udata = true;
+}
+
+ct_db_t *ct_test_db_migrated(uv_loop_t *loop, const char *prefix, const ct_migration_t *m, size_t n,
+                             char **url)
+{
+    ct_test_require_stack();
+    *url = ct_test_create_db(prefix);
+    ct_db_t *db = NULL;
+    assert_int_equal(ct_db_new(loop, *url, 2, &db), 0);
+    bool migrated = false;
+    assert_int_equal(ct_migrate_run(db, m, n, on_migrated, &migrated), 0);
+    assert_true(ct_test_run_until(loop, &migrated, 20000));
+    return db;
+}
+
 long long ct_test_sql_count(const char *url, const char *sql)
 {
     PGconn *c = PQconnectdb(url);

@@ -4,6 +4,17 @@
 #define CT_TEST_PLATFORM_FIXTURE_H
 
 #include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "citerne/db.h"
+#include "citerne/migrate.h"
+
+/* A pool of 2 on a fresh database <prefix>_... of the stack (its URI in
+ * *url, malloc'ed), with the platform's migrations and m[0..n) applied;
+ * fails the test otherwise. */
+ct_db_t *ct_test_db_migrated(uv_loop_t *loop, const char *prefix, const ct_migration_t *m, size_t n,
+                             char **url);
 
 /* The integer in the first row and column of sql's result, run on its own
  * connection to url; fails the test on any error. */

@@ -107,13 +107,6 @@ static void on_flag(void *udata)
     *(bool *)udata = true;
 }
 
-static void on_migrated(int status, const char *message, void *udata)
-{
-    if (status)
-        fail_msg("migrations: %s", message);
-    *(bool *)udata = true;
-}
-
 static void see(fx_t *f, const char *action, const char *outcome)
 {
     if (f->nseen < MAX_SEEN)
@@ -186,12 +179,7 @@ static void skipped_records_are_counted_and_the_partition_moves_on(void **state)
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     uv_loop_init(&f->loop);
-    f->url = ct_test_create_db("ct_consume");
-    assert_int_equal(ct_db_new(&f->loop, f->url, 2, &f->db), 0);
-    bool migrated = false;
-    const ct_migration_t files[] = {{"0001_nothing.sql", "SELECT 1;"}};
-    assert_int_equal(ct_migrate_run(f->db, files, 1, on_migrated, &migrated), 0);
-    assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
+    f->db = ct_test_db_migrated(&f->loop, "ct_consume", NULL, 0, &f->url);
 
     const char *brokers = NULL;
     f->mock = ct_test_mock_new(TOPIC, 1, &brokers);

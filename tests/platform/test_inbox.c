@@ -49,13 +49,6 @@ static void on_flag(void *udata)
     *(bool *)udata = true;
 }
 
-static void on_migrated(int status, const char *message, void *udata)
-{
-    if (status)
-        fail_msg("migrations: %s", message);
-    *(bool *)udata = true;
-}
-
 static void on_done(int status, void *udata)
 {
     ctx_t *c = udata;
@@ -130,12 +123,8 @@ static void events_are_applied_once_retried_when_transient_skipped_when_permanen
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     uv_loop_init(&f->loop);
-    f->url = ct_test_create_db("ct_inbox");
-    assert_int_equal(ct_db_new(&f->loop, f->url, 2, &f->db), 0);
     const ct_migration_t files[] = {{"0001_applied.sql", "CREATE TABLE applied(event_id uuid);"}};
-    bool migrated = false;
-    assert_int_equal(ct_migrate_run(f->db, files, 1, on_migrated, &migrated), 0);
-    assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
+    f->db = ct_test_db_migrated(&f->loop, "ct_inbox", files, 1, &f->url);
 
     const char *brokers = NULL;
     f->mock = ct_test_mock_new(TOPIC, 1, &brokers);

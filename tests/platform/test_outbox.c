@@ -44,13 +44,6 @@ static void on_flag(void *udata)
     *(bool *)udata = true;
 }
 
-static void on_migrated(int status, const char *message, void *udata)
-{
-    if (status)
-        fail_msg("migrations: %s", message);
-    *(bool *)udata = true;
-}
-
 /* The consumer is polled from a loop timer, with a zero timeout. */
 static void on_poll_timer(uv_timer_t *t)
 {
@@ -74,11 +67,7 @@ static fx_t *fx_open(void)
     fx_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     uv_loop_init(&f->loop);
-    f->url = ct_test_create_db("ct_outbox");
-    assert_int_equal(ct_db_new(&f->loop, f->url, 2, &f->db), 0);
-    bool migrated = false;
-    assert_int_equal(ct_migrate_run(f->db, NULL, 0, on_migrated, &migrated), 0);
-    assert_true(ct_test_run_until(&f->loop, &migrated, 20000));
+    f->db = ct_test_db_migrated(&f->loop, "ct_outbox", NULL, 0, &f->url);
 
     /* one partition: the whole topic is one ordered log */
     f->mock = ct_test_mock_new(TOPIC, 1, &f->brokers);
