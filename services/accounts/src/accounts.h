@@ -162,10 +162,19 @@ bool accounts_session_fill(ct_session_t *s, const PGresult *res);
 /* Appends to the access register (audit.c): action (a string literal) by
  * actor (NULL: nobody signed in) concerning subject, for customer_id or,
  * when NULL, for every customer subject acts for; the client address from
- * req; detail (taken, may be NULL) a JSON object. Written after the action,
- * fire and forget: a failure is logged. */
+ * req; detail (taken, may be NULL) a JSON object. For actions outside the
+ * database (Redis): written after the action, fire and forget, a failure is
+ * logged. */
 void accounts_audit(accounts_t *a, ct_http_req_t *req, const char *customer_id, const char *actor,
                     const char *subject, const char *action, json_t *detail);
+
+/* The same inside the action's transaction (so the row commits with the
+ * action, or neither does), then next(tx). */
+void accounts_audit_tx(accounts_t *a, ct_http_req_t *req, ct_db_tx_t *tx, const char *customer_id,
+                       const char *actor, const char *subject, const char *action, json_t *detail,
+                       ct_db_tx_cb next);
+/* A transaction step that commits. */
+void accounts_step_commit(ct_db_tx_t *tx, PGresult *res, void *udata);
 
 /* ---- handlers (api_*.c), registered by accounts_routes ---- */
 /* Each takes the accounts_t as udata and replies exactly once, on the loop;

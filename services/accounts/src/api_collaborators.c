@@ -31,7 +31,8 @@ typedef struct {
     char status[16];
     char token[TOKEN_HEX + 1];
     char hash[TOKEN_HEX + 1];
-    bool invited; /* a new or pending user: an activation link goes with it */
+    bool invited;             /* a new or pending user: an activation link goes with it */
+    const char *audit_action; /* what the register records (a literal) */
     accounts_event_t event;
 } collab_ctx_t;
 
@@ -112,11 +113,18 @@ static bool reply_tx_error(collab_ctx_t *ctx, const ct_db_error_t *err)
     return true;
 }
 
+/* The register's row, in the transaction, then commit. */
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    collab_ctx_t *ctx = udata;
+    json_t *detail = strcmp(ctx->audit_action, "collaborator_added") == 0
+                         ? json_pack("{s:s, s:s}", "email", ctx->email, "role", ctx->role)
+                     : strcmp(ctx->audit_action, "collaborator_removed") == 0
+                         ? json_pack("{s:s}", "email", ctx->email)
+                         : json_pack("{s:s}", "role", ctx->role);
+    accounts_audit_tx(ctx->a, ctx->req, tx, ctx->customer_id, ctx->caller, ctx->user_id,
+                      ctx->audit_action, detail, accounts_step_commit);
 }
 
 /* Ends every session of the collaborator, so that their new access applies
@@ -194,9 +202,6 @@ static void on_invite_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s added user %s to customer %s as %s",
                  ctx->caller, ctx->user_id, ctx->customer_id, ctx->role);
-    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
-                   "collaborator_added",
-                   json_pack("{s:s, s:s}", "email", ctx->email, "role", ctx->role));
     ct_http_reply_json(ctx->req, 201,
                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", ctx->user_id,
                                  "customer_id", ctx->customer_id, "email", ctx->email, "role",
@@ -210,6 +215,7 @@ static void append_added(ct_db_tx_t *tx, const char *url, long long expires)
                              .customer_id = ctx->customer_id,
                              .email = ctx->email,
                              .name = ctx->user_name};
+    ctx->audit_action = "collaborator_added";
     if (accounts_event_collaborator_added(&u, ctx->role, ctx->caller, url, expires, &ctx->event) !=
         0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
@@ -351,8 +357,6 @@ static void on_role_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s made user %s %s of customer %s",
                  ctx->caller, ctx->user_id, ctx->role, ctx->customer_id);
-    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
-                   "collaborator_role_changed", json_pack("{s:s}", "role", ctx->role));
     end_sessions_then(ctx, on_role_sessions_ended);
 }
 
@@ -360,6 +364,7 @@ static void on_role_set(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     collab_ctx_t *ctx = udata;
+    ctx->audit_action = "collaborator_role_changed";
     if (accounts_event_collaborator_role_changed(ctx->customer_id, ctx->user_id, ctx->role,
                                                  ctx->caller, &ctx->event) != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
@@ -447,8 +452,6 @@ static void on_remove_done(const ct_db_error_t *err, void *udata)
         return;
     ct_logc_info(ct_http_request_id(ctx->req), "user %s removed user %s from customer %s",
                  ctx->caller, ctx->user_id, ctx->customer_id);
-    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->caller, ctx->user_id,
-                   "collaborator_removed", json_pack("{s:s}", "email", ctx->email));
     end_sessions_then(ctx, on_removed_sessions_ended);
 }
 
@@ -456,6 +459,7 @@ static void on_grant_deleted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     collab_ctx_t *ctx = udata;
+    ctx->audit_action = "collaborator_removed";
     if (accounts_event_collaborator_removed(ctx->customer_id, ctx->user_id, ctx->email, ctx->caller,
                                             &ctx->event) != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");

@@ -107,8 +107,6 @@ static void on_link_done(const ct_db_error_t *err, void *udata)
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
     ct_logc_info(ct_http_request_id(ctx->req), "user %s linked customer %s as %s", ctx->user_id,
                  ctx->customer_id, ctx->role);
-    accounts_audit(ctx->a, ctx->req, ctx->customer_id, ctx->user_id, ctx->user_id,
-                   "customer_linked", json_pack("{s:s}", "role", ctx->role));
     int rc = accounts_store_grants(ctx->a->svc->db, ctx->user_id, on_grants, ctx);
     if (rc != 0)
         accounts_reply_failure(ctx->req, rc);
@@ -117,8 +115,10 @@ static void on_link_done(const ct_db_error_t *err, void *udata)
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    link_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, ctx->customer_id, ctx->user_id, ctx->user_id,
+                      "customer_linked", json_pack("{s:s}", "role", ctx->role),
+                      accounts_step_commit);
 }
 
 static void on_granted(ct_db_tx_t *tx, PGresult *res, void *udata)

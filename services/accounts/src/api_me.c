@@ -148,19 +148,9 @@ static void on_close_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s closed their account", ctx->user_id);
-    for (size_t i = 0; i < ctx->ncustomers; i++)
-        accounts_audit(ctx->a, ctx->req, ctx->customers[i], ctx->user_id, ctx->user_id,
-                       "account_closed", NULL);
     if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, NULL, on_all_ended, ctx) !=
         0)
         on_all_ended(CT_EUNAVAIL, 0, ctx);
-}
-
-static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
 }
 
 static void on_closed(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -177,7 +167,14 @@ static void on_closed(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     const char *key = ctx->ncustomers > 0 ? ctx->customers[0] : ctx->user_id;
     ct_outbox_append(tx, ctx->a->svc->topic, key, ctx->event.data, ctx->event.len,
-                     ctx->event.event_id, step_commit);
+                     ctx->event.event_id, accounts_step_commit);
+}
+
+static void close_now(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    me_ctx_t *ctx = udata;
+    accounts_store_close(tx, ctx->user_id, on_closed);
 }
 
 static void on_checked(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -195,7 +192,9 @@ static void on_checked(ct_db_tx_t *tx, PGresult *res, void *udata)
         ctx->customer_ptrs[ctx->ncustomers] = ctx->customers[ctx->ncustomers];
         ctx->ncustomers++;
     }
-    accounts_store_close(tx, ctx->user_id, on_closed);
+    /* written before the grants go, for every customer they still name */
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "account_closed",
+                      NULL, close_now);
 }
 
 static void on_close_begun(ct_db_tx_t *tx, PGresult *res, void *udata)

@@ -74,8 +74,6 @@ static void on_forgot_done(const ct_db_error_t *err, void *udata)
     }
     if (ctx->known) {
         ct_logc_info(ct_http_request_id(ctx->req), "user %s asked for a reset link", ctx->user_id);
-        accounts_audit(ctx->a, ctx->req, NULL, NULL, ctx->user_id, "password_reset_requested",
-                       NULL);
     }
     reply_sent(ctx->req);
 }
@@ -83,8 +81,9 @@ static void on_forgot_done(const ct_db_error_t *err, void *udata)
 static void on_forgot_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    pw_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, NULL, ctx->user_id, "password_reset_requested",
+                      NULL, accounts_step_commit);
 }
 
 static void on_reset_put(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -197,8 +196,6 @@ static void on_reset_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s reset their password", ctx->user_id);
-    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "password_changed",
-                   json_pack("{s:s}", "via", "reset"));
     /* again after the change: a session opened with the old password while
      * the new one was being hashed ends too */
     if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, NULL, on_revoked_after,
@@ -209,8 +206,9 @@ static void on_reset_done(const ct_db_error_t *err, void *udata)
 static void on_changed_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    pw_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "password_changed",
+                      json_pack("{s:s}", "via", "reset"), accounts_step_commit);
 }
 
 static void on_password_set(ct_db_tx_t *tx, PGresult *res, void *udata)

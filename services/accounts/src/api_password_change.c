@@ -55,8 +55,6 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s changed their password", ctx->user_id);
-    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "password_changed",
-                   json_pack("{s:s}", "via", "change"));
     if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, ctx->own, on_others_ended,
                                      ctx) != 0)
         on_others_ended(CT_EUNAVAIL, 0, ctx);
@@ -65,8 +63,9 @@ static void on_done(const ct_db_error_t *err, void *udata)
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    change_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "password_changed",
+                      json_pack("{s:s}", "via", "change"), accounts_step_commit);
 }
 
 static void on_set(ct_db_tx_t *tx, PGresult *res, void *udata)

@@ -94,7 +94,6 @@ static void on_update_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s updated their profile", ctx->user_id);
-    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "profile_updated", NULL);
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
     ct_http_reply_json(ctx->req, 200, ctx->out);
 }
@@ -102,8 +101,9 @@ static void on_update_done(const ct_db_error_t *err, void *udata)
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    profile_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "profile_updated",
+                      NULL, accounts_step_commit);
 }
 
 static void on_reread(ct_db_tx_t *tx, PGresult *res, void *udata)

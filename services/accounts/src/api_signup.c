@@ -328,7 +328,6 @@ static void on_activate_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s activated", ctx->user_id);
-    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "account_activated", NULL);
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
 
@@ -338,7 +337,8 @@ static void append_next_grant(ct_db_tx_t *tx, PGresult *res, void *udata)
     signup_ctx_t *ctx = udata;
     accounts_event_dispose(&ctx->event);
     if (ctx->next_grant == ctx->ngrants) {
-        ct_db_tx_commit(tx);
+        accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id,
+                          "account_activated", NULL, accounts_step_commit);
         return;
     }
     accounts_user_t *u = &ctx->users[ctx->next_grant++];

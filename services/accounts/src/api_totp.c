@@ -213,7 +213,6 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s turned 2FA on", ctx->user_id);
-    accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "totp_enabled", NULL);
     json_t *codes = json_array();
     for (int i = 0; i < ACCOUNTS_RECOVERY_CODES; i++)
         json_array_append_new(codes, json_string(ctx->codes[i]));
@@ -226,8 +225,9 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
 static void on_codes_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    totp_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "totp_enabled", NULL,
+                      accounts_step_commit);
 }
 
 static void on_confirmed(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -398,8 +398,6 @@ static void on_disable_done(const ct_db_error_t *err, void *udata)
     }
     if (ctx->turned_off) {
         ct_logc_info(ct_http_request_id(ctx->req), "user %s turned 2FA off", ctx->user_id);
-        accounts_audit(ctx->a, ctx->req, NULL, ctx->user_id, ctx->user_id, "totp_disabled",
-                       json_pack("{s:b}", "with_recovery_code", ctx->recovery_code != NULL));
     }
     ct_http_reply(ctx->req, 204, NULL, NULL, 0);
 }
@@ -407,8 +405,10 @@ static void on_disable_done(const ct_db_error_t *err, void *udata)
 static void disable_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    (void)udata;
-    ct_db_tx_commit(tx);
+    totp_ctx_t *ctx = udata;
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "totp_disabled",
+                      json_pack("{s:b}", "with_recovery_code", ctx->recovery_code != NULL),
+                      accounts_step_commit);
 }
 
 static void on_deleted(ct_db_tx_t *tx, PGresult *res, void *udata)

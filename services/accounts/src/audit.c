@@ -33,6 +33,26 @@ void accounts_audit(accounts_t *a, ct_http_req_t *req, const char *customer_id, 
                       ct_strerror(rc));
 }
 
+void accounts_audit_tx(accounts_t *a, ct_http_req_t *req, ct_db_tx_t *tx, const char *customer_id,
+                       const char *actor, const char *subject, const char *action, json_t *detail,
+                       ct_db_tx_cb next)
+{
+    char addr[ACCOUNTS_ADDR_MAX];
+    accounts_client_addr_of(a, req, addr);
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+    accounts_store_audit_tx(tx, customer_id, actor, subject, action, addr, text ? text : "{}",
+                            next);
+    free(text);
+}
+
+void accounts_step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    ct_db_tx_commit(tx);
+}
+
 /* ---- reading ---- */
 
 #define PAGE 200

@@ -529,29 +529,44 @@ void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char
     tx_query(tx, "DELETE FROM user_customers WHERE user_id = $1 AND customer_id = $2", &p, next);
 }
 
+#define AUDIT_INSERT                                                                               \
+    "INSERT INTO audit_log (customer_id, actor_id, subject_id, action, address, detail)"           \
+    " SELECT c, $2::uuid, $3::uuid, $4, $5, $6::jsonb FROM ("                                      \
+    "   SELECT $1::uuid AS c WHERE $1::uuid IS NOT NULL"                                           \
+    "   UNION SELECT customer_id FROM user_customers"                                              \
+    "   WHERE $1::uuid IS NULL AND user_id = $3::uuid) AS t"
+
+static void audit_params(ct_db_params_t *p, const char *customer_id, const char *actor,
+                         const char *subject, const char *action, const char *address,
+                         const char *detail_json)
+{
+    ct_db_params_init(p);
+    ct_db_params_add(p, customer_id);
+    ct_db_params_add(p, actor);
+    ct_db_params_add(p, subject);
+    ct_db_params_add(p, action);
+    ct_db_params_add(p, address);
+    ct_db_params_add(p, detail_json ? detail_json : "{}");
+}
+
 int accounts_store_audit(ct_db_t *db, const char *customer_id, const char *actor,
                          const char *subject, const char *action, const char *address,
                          const char *detail_json, ct_db_result_cb cb, void *udata)
 {
     ct_db_params_t p;
-    ct_db_params_init(&p);
-    ct_db_params_add(&p, customer_id);
-    ct_db_params_add(&p, actor);
-    ct_db_params_add(&p, subject);
-    ct_db_params_add(&p, action);
-    ct_db_params_add(&p, address);
-    ct_db_params_add(&p, detail_json ? detail_json : "{}");
-    int rc =
-        ct_db_query(db,
-                    "INSERT INTO audit_log (customer_id, actor_id, subject_id, action, address,"
-                    " detail)"
-                    " SELECT c, $2::uuid, $3::uuid, $4, $5, $6::jsonb FROM ("
-                    "   SELECT $1::uuid AS c WHERE $1::uuid IS NOT NULL"
-                    "   UNION SELECT customer_id FROM user_customers"
-                    "   WHERE $1::uuid IS NULL AND user_id = $3::uuid) AS t",
-                    &p, cb, udata);
+    audit_params(&p, customer_id, actor, subject, action, address, detail_json);
+    int rc = ct_db_query(db, AUDIT_INSERT, &p, cb, udata);
     ct_db_params_dispose(&p);
     return rc;
+}
+
+void accounts_store_audit_tx(ct_db_tx_t *tx, const char *customer_id, const char *actor,
+                             const char *subject, const char *action, const char *address,
+                             const char *detail_json, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    audit_params(&p, customer_id, actor, subject, action, address, detail_json);
+    tx_query(tx, AUDIT_INSERT, &p, next);
 }
 
 int accounts_store_audit_list(ct_db_t *db, const char *customer_id, long long before, int limit,

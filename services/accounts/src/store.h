@@ -151,6 +151,10 @@ void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char
 int accounts_store_audit(ct_db_t *db, const char *customer_id, const char *actor,
                          const char *subject, const char *action, const char *address,
                          const char *detail_json, ct_db_result_cb cb, void *udata);
+/* In tx: the same, inside the action's transaction. */
+void accounts_store_audit_tx(ct_db_tx_t *tx, const char *customer_id, const char *actor,
+                             const char *subject, const char *action, const char *address,
+                             const char *detail_json, ct_db_tx_cb next);
 /* The customer's register, newest first: rows (id, at, actor_id,
  * actor_email, subject_id, subject_email, action, address, detail), at most
  * limit, ids below before (0: from the newest). */
