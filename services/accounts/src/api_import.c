@@ -65,7 +65,7 @@ typedef struct {
     bool have_header;
     json_t *header_errors;
     import_row_t *rows;
-    size_t nrows;
+    size_t nrows, max_rows;
     size_t i; /* the row being written */
     int step; /* its statement */
     size_t imported;
@@ -212,7 +212,7 @@ static int on_record(const accounts_csv_record_t *rec, void *udata)
         }
         return json_array_size(ctx->header_errors) > 0 ? 1 : 0;
     }
-    if (ctx->nrows == MAX_ROWS)
+    if (ctx->nrows == ctx->max_rows)
         return 2;
     import_row_t *row = &ctx->rows[ctx->nrows++];
     row->line = rec->line;
@@ -365,7 +365,12 @@ void accounts_api_import(ct_http_req_t *req, void *udata)
     import_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
-    ctx->rows = ct_http_alloc(req, MAX_ROWS * sizeof *ctx->rows);
+    /* a record takes a line at least: no more rows than lines */
+    size_t lines = 1;
+    for (size_t i = 0; i < len && lines <= MAX_ROWS; i++)
+        lines += body[i] == '\n';
+    ctx->max_rows = lines < MAX_ROWS ? lines : MAX_ROWS;
+    ctx->rows = ct_http_alloc(req, ctx->max_rows * sizeof *ctx->rows);
     ctx->header_errors = json_array();
     size_t err_line = 0;
     int rc = accounts_csv_parse(body, len, on_record, ctx, &err_line);
