@@ -174,6 +174,7 @@ static int test_setup(void **state)
     /* every test starts with no throttling history: they all sign in from
      * 127.0.0.1 */
     redis_delete("acct:login:*");
+    redis_delete("acct:mail:*");
     return 0;
 }
 
@@ -1655,6 +1656,28 @@ static void reset_link_works_once_voids_older_links_and_ends_every_session(void 
     citerne__v1__accounts_event__free_unpacked(ev, NULL);
 }
 
+static void reset_mails_to_one_address_are_capped_per_hour(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery");
+    long long events = outbox_rows();
+    char *first = NULL;
+    for (int i = 0; i < 7; i++) {
+        test_resp_t r;
+        forgot(m.email, &r);
+        expect_status(&r, 202, "forgot again and again");
+        if (!first)
+            first = strdup(r.body);
+        else
+            assert_string_equal(r.body, first);
+        test_resp_dispose(&r);
+    }
+    free(first);
+    assert_int_equal(outbox_rows(), events + 5);
+}
+
 static void reset_link_expires(void **state)
 {
     REQUIRE_STACK();
@@ -2916,6 +2939,7 @@ int main(void)
         cmocka_unit_test_setup(reset_link_works_once_voids_older_links_and_ends_every_session,
                                test_setup),
         cmocka_unit_test_setup(reset_link_expires, test_setup),
+        cmocka_unit_test_setup(reset_mails_to_one_address_are_capped_per_hour, test_setup),
         cmocka_unit_test_setup(signup_answers_the_same_whether_or_not_the_customer_exists,
                                test_setup),
         cmocka_unit_test_setup(activation_link_sets_a_good_password_once_and_expires, test_setup),

@@ -30,6 +30,7 @@ typedef struct {
     bool known;        /* forgot: the e-mail was an active user's */
     char *name;        /* request memory */
     char *customer_id; /* the user's first customer, "" when none */
+    accounts_quota_t quota;
 } pw_ctx_t;
 
 static void token_hash(const char *token, char out[TOKEN_HEX + 1])
@@ -134,6 +135,28 @@ static void on_forgot_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_reset_user(tx, ctx->email, on_reset_user);
 }
 
+static void on_quota(int status, bool allowed, void *udata)
+{
+    pw_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    if (!allowed) {
+        /* enough links to this address for now: the same answer, no mail */
+        ct_logc_info(ct_http_request_id(ctx->req), "reset link not sent: hourly limit");
+        reply_sent(ctx->req);
+        return;
+    }
+    ct_random_hex(ctx->token, TOKEN_BYTES);
+    token_hash(ctx->token, ctx->hash);
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_forgot_begun, on_forgot_done, ctx);
+    if (rc != 0) {
+        forget(ctx);
+        accounts_reply_failure(ctx->req, rc);
+    }
+}
+
 void accounts_api_password_forgot(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
@@ -153,13 +176,10 @@ void accounts_api_password_forgot(ct_http_req_t *req, void *udata)
         reply_sent(req); /* no account can have it */
         return;
     }
-    ct_random_hex(ctx->token, TOKEN_BYTES);
-    token_hash(ctx->token, ctx->hash);
-    int rc = ct_db_tx_begin(a->svc->db, on_forgot_begun, on_forgot_done, ctx);
-    if (rc != 0) {
-        forget(ctx);
-        accounts_reply_failure(req, rc);
-    }
+    int rc = accounts_quota_take(a->svc->cache, &ctx->quota, "acct:mail:reset:", ctx->email,
+                                 ACCOUNTS_MAILS_PER_HOUR, 3600, on_quota, ctx);
+    if (rc != 0)
+        accounts_reply_unavailable(req);
 }
 
 /* ---- reset ---- */

@@ -32,6 +32,7 @@ typedef struct {
     char *user_name;
     bool matched; /* signup: the customer proved who they are */
     accounts_throttle_t throttle;
+    accounts_quota_t quota;
     char addr[ACCOUNTS_ADDR_MAX];
     /* activate */
     const char *password;
@@ -281,6 +282,23 @@ static void on_resend_done(const ct_db_error_t *err, void *udata)
     reply_sent(ctx->req);
 }
 
+static void on_resend_quota(int status, bool allowed, void *udata)
+{
+    signup_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    if (!allowed) {
+        ct_logc_info(ct_http_request_id(ctx->req), "activation link not sent: hourly limit");
+        reply_sent(ctx->req);
+        return;
+    }
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_resend_begun, on_resend_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
 void accounts_api_signup_resend(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
@@ -302,9 +320,10 @@ void accounts_api_signup_resend(ct_http_req_t *req, void *udata)
         reply_sent(req);
         return;
     }
-    int rc = ct_db_tx_begin(a->svc->db, on_resend_begun, on_resend_done, ctx);
+    int rc = accounts_quota_take(a->svc->cache, &ctx->quota, "acct:mail:activation:", ctx->email,
+                                 ACCOUNTS_MAILS_PER_HOUR, 3600, on_resend_quota, ctx);
     if (rc != 0)
-        accounts_reply_failure(req, rc);
+        accounts_reply_unavailable(req);
 }
 
 /* ---- activate ---- */

@@ -111,3 +111,39 @@ void accounts_throttle_succeeded(ct_cache_t *cache, const accounts_throttle_opts
                           t->addr_block, t->account,  t->member, free_};
     (void)ct_cache_command_argv(cache, on_ignored, NULL, 8, argv, NULL);
 }
+
+/* KEYS: the sorted set. ARGV: now ms, limit, window ms, member. */
+static const char quota_lua[] =
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))\n"
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end\n"
+    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "return 1\n";
+
+static void on_quota(int status, redisReply *reply, void *udata)
+{
+    accounts_quota_t *q = udata;
+    if (status != 0 || !reply || reply->type != REDIS_REPLY_INTEGER) {
+        if (status == 0 && reply && reply->type == REDIS_REPLY_ERROR)
+            ct_log_error("quota: Redis refused the script: %s", reply->str);
+        q->cb(CT_EUNAVAIL, false, q->udata);
+        return;
+    }
+    q->cb(0, reply->integer == 1, q->udata);
+}
+
+int accounts_quota_take(ct_cache_t *cache, accounts_quota_t *q, const char *prefix,
+                        const char *text, unsigned limit, unsigned window_s, accounts_quota_cb cb,
+                        void *udata)
+{
+    q->cb = cb;
+    q->udata = udata;
+    char key[96], now[24], lim[16], window[24], member[33];
+    hashed_key(key, prefix, text);
+    snprintf(now, sizeof now, "%lld", (long long)ct_now_ms());
+    snprintf(lim, sizeof lim, "%u", limit);
+    snprintf(window, sizeof window, "%llu", 1000ULL * window_s);
+    ct_random_hex(member, 16);
+    const char *argv[] = {"EVAL", quota_lua, "1", key, now, lim, window, member};
+    return ct_cache_command_argv(cache, on_quota, q, 8, argv, NULL) < 0 ? CT_EUNAVAIL : 0;
+}

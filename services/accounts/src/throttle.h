@@ -64,4 +64,21 @@ int accounts_throttle_begin(ct_cache_t *cache, const accounts_throttle_opts_t *o
 void accounts_throttle_succeeded(ct_cache_t *cache, const accounts_throttle_opts_t *o,
                                  const accounts_throttle_t *t);
 
+/* ---- quotas: at most limit uses of something per sliding window ---- */
+/* Reset and activation e-mails per address and hour: past it, the same
+ * answer and no mail (against mail bombing). */
+#define ACCOUNTS_MAILS_PER_HOUR 5
+typedef void (*accounts_quota_cb)(int status, bool allowed, void *udata);
+typedef struct {
+    accounts_quota_cb cb;
+    void *udata;
+} accounts_quota_t;
+/* Takes one use of prefix + SHA-256(text) when fewer than limit were taken
+ * in the last window_s: cb(0, true); otherwise cb(0, false) and nothing is
+ * taken; cb(CT_EUNAVAIL, false) when Redis cannot answer. q is embedded by
+ * the caller and kept until cb. Returns 0 or CT_EUNAVAIL (cb never called). */
+int accounts_quota_take(ct_cache_t *cache, accounts_quota_t *q, const char *prefix,
+                        const char *text, unsigned limit, unsigned window_s, accounts_quota_cb cb,
+                        void *udata);
+
 #endif
