@@ -2633,6 +2633,29 @@ static void changing_the_password_ends_every_other_session(void **state)
     assert_int_equal(login_status(m.email, "a fine long passphrase"), 200);
 }
 
+static void a_hash_made_with_older_parameters_is_renewed_at_login(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, "correct horse battery"); /* t=1 (OPSLIMIT_MIN) */
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1"
+                               " AND password_hash LIKE '%,t=1,%'",
+                               m.user_id),
+                     1);
+    unsigned long long saved = F.accounts.pwhash_ops;
+    F.accounts.pwhash_ops = crypto_pwhash_OPSLIMIT_MIN + 1;
+    assert_int_equal(login_status(m.email, "correct horse battery"), 200);
+    settle();
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1"
+                               " AND password_hash LIKE '%,t=2,%'",
+                               m.user_id),
+                     1);
+    assert_int_equal(login_status(m.email, "correct horse battery"), 200);
+    assert_int_equal(login_status(m.email, "wrong horse battery"), 401);
+    F.accounts.pwhash_ops = saved;
+}
+
 static bool cache_closed;
 
 static void on_cache_closed(void *udata)
@@ -2955,6 +2978,7 @@ int main(void)
         cmocka_unit_test_setup(import_reports_bad_rows_by_line_and_imports_the_good_ones_whole,
                                test_setup),
         cmocka_unit_test_setup(changing_the_password_ends_every_other_session, test_setup),
+        cmocka_unit_test_setup(a_hash_made_with_older_parameters_is_renewed_at_login, test_setup),
         cmocka_unit_test_setup(password_hashing_leaves_the_loop_free, test_setup),
         cmocka_unit_test_setup(random_bodies_never_crash_nor_half_write, test_setup),
     };

@@ -214,6 +214,34 @@ static void on_mfa_token(int status, const char *token, void *udata)
                        json_pack("{s:b, s:s}", "mfa_required", 1, "mfa_token", token));
 }
 
+static void password_accepted(login_ctx_t *ctx);
+
+static void on_rehash_stored(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    (void)res;
+    (void)udata;
+    if (err)
+        ct_log_warn("password rehash not stored: %s", ct_strerror(err->status));
+}
+
+static void on_rehashed(int status, const char *hash, void *udata)
+{
+    login_ctx_t *ctx = udata;
+    if (status == UV_ECANCELED) {
+        ct_http_reply_error(ctx->req, CT_ECLOSED, NULL);
+        return;
+    }
+    if (status == 0) {
+        /* only if the hash is still the one verified (no reset meanwhile) */
+        if (accounts_store_password_rehash(ctx->a->svc->db, ctx->session.user_id, ctx->hash, hash,
+                                           on_rehash_stored, NULL) == 0)
+            ct_logc_info(ct_http_request_id(ctx->req), "user %s: password rehashed",
+                         ctx->session.user_id);
+    }
+    sodium_memzero(ctx->job.hash, sizeof ctx->job.hash);
+    password_accepted(ctx);
+}
+
 static void on_verified(int status, const char *hash, void *udata)
 {
     (void)hash;
@@ -230,6 +258,19 @@ static void on_verified(int status, const char *hash, void *udata)
         reply_invalid_credentials(ctx->req);
         return;
     }
+    if (crypto_pwhash_str_needs_rehash(ctx->hash, ctx->a->pwhash_ops, ctx->a->pwhash_mem) != 0) {
+        /* the hash predates the current parameters: the password is at
+         * hand, so store it hashed with them */
+        int rc = accounts_pw_hash(&ctx->a->svc->loop, &ctx->job, ctx->password, ctx->password_len,
+                                  ctx->a->pwhash_ops, ctx->a->pwhash_mem, on_rehashed, ctx);
+        if (rc == 0)
+            return;
+    }
+    password_accepted(ctx);
+}
+
+static void password_accepted(login_ctx_t *ctx)
+{
     if (ctx->totp) {
         /* the attempt stays counted until the code is right too */
         int rc = accounts_mfa_create(ctx->a->svc->cache, ctx->session.user_id, &ctx->throttle,

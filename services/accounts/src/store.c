@@ -747,3 +747,19 @@ void accounts_store_customers_taken(ct_db_tx_t *tx, const char *numbers, ct_db_t
              " WHERE customer_number = ANY (string_to_array($1, ','))",
              &p, next);
 }
+
+int accounts_store_password_rehash(ct_db_t *db, const char *user_id, const char *old_hash,
+                                   const char *new_hash, ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, old_hash);
+    ct_db_params_add(&p, new_hash);
+    int rc = ct_db_query(db,
+                         "UPDATE users SET password_hash = $3, updated_at = now()"
+                         " WHERE id = $1 AND password_hash = $2 AND status = 'active'",
+                         &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}

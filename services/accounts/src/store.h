@@ -43,6 +43,11 @@ int accounts_store_user_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb
  * as above. */
 int accounts_store_grants(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 
+/* Replaces a user's password hash old by new (same password, current
+ * parameters), only if it is still old: rows affected 0 or 1. */
+int accounts_store_password_rehash(ct_db_t *db, const char *user_id, const char *old_hash,
+                                   const char *new_hash, ct_db_result_cb cb, void *udata);
+
 /* ---- two-factor authentication ---- */
 /* The user with their TOTP state: one row (email, name, customer_id (the
  * first), password_hash, box (hex of
