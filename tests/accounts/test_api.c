@@ -1512,6 +1512,24 @@ static void turning_totp_off_needs_the_password_and_a_code(void **state)
     assert_string_equal(ev->totp_disabled->email, m.email);
     assert_false(ev->totp_disabled->with_recovery_code);
     citerne__v1__accounts_event__free_unpacked(ev, NULL);
+    /* the back office can turn it off too (a lost phone and lost codes) */
+    totp_user_t t2;
+    turn_totp_on(&si, m.email, &t2);
+    char op_path[128];
+    snprintf(op_path, sizeof op_path, "/api/v1/accounts/users/%s/2fa/disable", m.user_id);
+    call("POST", op_path, NULL, NULL, &r);
+    expect_status(&r, 401, "operator disable without the key");
+    test_resp_dispose(&r);
+    call("POST", op_path, OP_AUTH, NULL, &r);
+    expect_status(&r, 204, "operator disable");
+    test_resp_dispose(&r);
+    call("POST", op_path, OP_AUTH, NULL, &r);
+    expect_status(&r, 409, "operator disable when off");
+    test_resp_dispose(&r);
+    call("POST", "/api/v1/accounts/users/01a2021b-0000-7000-8000-000000000000/2fa/disable", OP_AUTH,
+         NULL, &r);
+    expect_status(&r, 404, "operator disable for nobody");
+    test_resp_dispose(&r);
     /* the password alone signs in again */
     signed_in_t again;
     sign_in(&again, "127.0.0.6", NULL, m.email, "correct horse battery");

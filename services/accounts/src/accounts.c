@@ -116,6 +116,7 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/sites", accounts_api_site_create},
         {"POST", "/api/v1/accounts/users", accounts_api_user_create},
         {"POST", "/api/v1/accounts/import", accounts_api_import},
+        {"POST", "/api/v1/accounts/users/{id}/2fa/disable", accounts_api_totp_operator_disable},
         {"POST", "/api/v1/accounts/login", accounts_api_login},
         {"POST", "/api/v1/accounts/login/totp", accounts_api_login_totp},
         {"POST", "/api/v1/accounts/2fa/totp/enrol", accounts_api_totp_enrol},

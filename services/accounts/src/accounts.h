@@ -211,6 +211,10 @@ void accounts_api_totp_enrol(ct_http_req_t *req, void *udata);
 void accounts_api_totp_confirm(ct_http_req_t *req, void *udata);
 /* POST /2fa/totp/disable {password, code | recovery_code} (session + CSRF). */
 void accounts_api_totp_disable(ct_http_req_t *req, void *udata);
+/* POST /users/{id}/2fa/disable (operator): turns a user's 2FA off when
+ * they lost both their app and their codes (or after a key change); 404,
+ * 409 when off; TotpDisabled and the register as for the user. */
+void accounts_api_totp_operator_disable(ct_http_req_t *req, void *udata);
 /* POST /login/totp {mfa_token, code | recovery_code}: the second step. */
 void accounts_api_login_totp(ct_http_req_t *req, void *udata);
 /* POST /password/forgot {email}: 202 whatever the e-mail; for an active

@@ -29,6 +29,7 @@ typedef struct {
     char *name;          /* disable: for TotpDisabled */
     char customer_id[CT_UUID_STRLEN + 1]; /* disable: the user's first customer */
     bool turned_off;
+    bool by_operator; /* the back office turned it off (lost phone and codes) */
     accounts_event_t event;
     unsigned char secret[ACCOUNTS_TOTP_SECRET_BYTES];
     char hashes[ACCOUNTS_RECOVERY_CODES * 65];
@@ -406,8 +407,10 @@ static void disable_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     totp_ctx_t *ctx = udata;
-    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "totp_disabled",
-                      json_pack("{s:b}", "with_recovery_code", ctx->recovery_code != NULL),
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->by_operator ? NULL : ctx->user_id,
+                      ctx->user_id, "totp_disabled",
+                      json_pack("{s:b, s:b}", "with_recovery_code", ctx->recovery_code != NULL,
+                                "by_operator", ctx->by_operator),
                       accounts_step_commit);
 }
 
@@ -665,4 +668,49 @@ void accounts_api_login_totp(ct_http_req_t *req, void *udata)
     int rc = accounts_mfa_take(a->svc->cache, ctx->mfa_token, on_mfa_taken, ctx);
     if (rc != 0)
         accounts_reply_unavailable(req);
+}
+
+/* ---- the back office turns 2FA off (lost phone and codes, changed key) ---- */
+
+static void on_operator_user(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    totp_ctx_t *ctx = udata;
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        ct_http_reply_problem(ctx->req, 404, "not-found", "No such active user", NULL);
+        return;
+    }
+    if (!is_on(res)) {
+        ct_http_reply_problem(ctx->req, 409, "totp-not-on", "Two-factor authentication is off",
+                              NULL);
+        return;
+    }
+    const char *customer = ct_db_get(res, 0, "customer_id");
+    ctx->email = ct_http_strdup(ctx->req, ct_db_get(res, 0, "email"));
+    ctx->name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
+    snprintf(ctx->customer_id, sizeof ctx->customer_id, "%s", customer ? customer : "");
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_disable_begun, on_disable_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+void accounts_api_totp_operator_disable(ct_http_req_t *req, void *udata)
+{
+    accounts_t *a = udata;
+    if (!accounts_require_operator(a, req))
+        return;
+    const char *id = ct_http_param(req, "id");
+    if (!ct_uuid_valid(id)) {
+        ct_http_reply_problem(req, 404, "not-found", "No such active user", NULL);
+        return;
+    }
+    totp_ctx_t *ctx = ctx_new(req, a);
+    ctx->by_operator = true;
+    accounts_uuid_lower(ctx->user_id, id);
+    int rc = accounts_store_totp_get(a->svc->db, ctx->user_id, on_operator_user, ctx);
+    if (rc != 0)
+        accounts_reply_failure(req, rc);
 }
