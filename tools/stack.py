@@ -20,6 +20,9 @@ As a module (tests/e2e imports it; these signatures are kept stable):
   stop_all(dir, timeout=15)
   stop_tree(dir, timeout=15)
   free_port(prefer=None) -> int
+  tail(path, n=40) -> str                  the last lines of a log
+  psql(pg, sql, db="postgres") -> str      runs SQL on the server of start_postgres
+  spawn(name, argv, dir, env=None, ...)    any other process, with log and pid file
 
 Every process is started in its own session (start_new_session) with stdin
 from /dev/null and its output in DIR/log/<name>.log, and gets a pid file
