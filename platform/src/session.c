@@ -17,7 +17,8 @@
 
 #define TOKEN_BYTES 32
 #define TOKEN_HEX (2 * TOKEN_BYTES)
-#define KEY_PREFIX "ct:session:"
+#define KEY_PREFIX CT_SESSION_KEY_PREFIX
+#define INFO_LEN (sizeof CT_SESSION_INFO_PREFIX - 1 + 2 * crypto_hash_sha256_BYTES)
 #define KEY_LEN (sizeof KEY_PREFIX - 1 + 2 * crypto_hash_sha256_BYTES)
 #define CSRF_HEADER "X-CSRF-Token"
 
@@ -182,9 +183,33 @@ void ct_session_set_cookies(ct_http_req_t *req, const char *token, const ct_sess
 
 /* ---- lookup ---- */
 
+/* The slide, in one script so that a session revoked meanwhile is not
+ * brought back. KEYS: session, info. ARGV: now (ms), idle and touch interval
+ * (ms) for an info hash that lacks them. A session without info (expires_at)
+ * keeps its TTL; the TTL is never shortened (an older session slid with the
+ * default idle while accounts had given it more). */
+static const char touch_lua[] =
+    "local f = redis.call('HMGET', KEYS[2], 'expires_at', 'last_seen', 'idle_ms', 'touch_ms')\n"
+    "local exp = tonumber(f[1] or '0') or 0\n"
+    "if exp == 0 then return 0 end\n"
+    "local now = tonumber(ARGV[1])\n"
+    "local last = tonumber(f[2] or '0') or 0\n"
+    "if now - last < (tonumber(f[4] or ARGV[3]) or 0) then return 0 end\n"
+    "local pttl = redis.call('PTTL', KEYS[1])\n"
+    "if pttl < 0 then return 0 end\n"
+    "local ttl = math.min(tonumber(f[3] or ARGV[2]) or 0, exp - now)\n"
+    "if exp - now <= 0 then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end\n"
+    "if ttl < pttl then ttl = pttl end\n"
+    "redis.call('HSET', KEYS[2], 'last_seen', ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "redis.call('PEXPIRE', KEYS[2], ttl)\n"
+    "return 1\n";
+
 typedef struct {
     ct_session_cb cb;
     void *udata;
+    ct_cache_t *cache;
+    char key[KEY_LEN + 1];
     bool needs_csrf;
     char csrf[TOKEN_HEX + 1]; /* the X-CSRF-Token header */
     char cid[64];
@@ -245,6 +270,26 @@ static const char *parse_record(const char *data, size_t len, ct_session_t *s)
     return why;
 }
 
+static void on_touched(int status, redisReply *reply, void *udata)
+{
+    (void)udata;
+    if (status == 0 && reply->type == REDIS_REPLY_ERROR)
+        ct_log_warn("session: Redis refused the idle slide: %s", reply->str);
+}
+
+/* Fire and forget: the request goes on whatever happens to the slide. */
+static void touch(lookup_ctx_t *ctx)
+{
+    char info[INFO_LEN + 1], now[24], idle[24], interval[24];
+    snprintf(info, sizeof info, CT_SESSION_INFO_PREFIX "%s", ctx->key + sizeof KEY_PREFIX - 1);
+    snprintf(now, sizeof now, "%lld", (long long)ct_now_ms());
+    snprintf(idle, sizeof idle, "%lu", CT_SESSION_IDLE_DEFAULT_MS);
+    snprintf(interval, sizeof interval, "%lu", CT_SESSION_TOUCH_DEFAULT_MS);
+    const char *argv[] = {"EVAL", touch_lua, "2", ctx->key, info, now, idle, interval};
+    if (ct_cache_command_argv(ctx->cache, on_touched, NULL, 8, argv, NULL) < 0)
+        ct_logc_warn(ctx->cid, "session: the idle slide could not be sent");
+}
+
 static void on_found(int status, redisReply *reply, void *udata)
 {
     lookup_ctx_t *ctx = udata;
@@ -278,6 +323,7 @@ static void on_found(int status, redisReply *reply, void *udata)
         lookup_done(ctx, CT_EUNAUTH);
         return;
     }
+    touch(ctx);
     lookup_done(ctx, 0);
 }
 
@@ -316,15 +362,15 @@ void ct_session_lookup(ct_cache_t *cache, ct_http_req_t *req, ct_session_cb cb, 
     }
     ctx->cb = cb;
     ctx->udata = udata;
+    ctx->cache = cache;
     ctx->needs_csrf = needs_csrf;
     if (hdr)
         memcpy(ctx->csrf, hdr, strlen(hdr) + 1);
     const char *cid = ct_http_request_id(req);
     snprintf(ctx->cid, sizeof ctx->cid, "%s", cid ? cid : "");
 
-    char key[KEY_LEN + 1];
-    session_key(token, key);
-    const char *argv[] = {"GET", key};
+    session_key(token, ctx->key);
+    const char *argv[] = {"GET", ctx->key};
     int rc = ct_cache_command_argv(cache, on_found, ctx, 2, argv, NULL);
     if (rc < 0)
         lookup_done(ctx, CT_EUNAVAIL);

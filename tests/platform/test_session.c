@@ -266,6 +266,139 @@ static void lookup_finds_the_session_of_the_cookie(void **state)
     assert_int_equal(lookup(f, "DELETE", c.token, c.s.csrf), 0);
 }
 
+/* accounts' session-info hash beside the record, as accounts writes it */
+static void info_of(const char *token, char out[160])
+{
+    char key[128];
+    key_of(token, key);
+    snprintf(out, 160, CT_SESSION_INFO_PREFIX "%s", key + strlen(CT_SESSION_KEY_PREFIX));
+}
+
+static long long pttl(fixture_t *f, const char *key)
+{
+    raw_t x;
+    redis(f, &x, (const char *[]){"PTTL", key}, 2);
+    return x.integer;
+}
+
+static void lookup_slides_the_idle_timeout_of_an_accounts_session(void **state)
+{
+    ct_test_require_stack();
+    fixture_t *f = *state;
+    created_t c;
+    create(f, 600, &c, NULL);
+    char key[128], info[160], exp[24], seen[24];
+    key_of(c.token, key);
+    info_of(c.token, info);
+    long long now = (long long)ct_now_ms();
+    snprintf(exp, sizeof exp, "%lld", now + 300000); /* 5 min of lifetime left */
+    raw_t x;
+    redis(f, &x,
+          (const char *[]){"HSET", info, "expires_at", exp, "last_seen", "0", "idle_ms", "120000",
+                           "touch_ms", "60000"},
+          10);
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "5000"}, 3);
+    redis(f, &x, (const char *[]){"PEXPIRE", info, "5000"}, 3);
+
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    /* the slide was sent before the callback: a later command sees it */
+    long long t = pttl(f, key);
+    if (t < 110000 || t > 120000)
+        fail_msg("PTTL of the session %lld after a lookup, want the idle 120000", t);
+    t = pttl(f, info);
+    if (t < 110000 || t > 120000)
+        fail_msg("PTTL of the info %lld after a lookup, want the idle 120000", t);
+    redis(f, &x, (const char *[]){"HGET", info, "last_seen"}, 3);
+    if (strtoll(x.str, NULL, 10) < now)
+        fail_msg("last_seen %s, want at least %lld", x.str, now);
+
+    /* at most once per touch_ms: a second lookup at once leaves it alone */
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "5000"}, 3);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    t = pttl(f, key);
+    if (t > 5000)
+        fail_msg("PTTL %lld after a second lookup within touch_ms, want at most 5000", t);
+
+    /* never past the absolute lifetime */
+    snprintf(exp, sizeof exp, "%lld", (long long)ct_now_ms() + 30000);
+    snprintf(seen, sizeof seen, "%lld", (long long)ct_now_ms() - 61000);
+    redis(f, &x, (const char *[]){"HSET", info, "expires_at", exp, "last_seen", seen}, 6);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    t = pttl(f, key);
+    if (t < 25000 || t > 30000)
+        fail_msg("PTTL %lld with 30 s of lifetime left, want at most 30000", t);
+
+    /* a write slides too */
+    redis(f, &x, (const char *[]){"HSET", info, "last_seen", seen}, 4);
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "5000"}, 3);
+    assert_int_equal(lookup(f, "POST", c.token, c.s.csrf), 0);
+    assert_true(pttl(f, key) > 20000);
+    redis(f, &x, (const char *[]){"DEL", key, info}, 3);
+}
+
+static void lookup_slides_an_older_info_by_the_defaults_and_never_shortens(void **state)
+{
+    ct_test_require_stack();
+    fixture_t *f = *state;
+    created_t c;
+    create(f, 7200, &c, NULL);
+    char key[128], info[160], exp[24];
+    key_of(c.token, key);
+    info_of(c.token, info);
+    snprintf(exp, sizeof exp, "%lld", (long long)ct_now_ms() + 7200000);
+    raw_t x;
+    /* no idle_ms nor touch_ms: 30 min and 60 s */
+    redis(f, &x, (const char *[]){"HSET", info, "expires_at", exp, "last_seen", "0"}, 6);
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "5000"}, 3);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    long long t = pttl(f, key);
+    if (t < 1790000 || t > (long long)CT_SESSION_IDLE_DEFAULT_MS)
+        fail_msg("PTTL %lld, want the default idle %lu", t, CT_SESSION_IDLE_DEFAULT_MS);
+
+    /* a longer TTL than the default idle is kept */
+    redis(f, &x, (const char *[]){"HSET", info, "last_seen", "0"}, 4);
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "3600000"}, 3);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    t = pttl(f, key);
+    if (t < 3590000)
+        fail_msg("PTTL %lld, was 3600000: the slide shortened it", t);
+    redis(f, &x, (const char *[]){"DEL", key, info}, 3);
+}
+
+static void a_session_without_info_keeps_its_ttl(void **state)
+{
+    ct_test_require_stack();
+    fixture_t *f = *state;
+    created_t c;
+    create(f, 600, &c, NULL);
+    char key[128];
+    key_of(c.token, key);
+    raw_t x;
+    redis(f, &x, (const char *[]){"PEXPIRE", key, "5000"}, 3);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    assert_true(pttl(f, key) <= 5000);
+    redis(f, &x, (const char *[]){"DEL", key}, 2);
+}
+
+static void a_failing_slide_never_fails_the_lookup(void **state)
+{
+    ct_test_require_stack();
+    fixture_t *f = *state;
+    created_t c;
+    create(f, 600, &c, NULL);
+    char key[128], info[160];
+    key_of(c.token, key);
+    info_of(c.token, info);
+    raw_t x;
+    /* the wrong type: HMGET fails inside the script */
+    redis(f, &x, (const char *[]){"SET", info, "junk", "EX", "60"}, 5);
+    assert_int_equal(lookup(f, "GET", c.token, NULL), 0);
+    assert_string_equal(f->s.user_id, USER);
+    redis(f, &x, (const char *[]){"PTTL", key}, 2); /* the connection still answers */
+    assert_true(x.integer > 0);
+    redis(f, &x, (const char *[]){"DEL", key, info}, 3);
+}
+
 static void writes_need_the_matching_csrf_token(void **state)
 {
     ct_test_require_stack();
@@ -466,6 +599,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(created_session_is_stored_under_the_token_hash_with_ttl,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(lookup_finds_the_session_of_the_cookie, setup, teardown),
+        cmocka_unit_test_setup_teardown(lookup_slides_the_idle_timeout_of_an_accounts_session,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            lookup_slides_an_older_info_by_the_defaults_and_never_shortens, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_session_without_info_keeps_its_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failing_slide_never_fails_the_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_need_the_matching_csrf_token, setup, teardown),
         cmocka_unit_test_setup_teardown(set_cookies_sends_session_and_csrf_cookies, setup,
                                         teardown),

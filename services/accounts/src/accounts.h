@@ -135,8 +135,8 @@ void accounts_reply_failure(ct_http_req_t *req, int rc);
  * or X-Forwarded-For's last entry when the peer is a trusted proxy. */
 void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[ACCOUNTS_ADDR_MAX]);
 
-/* The caller's session for a handler: looks it up (platform), slides its
- * idle timeout (accounts_session_touch), then cb(s, udata) with the session
+/* The caller's session for a handler: looks it up (platform, which also
+ * slides its idle timeout), then cb(s, udata) with the session
  * (borrowed for the call). On failure replies itself (401, or 503 when Redis
  * cannot answer: fail closed) and never calls cb. */
 typedef void (*accounts_auth_cb)(ct_http_req_t *req, const ct_session_t *s, void *udata);

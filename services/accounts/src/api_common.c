@@ -78,8 +78,6 @@ static void on_auth_session(int status, const ct_session_t *s, void *udata)
         accounts_reply_unavailable(ctx->req);
         return;
     }
-    accounts_session_touch(ctx->a->svc->cache, &ctx->a->sessions,
-                           ct_http_cookie(ctx->req, CT_SESSION_COOKIE));
     ctx->cb(ctx->req, s, ctx->udata);
 }
 

@@ -16,31 +16,18 @@
 #define TOKEN_BYTES 32
 
 /* KEYS: session, info, user set. ARGV: record, ttl ms, h, now, expires_at,
- * device, user_agent, addr, absolute ttl ms. */
+ * device, user_agent, addr, absolute ttl ms, idle ms, touch interval ms.
+ * idle_ms and touch_ms are what the platform's lookup slides by. */
 static const char create_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[2], 'created_at', ARGV[4], 'last_seen', ARGV[4],"
-    " 'expires_at', ARGV[5], 'device', ARGV[6], 'user_agent', ARGV[7], 'addr', ARGV[8])\n"
+    " 'expires_at', ARGV[5], 'device', ARGV[6], 'user_agent', ARGV[7], 'addr', ARGV[8],"
+    " 'idle_ms', ARGV[10], 'touch_ms', ARGV[11])\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
     "redis.call('SADD', KEYS[3], ARGV[3])\n"
     "if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[9]) then\n"
     "  redis.call('PEXPIRE', KEYS[3], ARGV[9])\n"
     "end\n"
-    "return 1\n";
-
-/* KEYS: session, info. ARGV: now, idle ms, interval ms. */
-static const char touch_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "local exp = tonumber(redis.call('HGET', KEYS[2], 'expires_at') or '0')\n"
-    "if exp == 0 then return 1 end\n"
-    "local now = tonumber(ARGV[1])\n"
-    "local last = tonumber(redis.call('HGET', KEYS[2], 'last_seen') or '0')\n"
-    "if now - last < tonumber(ARGV[3]) then return 1 end\n"
-    "local ttl = math.min(tonumber(ARGV[2]), exp - now)\n"
-    "if ttl <= 0 then redis.call('DEL', KEYS[1], KEYS[2]) return 0 end\n"
-    "redis.call('HSET', KEYS[2], 'last_seen', ARGV[1])\n"
-    "redis.call('PEXPIRE', KEYS[1], ttl)\n"
-    "redis.call('PEXPIRE', KEYS[2], ttl)\n"
     "return 1\n";
 
 /* KEYS: user set. Live sessions as {h, created, last_seen, expires, device,
@@ -158,22 +145,25 @@ int accounts_session_create(ct_cache_t *cache, const accounts_session_opts_t *o,
     }
     char h[ACCOUNTS_SESSION_HASH_LEN + 1], key[96], info[96], set[64];
     accounts_session_hash(ctx->token, h);
-    snprintf(key, sizeof key, "ct:session:%s", h);
-    snprintf(info, sizeof info, "acct:session-info:%s", h);
+    snprintf(key, sizeof key, CT_SESSION_KEY_PREFIX "%s", h);
+    snprintf(info, sizeof info, CT_SESSION_INFO_PREFIX "%s", h);
     user_set_key(set, s->user_id);
     unsigned long long abs_ms = 1000ULL * o->ttl_s;
     unsigned long long ttl_ms = o->idle_s < o->ttl_s ? 1000ULL * o->idle_s : abs_ms;
-    char ttl[24], now_s[24], exp[24], abs[24], device[64], ua[201], where[ACCOUNTS_ADDR_MAX];
+    char ttl[24], now_s[24], exp[24], abs[24], idle[24], every[24], device[64], ua[201],
+        where[ACCOUNTS_ADDR_MAX];
     snprintf(ttl, sizeof ttl, "%llu", ttl_ms);
     snprintf(now_s, sizeof now_s, "%lld", (long long)now);
     snprintf(exp, sizeof exp, "%lld", (long long)now + (long long)abs_ms);
     snprintf(abs, sizeof abs, "%llu", abs_ms);
+    snprintf(idle, sizeof idle, "%llu", 1000ULL * o->idle_s);
+    snprintf(every, sizeof every, "%lu", o->touch_interval_ms);
     accounts_device_label(user_agent, device);
     printable(ua, sizeof ua, user_agent);
     printable(where, sizeof where, addr);
-    const char *argv[] = {"EVAL", create_lua, "3", key,    info, set,   record, ttl,
-                          h,      now_s,      exp, device, ua,   where, abs};
-    int rc = ct_cache_command_argv(cache, on_created, ctx, 15, argv, NULL);
+    const char *argv[] = {"EVAL", create_lua, "3",    key, info,  set, record, ttl,  h,
+                          now_s,  exp,        device, ua,  where, abs, idle,   every};
+    int rc = ct_cache_command_argv(cache, on_created, ctx, 17, argv, NULL);
     sodium_memzero(record, strlen(record));
     free(record);
     if (rc < 0) {
@@ -182,31 +172,6 @@ int accounts_session_create(ct_cache_t *cache, const accounts_session_opts_t *o,
         return CT_EUNAVAIL;
     }
     return 0;
-}
-
-/* ---- touch ---- */
-
-static void on_touched(int status, redisReply *reply, void *udata)
-{
-    (void)udata;
-    if (status == 0 && reply->type == REDIS_REPLY_ERROR)
-        ct_log_warn("session: Redis refused the touch script: %s", reply->str);
-}
-
-void accounts_session_touch(ct_cache_t *cache, const accounts_session_opts_t *o, const char *token)
-{
-    if (!cache || !token)
-        return;
-    char h[ACCOUNTS_SESSION_HASH_LEN + 1], key[96], info[96];
-    accounts_session_hash(token, h);
-    snprintf(key, sizeof key, "ct:session:%s", h);
-    snprintf(info, sizeof info, "acct:session-info:%s", h);
-    char now[24], idle[24], interval[24];
-    snprintf(now, sizeof now, "%lld", (long long)ct_now_ms());
-    snprintf(idle, sizeof idle, "%llu", 1000ULL * o->idle_s);
-    snprintf(interval, sizeof interval, "%lu", o->touch_interval_ms);
-    const char *argv[] = {"EVAL", touch_lua, "2", key, info, now, idle, interval};
-    (void)ct_cache_command_argv(cache, on_touched, NULL, 8, argv, NULL);
 }
 
 /* ---- list ---- */

@@ -4,10 +4,12 @@
  *   ct:session:<h>          the platform's record (JSON, session.h's format),
  *                           h = hex SHA-256 of the cookie token;
  *   acct:session-info:<h>   hash: created_at, last_seen, expires_at (Unix ms),
- *                           device, user_agent, addr;
+ *                           idle_ms, touch_ms, device, user_agent, addr;
  *   acct:user-sessions:<u>  set of the h of user u's sessions.
  * Both per-session keys expire together after min(idle, what is left of the
- * absolute lifetime); a touch slides them, at most once per interval. Each
+ * absolute lifetime); the info records idle_ms and touch_ms, by which the
+ * platform's ct_session_lookup slides them (at most once per touch_ms), in
+ * accounts as in every other service. Each
  * operation is one Lua script, so the three keys never disagree for long
  * (a set member whose session expired is dropped when listed).
  *
@@ -28,7 +30,7 @@
 typedef struct {
     unsigned ttl_s;                  /* absolute lifetime */
     unsigned idle_s;                 /* idle timeout */
-    unsigned long touch_interval_ms; /* slide at most this often (60 s) */
+    unsigned long touch_interval_ms; /* slide at most this often (60 s), recorded per session */
 } accounts_session_opts_t;
 
 /* What the session list shows of a session (strings owned by the caller's
@@ -52,11 +54,6 @@ typedef void (*accounts_session_created_cb)(int status, const char *token, void 
 int accounts_session_create(ct_cache_t *cache, const accounts_session_opts_t *o, ct_session_t *s,
                             const char *user_agent, const char *addr,
                             accounts_session_created_cb cb, void *udata);
-
-/* Slides the session of token (fire and forget): when last seen at least
- * interval ago, its keys expire after min(idle, what is left of its
- * lifetime) from now. A session without info (made elsewhere) is left as is. */
-void accounts_session_touch(ct_cache_t *cache, const accounts_session_opts_t *o, const char *token);
 
 /* The live sessions of user_id, newest first: cb gets n infos (borrowed for
  * the call). */
