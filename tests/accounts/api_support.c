@@ -43,7 +43,6 @@ int group_setup(void **state)
     assert_int_equal(migrate_status, 0);
 
     accounts_settings_t settings = {
-        .operator_key = OPERATOR_KEY,
         .session_ttl_s = 3600,
         .session_idle_s = 1800,
         .pwhash_ops = crypto_pwhash_OPSLIMIT_MIN, /* fast: tests check flows, not cost */
@@ -56,6 +55,7 @@ int group_setup(void **state)
                      .account_limit = 100,
                      .account_window_s = 3600},
     };
+    assert_int_equal(ct_auth_key_init(&settings.operator_key, OPERATOR_KEY), 0);
     assert_int_equal(accounts_init(&F.accounts, svc, &settings), 0);
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
     assert_int_equal(accounts_routes(&F.accounts, svc->http), 0);

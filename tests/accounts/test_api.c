@@ -320,11 +320,32 @@ static void back_office_needs_the_operator_key(void **state)
              "{\"customer_number\":\"C7654321\",\"name\":\"A\",\"segment\":\"household\"}", &r);
         if (r.status != 401)
             fail_msg("auth case %zu: status %d, want 401", i, r.status);
+        /* the wording a client sees, and the challenge */
+        assert_string_equal(json_string_value(json_object_get(r.json, "title")),
+                            "Operator key required");
+        assert_string_equal(json_string_value(json_object_get(r.json, "detail")),
+                            "send Authorization: Bearer <operator key>");
+        if (!strstr(r.head, "WWW-Authenticate: Bearer"))
+            fail_msg("auth case %zu: no WWW-Authenticate: Bearer in\n%s", i, r.head);
         test_resp_dispose(&r);
         call("GET", "/api/v1/accounts/customers/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", auths[i],
              NULL, &r);
         if (r.status != 401)
             fail_msg("auth case %zu (GET): status %d, want 401", i, r.status);
+        test_resp_dispose(&r);
+    }
+    /* RFC 6750: the scheme in any case, one or more spaces before the key */
+    static const char *const good[] = {
+        "Authorization: Bearer " OPERATOR_KEY "\r\n",
+        "Authorization: bearer " OPERATOR_KEY "\r\n",
+        "Authorization: Bearer   " OPERATOR_KEY "\r\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        test_resp_t r;
+        call("GET", "/api/v1/accounts/customers/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", good[i],
+             NULL, &r);
+        if (r.status != 404)
+            fail_msg("good key case %zu: status %d, want 404 (unknown customer)", i, r.status);
         test_resp_dispose(&r);
     }
     assert_int_equal(table_rows(), rows);

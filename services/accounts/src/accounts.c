@@ -13,9 +13,7 @@
 void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->operator_key = ct_config_str(cfg, "CITERNE_OPERATOR_KEY", NULL);
-    if (out->operator_key && strlen(out->operator_key) < 16)
-        ct_config_fail(cfg, "CITERNE_OPERATOR_KEY: expected at least 16 characters");
+    ct_auth_key_config(&out->operator_key, cfg, "CITERNE_OPERATOR_KEY", true);
     out->session_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_SESSION_TTL_S", EIGHT_HOURS_S, 60, 30L * 86400);
     out->session_idle_s =
@@ -87,9 +85,7 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
         ct_log_error("liboath cannot initialise");
         return CT_EINTERNAL;
     }
-    const char *key = settings->operator_key ? settings->operator_key : "";
-    crypto_generichash(a->operator_digest, sizeof a->operator_digest, (const unsigned char *)key,
-                       strlen(key), NULL, 0);
+    a->operator_key = settings->operator_key;
 
     /* Same parameters as real hashes, so a miss costs what a hit costs. */
     char dummy[33];

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "citerne/auth.h"
 #include "citerne/db.h"
 #include "citerne/http.h"
 #include "citerne/id.h"
@@ -25,7 +26,7 @@ extern const size_t accounts_migrations_count;
 
 /* Settings of accounts beyond the common ones (README: Settings). */
 typedef struct {
-    const char *operator_key;          /* CITERNE_OPERATOR_KEY, required */
+    ct_auth_key_t operator_key;        /* CITERNE_OPERATOR_KEY, required */
     unsigned session_ttl_s;            /* CITERNE_SESSION_TTL_S, default 8 h */
     unsigned session_idle_s;           /* CITERNE_SESSION_IDLE_S, default 30 min */
     const char *secret_key;            /* CITERNE_ACCOUNTS_SECRET_KEY: 64 hex, or NULL */
@@ -58,9 +59,9 @@ typedef struct {
      * cannot be turned on (503). */
     bool have_secret_key;
     unsigned char secret_key[crypto_secretbox_KEYBYTES];
-    /* BLAKE2b of the operator key: compared in constant time against the
-     * digest of the presented key, so neither content nor length leaks. */
-    unsigned char operator_digest[crypto_generichash_BYTES];
+    /* The back office's key (platform auth: a digest compared in constant
+     * time); unset refuses every operator request. */
+    ct_auth_key_t operator_key;
     /* argon2id hash of a random password, verified against when the e-mail is
      * unknown so that a login takes as long whether the user exists or not. */
     char dummy_hash[crypto_pwhash_STRBYTES];

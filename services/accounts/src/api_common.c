@@ -1,7 +1,6 @@
-/* What every accounts handler shares: operator authentication, database
- * error replies. */
+/* What every accounts handler shares: operator authentication (platform
+ * auth.h, with accounts' own 401 wording), database error replies. */
 #include <string.h>
-#include <strings.h>
 
 #include "accounts.h"
 #include "citerne/error.h"
@@ -11,15 +10,8 @@
 
 bool accounts_require_operator(accounts_t *a, ct_http_req_t *req)
 {
-    const char *auth = ct_http_header(req, "Authorization");
-    static const char bearer[] = "Bearer ";
-    if (auth && strncasecmp(auth, bearer, sizeof bearer - 1) == 0) {
-        const char *key = auth + sizeof bearer - 1;
-        unsigned char digest[crypto_generichash_BYTES];
-        crypto_generichash(digest, sizeof digest, (const unsigned char *)key, strlen(key), NULL, 0);
-        if (sodium_memcmp(digest, a->operator_digest, sizeof digest) == 0)
-            return true;
-    }
+    if (ct_auth_bearer_ok(req, &a->operator_key))
+        return true;
     ct_http_add_header(req, "WWW-Authenticate", "Bearer");
     ct_http_reply_problem(req, 401, "unauthenticated", "Operator key required",
                           "send Authorization: Bearer <operator key>");
