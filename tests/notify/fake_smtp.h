@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define FAKE_SMTP_MAX 16
+#define FAKE_SMTP_MAX 64
 
 typedef struct {
     uv_tcp_t server;

@@ -143,6 +143,167 @@ void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *numb
     PACK(billing_event, r, &ev);
 }
 
+#define ACCOUNTS(r, field, BODY, b)                                                                 \
+    do {                                                                                           \
+        Citerne__V1__EventMeta meta = meta_for(r, 0);                                              \
+        Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;                         \
+        ev.meta = &meta;                                                                           \
+        ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_##BODY;                                   \
+        ev.field = (b);                                                                            \
+        PACK(accounts_event, r, &ev);                                                              \
+    } while (0)
+
+void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+              const char *url, int64_t expires_at)
+{
+    Citerne__V1__PasswordResetRequested b = CITERNE__V1__PASSWORD_RESET_REQUESTED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.reset_url = (char *)url;
+    b.expires_at = expires_at;
+    ACCOUNTS(r, password_reset_requested, PASSWORD_RESET_REQUESTED, &b);
+}
+
+void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id,
+                   const char *email, const char *url, int64_t expires_at)
+{
+    Citerne__V1__ActivationRequested b = CITERNE__V1__ACTIVATION_REQUESTED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.activation_url = (char *)url;
+    b.expires_at = expires_at;
+    ACCOUNTS(r, activation_requested, ACTIVATION_REQUESTED, &b);
+}
+
+void fx_password_changed(fx_record_t *r, const char *user_id, const char *customer_id,
+                         const char *email, const char *via, int64_t at)
+{
+    Citerne__V1__PasswordChanged b = CITERNE__V1__PASSWORD_CHANGED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.via = (char *)via;
+    b.changed_at = at;
+    ACCOUNTS(r, password_changed, PASSWORD_CHANGED, &b);
+}
+
+void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
+                      const char *email, int64_t at)
+{
+    Citerne__V1__TotpDisabled b = CITERNE__V1__TOTP_DISABLED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.with_recovery_code = true;
+    b.disabled_at = at;
+    ACCOUNTS(r, totp_disabled, TOTP_DISABLED, &b);
+}
+
+void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
+                   const char *email, const char *address, int64_t at)
+{
+    Citerne__V1__NewDeviceSignedIn b = CITERNE__V1__NEW_DEVICE_SIGNED_IN__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.device = "Firefox on Linux";
+    b.address = (char *)address;
+    b.signed_in_at = at;
+    ACCOUNTS(r, new_device_signed_in, NEW_DEVICE_SIGNED_IN, &b);
+}
+
+void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,
+                        const char *email, const char *role, int64_t at)
+{
+    Citerne__V1__CustomerLinked b = CITERNE__V1__CUSTOMER_LINKED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.name = "Marie Dupont";
+    b.role = (char *)role;
+    b.linked_at = at;
+    ACCOUNTS(r, customer_linked, CUSTOMER_LINKED, &b);
+}
+
+void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *user_id,
+                           const char *email, const char *role, const char *url,
+                           int64_t expires_at)
+{
+    Citerne__V1__CollaboratorAdded b = CITERNE__V1__COLLABORATOR_ADDED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.user_id = (char *)user_id;
+    b.email = (char *)email;
+    b.name = "Paul Martin";
+    b.role = (char *)role;
+    b.added_by = (char *)customer_id; /* any UUID */
+    b.activation_url = (char *)url;
+    b.expires_at = expires_at;
+    ACCOUNTS(r, collaborator_added, COLLABORATOR_ADDED, &b);
+}
+
+void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char *user_id,
+                             const char *email, const char *removed_by)
+{
+    Citerne__V1__CollaboratorRemoved b = CITERNE__V1__COLLABORATOR_REMOVED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.user_id = (char *)user_id;
+    b.email = (char *)email;
+    b.removed_by = (char *)removed_by;
+    ACCOUNTS(r, collaborator_removed, COLLABORATOR_REMOVED, &b);
+}
+
+void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_id,
+                     const char *role)
+{
+    Citerne__V1__CollaboratorRoleChanged b = CITERNE__V1__COLLABORATOR_ROLE_CHANGED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.user_id = (char *)user_id;
+    b.role = (char *)role;
+    b.changed_by = (char *)customer_id;
+    ACCOUNTS(r, collaborator_role_changed, COLLABORATOR_ROLE_CHANGED, &b);
+}
+
+void fx_profile(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                const char *phone, const char *name, const char *const *prefs)
+{
+    Citerne__V1__NotificationPreference p[16];
+    Citerne__V1__NotificationPreference *pp[16];
+    size_t n = 0;
+    for (; prefs && prefs[2 * n] && n < 16; n++) {
+        citerne__v1__notification_preference__init(&p[n]);
+        p[n].kind = (char *)prefs[2 * n];
+        p[n].channel = (char *)prefs[2 * n + 1];
+        pp[n] = &p[n];
+    }
+    Citerne__V1__UserProfileUpdated b = CITERNE__V1__USER_PROFILE_UPDATED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.email = (char *)email;
+    b.phone = (char *)phone;
+    b.name = (char *)name;
+    b.n_preferences = n;
+    b.preferences = pp;
+    ACCOUNTS(r, user_profile_updated, USER_PROFILE_UPDATED, &b);
+}
+
+void fx_user_closed(fx_record_t *r, const char *user_id, const char *customer_id)
+{
+    char *ids[1] = {(char *)customer_id};
+    Citerne__V1__UserClosed b = CITERNE__V1__USER_CLOSED__INIT;
+    b.user_id = (char *)user_id;
+    b.n_customer_ids = 1;
+    b.customer_ids = ids;
+    b.closed_at = ct_now_ms();
+    ACCOUNTS(r, user_closed, USER_CLOSED, &b);
+}
+
 void fx_free(fx_record_t *r)
 {
     free(r->data);

@@ -22,6 +22,31 @@ void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *
 void fx_delivery_confirmed(fx_record_t *r, const char *customer_id, const char *date, int kg);
 void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *number,
                        int64_t total_incl_cents, const char *issue_date);
+/* accounts: messages to one person (at: the event's time field, Unix ms) */
+void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+              const char *url, int64_t expires_at);
+void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id,
+                   const char *email, const char *url, int64_t expires_at);
+void fx_password_changed(fx_record_t *r, const char *user_id, const char *customer_id,
+                         const char *email, const char *via, int64_t at);
+void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
+                      const char *email, int64_t at);
+void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
+                   const char *email, const char *address, int64_t at);
+void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,
+                        const char *email, const char *role, int64_t at);
+/* url "" for an existing account */
+void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *user_id,
+                           const char *email, const char *role, const char *url,
+                           int64_t expires_at);
+void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char *user_id,
+                             const char *email, const char *removed_by);
+void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_id,
+                     const char *role);
+/* prefs: kind, channel, kind, channel, ..., NULL */
+void fx_profile(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                const char *phone, const char *name, const char *const *prefs);
+void fx_user_closed(fx_record_t *r, const char *user_id, const char *customer_id);
 void fx_free(fx_record_t *r);
 
 #endif

@@ -116,6 +116,149 @@ static void out_of_range_fields_are_refused(void **state)
     assert_string_equal(why, "customer_id");
 }
 
+#define T 1795512600000LL
+#define URL "https://portail.example/reset-password#token=Zm9vYmFy"
+
+static void account_messages_are_decoded_for_one_address(void **state)
+{
+    (void)state;
+    fx_record_t r;
+    notify_event_t ev;
+    const char *why;
+    fx_reset(&r, USER, CUST, "marie@example.com", URL, T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_ACCOUNT);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_PASSWORD_RESET);
+    assert_string_equal(ev.user_id, USER);
+    assert_string_equal(ev.email, "marie@example.com");
+    assert_string_equal(ev.link, URL);
+    assert_int_equal(ev.link_expires_at, T);
+    notify_event_wipe(&ev);
+    assert_string_equal(ev.link, "");
+
+    fx_activation(&r, USER, CUST, "marie@example.com", URL, T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_ACTIVATION);
+
+    fx_password_changed(&r, USER, CUST, "marie@example.com", "reset", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_PASSWORD_CHANGED);
+    assert_true(ev.via_reset);
+    assert_int_equal(ev.at, T);
+
+    fx_totp_disabled(&r, USER, CUST, "marie@example.com", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_TOTP_DISABLED);
+    assert_true(ev.with_recovery_code);
+
+    fx_new_device(&r, USER, CUST, "marie@example.com", "2001:db8::1", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_NEW_DEVICE);
+    assert_string_equal(ev.device, "Firefox on Linux");
+    assert_string_equal(ev.address, "2001:db8::1");
+
+    fx_customer_linked(&r, USER, CUST, "marie@example.com", "viewer", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_CUSTOMER_LINKED);
+    assert_true(ev.grant);
+
+    fx_collaborator_added(&r, CUST, USER, "paul@example.com", "orderer", "", 0);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_COLLABORATOR_ADDED);
+    assert_true(ev.grant);
+    assert_string_equal(ev.role, "orderer");
+
+    fx_collaborator_added(&r, CUST, USER, "paul@example.com", "orderer", URL, T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_COLLABORATOR_INVITED);
+    assert_false(ev.grant); /* a pending user: UserCreated comes at activation */
+    assert_string_equal(ev.link, URL);
+
+    fx_collaborator_removed(&r, CUST, USER, "paul@example.com", USER);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_COLLABORATOR_REMOVED);
+    assert_true(ev.revoke);
+    assert_true(ev.by_self);
+}
+
+static void profiles_roles_and_closings_are_decoded(void **state)
+{
+    (void)state;
+    fx_record_t r;
+    notify_event_t ev;
+    const char *why;
+    static const char *const prefs[] = {"invoice_issued", "email", "order_proposed", "none",
+                                        "threshold_reached", "both", NULL};
+    fx_profile(&r, USER, CUST, "marie@example.com", "+33612345678", "Marie", prefs);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_PROFILE);
+    assert_string_equal(ev.phone, "+33612345678");
+    assert_string_equal(ev.preferences, "{\"invoice_issued\":\"email\",\"order_proposed\":"
+                                        "\"none\",\"threshold_reached\":\"both\"}");
+    fx_profile(&r, USER, CUST, "marie@example.com", "", "Marie", NULL);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_string_equal(ev.preferences, "{}");
+
+    fx_role_changed(&r, CUST, USER, "viewer");
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_ROLE);
+    assert_string_equal(ev.role, "viewer");
+
+    fx_user_closed(&r, USER, CUST);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_CLOSED);
+    assert_string_equal(ev.user_id, USER);
+    assert_string_equal(ev.customer_id, CUST);
+}
+
+static void bad_account_fields_are_refused_by_name(void **state)
+{
+    (void)state;
+    fx_record_t r;
+    notify_event_t ev;
+    const char *why;
+    struct {
+        const char *url;
+        int64_t expires;
+        const char *email, *field;
+    } bad[] = {
+        {"javascript:alert(1)", T, "marie@example.com", "reset_url"},
+        {"https://portail.example/reset password", T, "marie@example.com", "reset_url"},
+        {"https://portail.example/\r\nBcc: x@example.com", T, "marie@example.com", "reset_url"},
+        {"", T, "marie@example.com", "reset_url"},
+        {URL, 0, "marie@example.com", "expires_at"},
+        {URL, T, "", "email"},
+        {URL, T, "marie@example.com\r\nBcc: x@example.com", "email"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        fx_reset(&r, USER, CUST, bad[i].email, bad[i].url, bad[i].expires);
+        int rc = decode(&r, "citerne.accounts.v1", &ev, &why);
+        if (rc != CT_EINPUT || !why || strcmp(why, bad[i].field) != 0)
+            fail_msg("case %zu: rc %d why %s, want %s", i, rc, why ? why : "(null)", bad[i].field);
+    }
+    fx_password_changed(&r, USER, CUST, "marie@example.com", "magic", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "via");
+    fx_new_device(&r, USER, CUST, "marie@example.com", "<script>", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "address");
+    fx_customer_linked(&r, USER, CUST, "marie@example.com", "owner", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "role");
+    static const char *const bad_channel[] = {"invoice_issued", "pigeon", NULL};
+    fx_profile(&r, USER, CUST, "marie@example.com", "", "Marie", bad_channel);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "preferences");
+    static const char *const bad_kind[] = {"Invoice Issued", "sms", NULL};
+    fx_profile(&r, USER, CUST, "marie@example.com", "", "Marie", bad_kind);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "preferences");
+    fx_user_closed(&r, "nope", CUST);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "user_id");
+}
+
 static void undecodable_records_are_refused(void **state)
 {
     (void)state;
@@ -137,6 +280,9 @@ int main(void)
         cmocka_unit_test(notifiable_events_carry_what_the_texts_need),
         cmocka_unit_test(out_of_range_fields_are_refused),
         cmocka_unit_test(undecodable_records_are_refused),
+        cmocka_unit_test(account_messages_are_decoded_for_one_address),
+        cmocka_unit_test(profiles_roles_and_closings_are_decoded),
+        cmocka_unit_test(bad_account_fields_are_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,6 +165,219 @@ static const text_case_t texts[] = {
     },
 };
 
+/* 2026-11-24 09:30 UTC: 10 h 30 in Paris (winter time). */
+#define T_NOV 1795512600000LL
+#define AT_NOV "mardi 24 novembre 2026 à 10" NBSP "h" NBSP "30"
+#define LINK "https://portail.example/reset-password#token=Zm9vYmFyYmF6"
+#define SIGN "\n-- \nCiterne, votre fournisseur de propane\n"
+#define NOT_YOU                                                                                    \
+    "Si ce n'est pas vous, changez votre mot de passe tout de suite («" NBSP                       \
+    "Mot de passe oublié" NBSP "» sur la page de connexion) et contactez notre service client.\n"
+
+typedef struct {
+    const char *name;
+    notify_facts_t facts;
+    const char *subject;
+    const char *email;
+} account_case_t;
+
+static const account_case_t account_texts[] = {
+    {
+        "password_reset_requested",
+        {.kind = NOTIFY_KIND_PASSWORD_RESET,
+         .user_name = "Marie Dupont",
+         .link = LINK,
+         .expires_at = T_NOV},
+        "Réinitialisation de votre mot de passe Citerne",
+        "Bonjour Marie Dupont,\n\nVous avez demandé à réinitialiser le mot de passe de votre "
+        "compte Citerne.\nPour choisir un nouveau mot de passe, ouvrez ce lien" NBSP ":\n" LINK
+        "\n\nCe lien ne sert qu'une fois et expire le " AT_NOV ".\nUne nouvelle demande le "
+        "remplace.\nSi vous n'avez rien demandé, ignorez ce message" NBSP ": votre mot de passe "
+        "ne change pas.\n" SIGN,
+    },
+    {
+        "activation_requested",
+        {.kind = NOTIFY_KIND_ACTIVATION,
+         .user_name = "Marie Dupont",
+         .link = "https://portail.example/activate#token=YWJj",
+         .expires_at = T_NOV},
+        "Activez votre compte Citerne",
+        "Bonjour Marie Dupont,\n\nPour activer votre compte Citerne et choisir votre mot de "
+        "passe, ouvrez ce lien" NBSP ":\nhttps://portail.example/activate#token=YWJj\n\nCe lien "
+        "ne sert qu'une fois et expire le " AT_NOV ".\nVous pourrez en demander un nouveau "
+        "depuis la page d'inscription.\nSi vous n'êtes pas à l'origine de cette inscription, "
+        "ignorez ce message.\n" SIGN,
+    },
+    {
+        "collaborator_invited",
+        {.kind = NOTIFY_KIND_COLLABORATOR_INVITED,
+         .user_name = "",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .role = "orderer",
+         .link = "https://portail.example/activate#token=YWJj",
+         .expires_at = T_NOV},
+        "Invitation à l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour,\n\nVous avez reçu une invitation à l'espace client Citerne de Famille Dupont "
+        "(client C-0042), avec le rôle «" NBSP "commandes" NBSP "».\nPour créer votre compte et "
+        "choisir votre mot de passe, ouvrez ce lien" NBSP ":\nhttps://portail.example/"
+        "activate#token=YWJj\n\nCe lien ne sert qu'une fois et expire le " AT_NOV ".\nSi vous "
+        "ne connaissez pas ce client, ignorez ce message.\n" SIGN,
+    },
+    {
+        "password_changed_by_reset",
+        {.kind = NOTIFY_KIND_PASSWORD_CHANGED,
+         .user_name = "Marie Dupont",
+         .via_reset = true,
+         .at = T_NOV},
+        "Votre mot de passe Citerne a été changé",
+        "Bonjour Marie Dupont,\n\nLe mot de passe de votre compte Citerne a été changé le " AT_NOV
+        " à l'aide d'un lien de réinitialisation.\nToutes vos sessions ont été fermées.\n" NOT_YOU
+            SIGN,
+    },
+    {
+        "password_changed_signed_in",
+        {.kind = NOTIFY_KIND_PASSWORD_CHANGED, .user_name = "Marie Dupont", .at = T_NOV},
+        "Votre mot de passe Citerne a été changé",
+        "Bonjour Marie Dupont,\n\nLe mot de passe de votre compte Citerne a été changé le " AT_NOV
+        ".\nVos autres sessions ont été fermées.\n" NOT_YOU SIGN,
+    },
+    {
+        "totp_disabled",
+        {.kind = NOTIFY_KIND_TOTP_DISABLED,
+         .user_name = "Marie Dupont",
+         .with_recovery_code = true,
+         .at = T_NOV},
+        "Double authentification désactivée sur votre compte Citerne",
+        "Bonjour Marie Dupont,\n\nLa double authentification de votre compte Citerne a été "
+        "désactivée le " AT_NOV ", avec un code de secours.\nVotre compte n'est plus protégé que "
+        "par votre mot de passe" NBSP ": nous vous conseillons de la réactiver dans votre espace "
+        "client.\n" NOT_YOU SIGN,
+    },
+    {
+        "new_device_signed_in",
+        {.kind = NOTIFY_KIND_NEW_DEVICE,
+         .user_name = "Marie Dupont",
+         .device = "Firefox on Linux",
+         .address = "203.0.113.7",
+         .at = T_NOV},
+        "Nouvelle connexion à votre compte Citerne",
+        "Bonjour Marie Dupont,\n\nQuelqu'un s'est connecté à votre compte Citerne depuis un "
+        "appareil inconnu" NBSP ":\n- appareil" NBSP ": Firefox on Linux\n- adresse" NBSP
+        ": 203.0.113.7\n- le " AT_NOV "\nSi c'est vous, vous n'avez rien à faire.\nSinon, fermez "
+        "cette session dans votre espace client (Sessions), changez votre mot de passe tout de "
+        "suite et contactez notre service client.\n" SIGN,
+    },
+    {
+        "customer_linked",
+        {.kind = NOTIFY_KIND_CUSTOMER_LINKED,
+         .user_name = "Marie Dupont",
+         .customer_name = "SARL Martin",
+         .customer_number = "C-0043",
+         .role = "admin",
+         .at = T_NOV},
+        "Nouveau contrat rattaché à votre compte Citerne",
+        "Bonjour Marie Dupont,\n\nL'espace client de SARL Martin (client C-0043) a été rattaché "
+        "à votre compte Citerne le " AT_NOV ", avec le rôle «" NBSP "administrateur" NBSP
+        "».\n" NOT_YOU SIGN,
+    },
+    {
+        "collaborator_added",
+        {.kind = NOTIFY_KIND_COLLABORATOR_ADDED,
+         .user_name = "Paul",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .role = "viewer"},
+        "Accès à l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Paul,\n\nVous avez désormais accès à l'espace client de Famille Dupont (client "
+        "C-0042), avec le rôle «" NBSP "consultation" NBSP "». Il apparaîtra à votre prochaine "
+        "connexion.\nSi vous ne connaissez pas ce client, contactez notre service client.\n" SIGN,
+    },
+    {
+        "collaborator_removed",
+        {.kind = NOTIFY_KIND_COLLABORATOR_REMOVED,
+         .user_name = "Paul",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042"},
+        "Fin de votre accès à l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Paul,\n\nVotre accès à l'espace client de Famille Dupont (client C-0042) a été "
+        "retiré par un de ses administrateurs.\nSi c'est une erreur, demandez à l'un d'eux de "
+        "vous inviter à nouveau.\nVotre compte et vos autres accès ne changent pas.\n" SIGN,
+    },
+    {
+        "collaborator_left",
+        {.kind = NOTIFY_KIND_COLLABORATOR_REMOVED,
+         .user_name = "Paul",
+         .customer_number = "C-0042",
+         .by_self = true},
+        "Fin de votre accès à l'espace client du client C-0042",
+        "Bonjour Paul,\n\nVous avez quitté l'espace client du client C-0042.\nVotre compte et "
+        "vos autres accès ne changent pas.\n" SIGN,
+    },
+};
+
+static void every_account_kind_has_its_french_email_and_no_sms(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof account_texts / sizeof account_texts[0]; i++) {
+        const account_case_t *t = &account_texts[i];
+        notify_message_t m;
+        if (notify_render(&t->facts, NOTIFY_CHANNEL_EMAIL, &m) != 0)
+            fail_msg("%s: e-mail not rendered", t->name);
+        assert_string_equal(m.subject, t->subject);
+        assert_string_equal(m.body, t->email);
+        if (notify_render(&t->facts, NOTIFY_CHANNEL_SMS, &m) != -1)
+            fail_msg("%s: rendered as an SMS", t->name);
+        assert_false(notify_kind_has_preference(t->facts.kind));
+    }
+}
+
+static void a_link_message_without_its_link_or_time_renders_nothing(void **state)
+{
+    (void)state;
+    notify_message_t m;
+    notify_facts_t no_link = {
+        .kind = NOTIFY_KIND_PASSWORD_RESET, .user_name = "", .link = "", .expires_at = T_NOV};
+    assert_int_equal(notify_render(&no_link, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    notify_facts_t no_time = {.kind = NOTIFY_KIND_ACTIVATION, .user_name = "", .link = LINK};
+    assert_int_equal(notify_render(&no_time, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    notify_facts_t no_role = {.kind = NOTIFY_KIND_COLLABORATOR_ADDED, .role = "owner"};
+    assert_int_equal(notify_render(&no_role, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    assert_true(notify_kind_has_link(NOTIFY_KIND_PASSWORD_RESET));
+    assert_true(notify_kind_has_link(NOTIFY_KIND_ACTIVATION));
+    assert_true(notify_kind_has_link(NOTIFY_KIND_COLLABORATOR_INVITED));
+    assert_false(notify_kind_has_link(NOTIFY_KIND_COLLABORATOR_ADDED));
+    assert_false(notify_kind_has_link(NOTIFY_KIND_PASSWORD_CHANGED));
+}
+
+static void times_are_shown_in_paris_time_across_summer_time(void **state)
+{
+    (void)state;
+    struct {
+        int64_t ms;
+        const char *plain;
+    } t[] = {
+        {1795512600000LL, "mardi 24 novembre 2026 à 10 h 30"}, /* 09:30 UTC, UTC+1 */
+        {1782293400000LL, "mercredi 24 juin 2026 à 11 h 30"},  /* 09:30 UTC, UTC+2 */
+        {1774745999000LL,
+         "dimanche 29 mars 2026 à 1 h 59"}, /* 00:59:59 UTC, last minute of winter */
+        {1774746000000LL, "dimanche 29 mars 2026 à 3 h 00"},     /* 01:00 UTC: summer time */
+        {1792889999000LL, "dimanche 25 octobre 2026 à 2 h 59"},  /* 00:59:59 UTC, still summer */
+        {1792890000000LL, "dimanche 25 octobre 2026 à 2 h 00"},  /* 01:00 UTC: winter time */
+        {1798760340000LL, "vendredi 1er janvier 2027 à 0 h 39"}, /* 23:39 UTC the day before */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[96];
+        assert_true(notify_format_time(t[i].ms, NOTIFY_STYLE_PLAIN, out, sizeof out) > 0);
+        assert_string_equal(out, t[i].plain);
+    }
+    char out[96];
+    assert_true(notify_format_time(1795512600000LL, NOTIFY_STYLE_TYPOGRAPHIC, out, sizeof out) > 0);
+    assert_string_equal(out, AT_NOV);
+    assert_int_equal(notify_format_time(0, NOTIFY_STYLE_PLAIN, out, sizeof out), -1);
+    assert_int_equal(notify_format_time(1795512600000LL, NOTIFY_STYLE_PLAIN, out, 10), -1);
+}
+
 static void every_kind_has_its_french_email_and_sms(void **state)
 {
     (void)state;
@@ -254,6 +467,10 @@ static void kinds_and_channels_have_stable_names(void **state)
     assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_PROPOSED), "order_proposed");
     assert_string_equal(notify_kind_name(NOTIFY_KIND_DELIVERY_SCHEDULED), "delivery_scheduled");
     assert_string_equal(notify_kind_name(NOTIFY_KIND_DELIVERY_CONFIRMED), "delivery_confirmed");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_PASSWORD_RESET), "password_reset_requested");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_COLLABORATOR_INVITED), "collaborator_invited");
+    assert_int_equal(notify_kind_parse("new_device_signed_in", &k), 0);
+    assert_int_equal(k, NOTIFY_KIND_NEW_DEVICE);
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_EMAIL), "email");
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_SMS), "sms");
 }
@@ -270,6 +487,9 @@ int main(void)
         cmocka_unit_test(express_speeds_are_named_in_the_proposal),
         cmocka_unit_test(a_bad_date_or_missing_number_renders_nothing),
         cmocka_unit_test(kinds_and_channels_have_stable_names),
+        cmocka_unit_test(every_account_kind_has_its_french_email_and_no_sms),
+        cmocka_unit_test(a_link_message_without_its_link_or_time_renders_nothing),
+        cmocka_unit_test(times_are_shown_in_paris_time_across_summer_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

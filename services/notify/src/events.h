@@ -18,6 +18,10 @@ typedef enum {
     NOTIFY_EV_CUSTOMER,
     NOTIFY_EV_USER,
     NOTIFY_EV_NOTIFIABLE, /* order proposed, delivery scheduled/confirmed, invoice issued */
+    NOTIFY_EV_ACCOUNT,    /* an e-mail to one person (nkind), maybe a grant given or ended */
+    NOTIFY_EV_ROLE,       /* CollaboratorRoleChanged: the read model's role */
+    NOTIFY_EV_PROFILE,    /* UserProfileUpdated: contact details and preferences */
+    NOTIFY_EV_CLOSED,     /* UserClosed: forget the user */
 } notify_ev_kind_t;
 
 typedef enum {
@@ -58,10 +62,25 @@ typedef struct {
     char invoice_number[33];
     int64_t total_incl_cents;
     char issue_date[11];
+    /* account */
+    char link[1025]; /* reset, activation or invitation URL: a secret, never logged */
+    int64_t link_expires_at;
+    int64_t at; /* changed_at, disabled_at, signed_in_at, linked_at, closed_at */
+    bool via_reset;
+    bool with_recovery_code;
+    bool by_self; /* CollaboratorRemoved by the user themselves */
+    bool grant;   /* CustomerLinked, CollaboratorAdded of an account: (user, customer) row */
+    bool revoke;  /* CollaboratorRemoved: the row goes */
+    char device[201];
+    char address[64];
+    char preferences[2048]; /* UserProfileUpdated: JSON object kind -> channel */
     /* outcome */
     notify_outcome_t outcome;
     long created; /* notifications inserted */
 } notify_event_t;
+
+/* Clears the secrets ev holds (the link) before it is freed. */
+void notify_event_wipe(notify_event_t *ev);
 
 /* Decodes a record of topic (citerne.accounts.v1, citerne.orders.v1 or
  * citerne.billing.v1) into ev (topic and app are kept). Returns 0 (ev->kind

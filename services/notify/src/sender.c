@@ -207,6 +207,8 @@ static void job_free(job_t *j)
     if (j->easy)
         curl_easy_cleanup(j->easy);
     curl_slist_free_all(j->list);
+    if (j->payload) /* it may hold a single-use link */
+        sodium_memzero(j->payload, j->len);
     free(j->payload);
     free(j->event);
     free(j);
@@ -419,7 +421,8 @@ static void on_marked_sent(ct_db_tx_t *tx, PGresult *res, void *udata)
     Citerne__V1__NotificationSent body = CITERNE__V1__NOTIFICATION_SENT__INIT;
     body.notification_id = j->id;
     body.customer_id = (char *)ct_db_get(res, 0, "customer_id");
-    body.user_id = (char *)ct_db_get(res, 0, "user_id");
+    const char *user_id = ct_db_get(res, 0, "user_id");
+    body.user_id = (char *)(user_id ? user_id : ""); /* none: an invitation, keyed on the address */
     body.channel = (char *)ct_db_get(res, 0, "channel");
     body.kind = (char *)ct_db_get(res, 0, "kind");
     body.cause_event_id = cause.event_id;

@@ -1,6 +1,8 @@
 /* All SQL of notify. */
 #include "store.h"
 
+#define NOT_CLOSED(param) " NOT EXISTS (SELECT 1 FROM closed_users WHERE user_id = " param "::uuid)"
+
 void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
                                const char *name, ct_db_tx_cb next)
 {
@@ -30,19 +32,138 @@ void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *cust
     ct_db_params_add(&p, role);
     ct_db_tx_query(tx,
                    "INSERT INTO users (user_id, customer_id, email, phone, name, role)"
-                   " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, customer_id) DO NOTHING",
+                   " SELECT $1::uuid, $2::uuid, $3, $4, $5, $6 WHERE" NOT_CLOSED(
+                       "$1") " ON CONFLICT (user_id, customer_id) DO NOTHING",
                    &p, next);
     ct_db_params_dispose(&p);
 }
 
-void notify_store_recipients(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next)
+void notify_store_grant(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                        const char *email, const char *name, const char *role, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, email);
+    ct_db_params_add(&p, name);
+    ct_db_params_add(&p, role);
+    ct_db_tx_query(
+        tx,
+        "INSERT INTO users (user_id, customer_id, email, phone, name, role)"
+        " SELECT $1::uuid, $2::uuid, $3, coalesce((SELECT phone FROM users"
+        "  WHERE user_id = $1::uuid AND phone <> '' LIMIT 1), ''), $4, $5"
+        " WHERE" NOT_CLOSED(
+            "$1") " ON CONFLICT (user_id, customer_id) DO UPDATE SET role = EXCLUDED.role",
+        &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_revoke(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                         ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_tx_query(tx, "DELETE FROM users WHERE user_id = $1 AND customer_id = $2", &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_set_role(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                           const char *role, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, role);
+    ct_db_tx_query(tx, "UPDATE users SET role = $3 WHERE user_id = $1 AND customer_id = $2", &p,
+                   next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_set_profile(ct_db_tx_t *tx, const char *user_id, const char *email,
+                              const char *phone, const char *name, const char *preferences,
+                              int64_t occurred_at, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, email);
+    ct_db_params_add(&p, phone);
+    ct_db_params_add(&p, name);
+    ct_db_params_add(&p, preferences);
+    ct_db_params_add_int(&p, occurred_at);
+    ct_db_tx_query(
+        tx,
+        "INSERT INTO user_profiles (user_id, email, phone, name, preferences,"
+        " occurred_at) SELECT $1::uuid, $2, $3, $4, $5::jsonb, $6::bigint"
+        " WHERE" NOT_CLOSED(
+            "$1") " ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email,"
+                  " phone = EXCLUDED.phone, name = EXCLUDED.name,"
+                  " preferences = EXCLUDED.preferences, occurred_at = EXCLUDED.occurred_at"
+                  " WHERE user_profiles.occurred_at <= EXCLUDED.occurred_at",
+        &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_close_user(ct_db_tx_t *tx, const char *user_id, int64_t closed_at,
+                             ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add_int(&p, closed_at);
+    ct_db_tx_query(
+        tx,
+        "WITH tomb AS (INSERT INTO closed_users (user_id, closed_at)"
+        "  VALUES ($1::uuid, to_timestamp($2::bigint / 1000.0))"
+        "  ON CONFLICT (user_id) DO NOTHING),"
+        " rm AS (DELETE FROM users WHERE user_id = $1::uuid),"
+        " rp AS (DELETE FROM user_profiles WHERE user_id = $1::uuid)"
+        " UPDATE notifications SET"
+        " status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END,"
+        " last_error = CASE WHEN status = 'pending' THEN 'account closed' ELSE last_error END,"
+        " recipient = '', subject = '', body = ''"
+        " WHERE user_id = $1::uuid",
+        &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_account_context(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
+                                  ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, customer_id);
+    ct_db_tx_query(tx,
+                   "SELECT (SELECT customer_number FROM customers WHERE customer_id = $2::uuid)"
+                   " AS customer_number,"
+                   " (SELECT name FROM customers WHERE customer_id = $2::uuid) AS customer_name,"
+                   " EXISTS (SELECT 1 FROM closed_users WHERE user_id = $1::uuid) AS closed,"
+                   " (SELECT coalesce(pf.name, u.name) FROM users u"
+                   "  LEFT JOIN user_profiles pf ON pf.user_id = u.user_id"
+                   "  WHERE u.user_id = $1::uuid LIMIT 1) AS user_name",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void notify_store_recipients(ct_db_tx_t *tx, const char *customer_id, const char *kind,
+                             ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, kind);
     ct_db_tx_query(tx,
-                   "SELECT c.customer_number, u.user_id::text AS user_id, u.email, u.phone, u.name"
+                   "SELECT c.customer_number, u.user_id::text AS user_id,"
+                   " coalesce(pf.email, u.email) AS email, coalesce(pf.phone, u.phone) AS phone,"
+                   " coalesce(pf.name, u.name) AS name,"
+                   " coalesce(pf.preferences ->> $2::text, 'both') AS channel_pref"
                    " FROM customers c LEFT JOIN users u ON u.customer_id = c.customer_id"
+                   " LEFT JOIN user_profiles pf ON pf.user_id = u.user_id"
                    " WHERE c.customer_id = $1 ORDER BY u.user_id",
                    &p, next);
     ct_db_params_dispose(&p);
@@ -51,7 +172,7 @@ void notify_store_recipients(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_c
 void notify_store_insert_notifications(ct_db_tx_t *tx, const char *rows_json,
                                        const char *customer_id, const char *kind,
                                        const char *cause_event_id, const char *correlation_id,
-                                       ct_db_tx_cb next)
+                                       int64_t link_expires_at, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -60,14 +181,19 @@ void notify_store_insert_notifications(ct_db_tx_t *tx, const char *rows_json,
     ct_db_params_add(&p, kind);
     ct_db_params_add(&p, cause_event_id);
     ct_db_params_add(&p, correlation_id);
+    ct_db_params_add_int(&p, link_expires_at);
+    /* no conflict target: (cause, user, channel), or (cause, channel,
+     * recipient) for rows keyed on the address */
     ct_db_tx_query(tx,
                    "INSERT INTO notifications (notification_id, customer_id, user_id, kind,"
-                   " channel, recipient, subject, body, cause_event_id, correlation_id)"
+                   " channel, recipient, subject, body, cause_event_id, correlation_id,"
+                   " link_expires_at)"
                    " SELECT n.notification_id, $2::uuid, n.user_id, $3, n.channel, n.recipient,"
-                   " n.subject, n.body, $4::uuid, $5::uuid"
+                   " n.subject, n.body, $4::uuid, $5::uuid,"
+                   " CASE WHEN $6::bigint > 0 THEN to_timestamp($6::bigint / 1000.0) END"
                    " FROM jsonb_to_recordset($1::jsonb) AS n(notification_id uuid, user_id uuid,"
                    " channel text, recipient text, subject text, body text)"
-                   " ON CONFLICT (cause_event_id, user_id, channel) DO NOTHING",
+                   " ON CONFLICT DO NOTHING",
                    &p, next);
     ct_db_params_dispose(&p);
 }
@@ -80,11 +206,19 @@ int notify_store_claim(ct_db_t *db, int limit, long lease_ms, const char *channe
     ct_db_params_add_int(&p, limit);
     ct_db_params_add_int(&p, lease_ms);
     ct_db_params_add(&p, channels);
+    ct_db_params_add(&p, NOTIFY_LINK_PLACEHOLDER);
+    /* a link that expired before it could be sent is useless: fail the row
+     * (not one a sender holds) and drop the link */
     int rc = ct_db_query(
         db,
-        "UPDATE notifications n SET next_attempt_at = now() + $2 * interval '1 millisecond'"
+        "WITH expired AS (UPDATE notifications SET status = 'failed', body = $4,"
+        "  last_error = 'link expired before it was sent'"
+        "  WHERE status = 'pending' AND link_expires_at <= now() AND next_attempt_at <= now()"
+        "  RETURNING 1)"
+        " UPDATE notifications n SET next_attempt_at = now() + $2 * interval '1 millisecond'"
         " FROM (SELECT notification_id FROM notifications"
         "  WHERE status = 'pending' AND next_attempt_at <= now()"
+        "  AND (link_expires_at IS NULL OR link_expires_at > now())"
         "  AND channel = ANY($3::text[])"
         "  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due"
         " WHERE n.notification_id = due.notification_id"
@@ -100,9 +234,11 @@ void notify_store_mark_sent(ct_db_tx_t *tx, const char *notification_id, ct_db_t
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, notification_id);
+    ct_db_params_add(&p, NOTIFY_LINK_PLACEHOLDER);
     ct_db_tx_query(tx,
                    "UPDATE notifications SET status = 'sent', attempts = attempts + 1,"
-                   " sent_at = now(), last_error = NULL"
+                   " sent_at = now(), last_error = NULL,"
+                   " body = CASE WHEN link_expires_at IS NULL THEN body ELSE $2 END"
                    " WHERE notification_id = $1 AND status = 'pending'"
                    " RETURNING customer_id::text AS customer_id, user_id::text AS user_id,"
                    " channel, kind, cause_event_id::text AS cause_event_id,"
@@ -122,10 +258,13 @@ int notify_store_mark_failed(ct_db_t *db, const char *notification_id, const cha
     ct_db_params_add(&p, permanent ? "true" : "false");
     ct_db_params_add_int(&p, max_attempts);
     ct_db_params_add_int(&p, retry_ms);
+    ct_db_params_add(&p, NOTIFY_LINK_PLACEHOLDER);
     int rc = ct_db_query(db,
                          "UPDATE notifications SET attempts = attempts + 1, last_error = $2,"
                          " status = CASE WHEN $3::boolean OR attempts + 1 >= $4"
                          "  THEN 'failed' ELSE 'pending' END,"
+                         " body = CASE WHEN link_expires_at IS NOT NULL"
+                         "  AND ($3::boolean OR attempts + 1 >= $4) THEN $6 ELSE body END,"
                          " next_attempt_at = now() + $5 * interval '1 millisecond'"
                          " WHERE notification_id = $1 AND status = 'pending'",
                          &p, cb, udata);

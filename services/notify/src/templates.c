@@ -179,6 +179,58 @@ int notify_format_date(const char *ymd, bool with_weekday, char *out, size_t siz
     return finish(&b);
 }
 
+/* Year, month, day of a count of days since 1970-01-01 (H. Hinnant's
+ * civil_from_days). */
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Days since 1970-01-01 of the last Sunday of month m (31 days: March,
+ * October) of year y. */
+static long last_sunday(int y, int m)
+{
+    long last = days_from_civil(y, m, 31);
+    return last - ((last % 7) + 11) % 7;
+}
+
+int notify_format_time(int64_t unix_ms, notify_style_t style, char *out, size_t size)
+{
+    /* 2000-01-01 .. 9999-12-30 keep every step in range */
+    if (unix_ms < 946684800000LL || unix_ms > 253402128000000LL)
+        return -1;
+    int64_t secs = unix_ms / 1000;
+    long day = (long)(secs / 86400);
+    int y, m, d;
+    civil_from_days(day, &y, &m, &d);
+    /* Europe/Paris: UTC+2 from the last Sunday of March 01:00 UTC to the
+     * last Sunday of October 01:00 UTC, UTC+1 otherwise */
+    int64_t summer_from = (int64_t)last_sunday(y, 3) * 86400 + 3600;
+    int64_t summer_to = (int64_t)last_sunday(y, 10) * 86400 + 3600;
+    int64_t local = secs + (secs >= summer_from && secs < summer_to ? 7200 : 3600);
+    day = (long)(local / 86400);
+    civil_from_days(day, &y, &m, &d);
+    int minute = (int)(local % 86400 / 60);
+    char ymd[16];
+    snprintf(ymd, sizeof ymd, "%04d-%02d-%02d", y, m, d);
+    char date[64];
+    if (notify_format_date(ymd, true, date, sizeof date) < 0)
+        return -1;
+    sb_t b;
+    sb_init(&b, out, size);
+    const char *sp = style == NOTIFY_STYLE_PLAIN ? " " : NBSP;
+    sb_addf(&b, "%s à %d%sh%s%02d", date, minute / 60, sp, sp, minute % 60);
+    return finish(&b);
+}
+
 /* ---- names ---- */
 
 static const char *const kind_names[] = {
@@ -186,7 +238,27 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_DELIVERY_SCHEDULED] = "delivery_scheduled",
     [NOTIFY_KIND_DELIVERY_CONFIRMED] = "delivery_confirmed",
     [NOTIFY_KIND_INVOICE_ISSUED] = "invoice_issued",
+    [NOTIFY_KIND_PASSWORD_RESET] = "password_reset_requested",
+    [NOTIFY_KIND_ACTIVATION] = "activation_requested",
+    [NOTIFY_KIND_PASSWORD_CHANGED] = "password_changed",
+    [NOTIFY_KIND_TOTP_DISABLED] = "totp_disabled",
+    [NOTIFY_KIND_NEW_DEVICE] = "new_device_signed_in",
+    [NOTIFY_KIND_CUSTOMER_LINKED] = "customer_linked",
+    [NOTIFY_KIND_COLLABORATOR_ADDED] = "collaborator_added",
+    [NOTIFY_KIND_COLLABORATOR_INVITED] = "collaborator_invited",
+    [NOTIFY_KIND_COLLABORATOR_REMOVED] = "collaborator_removed",
 };
+
+bool notify_kind_has_preference(notify_kind_t kind)
+{
+    return kind <= NOTIFY_KIND_INVOICE_ISSUED;
+}
+
+bool notify_kind_has_link(notify_kind_t kind)
+{
+    return kind == NOTIFY_KIND_PASSWORD_RESET || kind == NOTIFY_KIND_ACTIVATION ||
+           kind == NOTIFY_KIND_COLLABORATOR_INVITED;
+}
 
 int notify_kind_parse(const char *s, notify_kind_t *out)
 {
@@ -226,12 +298,25 @@ static const char *speed_text(const char *speed)
     return NULL;
 }
 
+static const char *role_text(const char *role)
+{
+    if (role && strcmp(role, "admin") == 0)
+        return "administrateur";
+    if (role && strcmp(role, "orderer") == 0)
+        return "commandes";
+    if (role && strcmp(role, "viewer") == 0)
+        return "consultation";
+    return NULL;
+}
+
 /* ---- the texts ---- */
 
 typedef struct {
     char kg[48];
     char date[64];
     char amount[48];
+    char at[96];       /* when it happened */
+    char expires[96];  /* end of a link */
     const char *colon; /* " :" with the space French typography wants */
 } parts_t;
 
@@ -255,8 +340,164 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
             notify_format_amount(f->total_incl_cents, style, p->amount, sizeof p->amount) < 0)
             return -1;
         return notify_format_date(f->issue_date, false, p->date, sizeof p->date) < 0 ? -1 : 0;
+    case NOTIFY_KIND_PASSWORD_RESET:
+    case NOTIFY_KIND_ACTIVATION:
+    case NOTIFY_KIND_COLLABORATOR_INVITED:
+        if (!f->link || !*f->link)
+            return -1;
+        if (f->kind == NOTIFY_KIND_COLLABORATOR_INVITED && !role_text(f->role))
+            return -1;
+        return notify_format_time(f->expires_at, style, p->expires, sizeof p->expires) < 0 ? -1 : 0;
+    case NOTIFY_KIND_PASSWORD_CHANGED:
+    case NOTIFY_KIND_TOTP_DISABLED:
+    case NOTIFY_KIND_NEW_DEVICE:
+        return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
+    case NOTIFY_KIND_CUSTOMER_LINKED:
+        if (!role_text(f->role))
+            return -1;
+        return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
+    case NOTIFY_KIND_COLLABORATOR_ADDED:
+        return role_text(f->role) ? 0 : -1;
+    case NOTIFY_KIND_COLLABORATOR_REMOVED:
+        return 0;
     }
     return -1;
+}
+
+static bool has(const char *s)
+{
+    return s && *s;
+}
+
+/* "de Famille Dupont (client C-0042)", "du client C-0042", "de Famille
+ * Dupont" or "d'un de nos clients", as much as is known of the customer. */
+static void add_customer(sb_t *b, const notify_facts_t *f)
+{
+    if (has(f->customer_name) && has(f->customer_number))
+        sb_addf(b, "de %s (client %s)", f->customer_name, f->customer_number);
+    else if (has(f->customer_name))
+        sb_addf(b, "de %s", f->customer_name);
+    else if (has(f->customer_number))
+        sb_addf(b, "du client %s", f->customer_number);
+    else
+        sb_add(b, "d'un de nos clients");
+}
+
+/* The link on a line of its own, then its rules. */
+static void add_link(sb_t *b, const notify_facts_t *f, const parts_t *p)
+{
+    sb_addf(b, "%s\n\nCe lien ne sert qu'une fois et expire le %s.\n", f->link, p->expires);
+}
+
+#define NOT_YOU                                                                                    \
+    "Si ce n'est pas vous, changez votre mot de passe tout de suite («" NBSP                       \
+    "Mot de passe oublié" NBSP "» sur la page de connexion) et contactez notre service client.\n"
+
+static void account_email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject, sb_t *body)
+{
+    const char *c = p->colon;
+    switch (f->kind) {
+    case NOTIFY_KIND_PASSWORD_RESET:
+        sb_add(subject, "Réinitialisation de votre mot de passe Citerne");
+        sb_addf(body,
+                "Vous avez demandé à réinitialiser le mot de passe de votre compte Citerne.\n"
+                "Pour choisir un nouveau mot de passe, ouvrez ce lien%s\n",
+                c);
+        add_link(body, f, p);
+        sb_addf(body,
+                "Une nouvelle demande le remplace.\nSi vous n'avez rien demandé, ignorez ce "
+                "message%s votre mot de passe ne change pas.\n",
+                c);
+        break;
+    case NOTIFY_KIND_ACTIVATION:
+        sb_add(subject, "Activez votre compte Citerne");
+        sb_addf(body,
+                "Pour activer votre compte Citerne et choisir votre mot de passe, ouvrez ce "
+                "lien%s\n",
+                c);
+        add_link(body, f, p);
+        sb_add(body, "Vous pourrez en demander un nouveau depuis la page d'inscription.\nSi vous "
+                     "n'êtes pas à l'origine de cette inscription, ignorez ce message.\n");
+        break;
+    case NOTIFY_KIND_COLLABORATOR_INVITED:
+        sb_add(subject, "Invitation à l'espace client ");
+        add_customer(subject, f);
+        sb_add(body, "Vous avez reçu une invitation à l'espace client Citerne ");
+        add_customer(body, f);
+        sb_addf(body,
+                ", avec le rôle «" NBSP "%s" NBSP "».\nPour créer votre compte et choisir votre "
+                "mot de passe, ouvrez ce lien%s\n",
+                role_text(f->role), c);
+        add_link(body, f, p);
+        sb_add(body, "Si vous ne connaissez pas ce client, ignorez ce message.\n");
+        break;
+    case NOTIFY_KIND_PASSWORD_CHANGED:
+        sb_add(subject, "Votre mot de passe Citerne a été changé");
+        sb_addf(body, "Le mot de passe de votre compte Citerne a été changé le %s%s.\n%s\n", p->at,
+                f->via_reset ? " à l'aide d'un lien de réinitialisation" : "",
+                f->via_reset ? "Toutes vos sessions ont été fermées."
+                             : "Vos autres sessions ont été fermées.");
+        sb_add(body, NOT_YOU);
+        break;
+    case NOTIFY_KIND_TOTP_DISABLED:
+        sb_add(subject, "Double authentification désactivée sur votre compte Citerne");
+        sb_addf(body,
+                "La double authentification de votre compte Citerne a été désactivée le %s%s.\n"
+                "Votre compte n'est plus protégé que par votre mot de passe%s nous vous "
+                "conseillons de la réactiver dans votre espace client.\n",
+                p->at, f->with_recovery_code ? ", avec un code de secours" : "", c);
+        sb_add(body, NOT_YOU);
+        break;
+    case NOTIFY_KIND_NEW_DEVICE:
+        sb_add(subject, "Nouvelle connexion à votre compte Citerne");
+        sb_addf(body,
+                "Quelqu'un s'est connecté à votre compte Citerne depuis un appareil inconnu%s\n"
+                "- appareil%s %s\n- adresse%s %s\n- le %s\n"
+                "Si c'est vous, vous n'avez rien à faire.\n"
+                "Sinon, fermez cette session dans votre espace client (Sessions), changez votre "
+                "mot de passe tout de suite et contactez notre service client.\n",
+                c, c, has(f->device) ? f->device : "inconnu", c,
+                has(f->address) ? f->address : "inconnue", p->at);
+        break;
+    case NOTIFY_KIND_CUSTOMER_LINKED:
+        sb_add(subject, "Nouveau contrat rattaché à votre compte Citerne");
+        sb_add(body, "L'espace client ");
+        add_customer(body, f);
+        sb_addf(body,
+                " a été rattaché à votre compte Citerne le %s, avec le rôle «" NBSP "%s" NBSP
+                "».\n",
+                p->at, role_text(f->role));
+        sb_add(body, NOT_YOU);
+        break;
+    case NOTIFY_KIND_COLLABORATOR_ADDED:
+        sb_add(subject, "Accès à l'espace client ");
+        add_customer(subject, f);
+        sb_add(body, "Vous avez désormais accès à l'espace client ");
+        add_customer(body, f);
+        sb_addf(body,
+                ", avec le rôle «" NBSP "%s" NBSP "». Il apparaîtra à votre prochaine "
+                "connexion.\nSi vous ne connaissez pas ce client, contactez notre service "
+                "client.\n",
+                role_text(f->role));
+        break;
+    case NOTIFY_KIND_COLLABORATOR_REMOVED:
+        sb_add(subject, "Fin de votre accès à l'espace client ");
+        add_customer(subject, f);
+        if (f->by_self) {
+            sb_add(body, "Vous avez quitté l'espace client ");
+            add_customer(body, f);
+            sb_add(body, ".\n");
+        } else {
+            sb_add(body, "Votre accès à l'espace client ");
+            add_customer(body, f);
+            sb_add(body, " a été retiré par un de ses administrateurs.\nSi c'est une erreur, "
+                         "demandez à l'un d'eux de vous inviter à nouveau.\n");
+        }
+        sb_add(body, "Votre compte et vos autres accès ne changent pas.\n");
+        break;
+    default:
+        break;
+    }
 }
 
 static void email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject, sb_t *body)
@@ -266,6 +507,8 @@ static void email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject,
         sb_addf(body, "Bonjour %s,\n\n", f->user_name);
     else
         sb_add(body, "Bonjour,\n\n");
+    if (!notify_kind_has_preference(f->kind))
+        account_email_text(f, p, subject, body);
     switch (f->kind) {
     case NOTIFY_KIND_ORDER_PROPOSED:
         if (f->automatic) {
@@ -303,9 +546,11 @@ static void email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject,
                 "TTC%s %s\n",
                 f->invoice_number, p->date, c, p->amount);
         break;
+    default: /* account kinds, above */
+        break;
     }
     sb_add(body, "\n-- \nCiterne, votre fournisseur de propane\n");
-    if (f->customer_number && *f->customer_number)
+    if (notify_kind_has_preference(f->kind) && has(f->customer_number))
         sb_addf(body, "Numéro client%s %s\n", c, f->customer_number);
 }
 
@@ -338,6 +583,8 @@ static void sms_text(const notify_facts_t *f, const parts_t *p, sb_t *body)
         sb_addf(body, "facture %s du %s disponible dans votre espace client. Montant TTC%s %s.",
                 f->invoice_number, p->date, c, p->amount);
         break;
+    default: /* account kinds go by e-mail only */
+        break;
     }
 }
 
@@ -346,7 +593,11 @@ int notify_render(const notify_facts_t *f, notify_channel_t channel, notify_mess
     notify_style_t style =
         channel == NOTIFY_CHANNEL_SMS ? NOTIFY_STYLE_PLAIN : NOTIFY_STYLE_TYPOGRAPHIC;
     parts_t p;
-    if ((unsigned)f->kind > NOTIFY_KIND_INVOICE_ISSUED || prepare(f, style, &p) != 0)
+    if ((unsigned)f->kind >= NOTIFY_KIND_COUNT || prepare(f, style, &p) != 0)
+        return -1;
+    /* account messages are e-mails: a link must not sit at an SMS provider,
+     * and the preferences do not cover them */
+    if (channel == NOTIFY_CHANNEL_SMS && !notify_kind_has_preference(f->kind))
         return -1;
     sb_t subject, body;
     sb_init(&subject, out->subject, sizeof out->subject);

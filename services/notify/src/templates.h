@@ -12,7 +12,25 @@ typedef enum {
     NOTIFY_KIND_DELIVERY_SCHEDULED,
     NOTIFY_KIND_DELIVERY_CONFIRMED,
     NOTIFY_KIND_INVOICE_ISSUED,
+    /* account messages: e-mail only, to the address the event names */
+    NOTIFY_KIND_PASSWORD_RESET,       /* link */
+    NOTIFY_KIND_ACTIVATION,           /* link */
+    NOTIFY_KIND_PASSWORD_CHANGED,     /* sensitive activity */
+    NOTIFY_KIND_TOTP_DISABLED,        /* sensitive activity */
+    NOTIFY_KIND_NEW_DEVICE,           /* sensitive activity */
+    NOTIFY_KIND_CUSTOMER_LINKED,      /* sensitive activity */
+    NOTIFY_KIND_COLLABORATOR_ADDED,   /* sensitive activity: an existing account got access */
+    NOTIFY_KIND_COLLABORATOR_INVITED, /* link: someone without an account was invited */
+    NOTIFY_KIND_COLLABORATOR_REMOVED, /* sensitive activity */
 } notify_kind_t;
+
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_COLLABORATOR_REMOVED + 1)
+
+/* True for the kinds a user chooses channels for (order_proposed ..
+ * invoice_issued); the account kinds always go by e-mail. */
+bool notify_kind_has_preference(notify_kind_t kind);
+/* True for the kinds whose text carries a single-use link. */
+bool notify_kind_has_link(notify_kind_t kind);
 
 typedef enum { NOTIFY_CHANNEL_EMAIL = 0, NOTIFY_CHANNEL_SMS } notify_channel_t;
 
@@ -40,10 +58,21 @@ typedef struct {
     const char *invoice_number;
     int64_t total_incl_cents;
     const char *issue_date; /* YYYY-MM-DD */
+    /* account kinds */
+    const char *link;        /* reset, activation, invitation: the URL (a secret) */
+    int64_t expires_at;      /* of the link, Unix ms */
+    int64_t at;              /* when it happened, Unix ms (changed, disabled, signed in, linked) */
+    bool via_reset;          /* password_changed: by a reset link, not while signed in */
+    bool with_recovery_code; /* totp_disabled */
+    const char *device;      /* new_device: "Firefox on Linux" */
+    const char *address;     /* new_device: client address */
+    const char *role;        /* customer_linked, collaborator_*: "admin", "orderer", "viewer" */
+    const char *customer_name; /* customer_linked, collaborator_*: may be "" */
+    bool by_self;              /* collaborator_removed: the user left on their own */
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 200
-#define NOTIFY_BODY_MAX 2048
+#define NOTIFY_BODY_MAX 4096
 
 typedef struct {
     char subject[NOTIFY_SUBJECT_MAX]; /* "" for an SMS */
@@ -63,6 +92,12 @@ int notify_format_kg(int64_t kg, notify_style_t style, char *out, size_t size);
  * of a month is "1er". Returns the length, or -1 for an invalid date or a
  * short buffer. */
 int notify_format_date(const char *ymd, bool with_weekday, char *out, size_t size);
+
+/* "mardi 24 novembre 2026 à 10 h 30", Europe/Paris time (the EU summer time
+ * rule: last Sunday of March to last Sunday of October, 01:00 UTC), with
+ * no-break spaces around the "h" in the typographic style. Returns the
+ * length, or -1 for a time before 2000 or after 9999, or a short buffer. */
+int notify_format_time(int64_t unix_ms, notify_style_t style, char *out, size_t size);
 
 /* Event strings. Return 0 or -1. */
 int notify_kind_parse(const char *s, notify_kind_t *out);
