@@ -14,6 +14,8 @@ CITERNE_PACKAGES=(
   postgresql redis-server nginx-light kcat python3 python3-yaml curl ca-certificates
   # fuzzers, memory checks
   clang valgrind
+  # load generator of the benchmarks (bench/accounts.py)
+  wrk
 )
 
 missing=()
