@@ -1,8 +1,9 @@
 /* libFuzzer target: arbitrary bytes as a record of a topic notify consumes.
  * The first byte picks the topic, the rest is the record. Checked beyond the
  * sanitizers: the decoder answers 0, CT_EDECODE or CT_EINPUT (with the field
- * named); whatever it accepts renders, on both channels, and a user it
- * accepts can be written to (the e-mail composes). Build: CC=clang,
+ * named); whatever it accepts renders, on both channels (account messages:
+ * e-mail only, never SMS), and a user it accepts can be written to (the
+ * e-mail composes). Build: CC=clang,
  * -DCITERNE_FUZZ=ON (see tests/notify/CMakeLists.txt); run:
  *   build/fuzz/tests/notify/notify_events_fuzz -max_total_time=60 -max_len=4096 */
 #include <stdint.h>
@@ -68,6 +69,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* a header never breaks: the only bare LF-free CRLFs end lines */
         check(strstr(msg, "\r\n\r\n") != NULL, "headers end");
         free(msg);
+    }
+    if (ev.kind == NOTIFY_EV_ACCOUNT) {
+        notify_facts_t a = {
+            .kind = ev.nkind,
+            .user_name = ev.name,
+            .customer_number = "C-1",
+            .customer_name = "Famille Dupont",
+            .link = ev.link,
+            .expires_at = ev.link_expires_at,
+            .at = ev.at,
+            .via_reset = ev.via_reset,
+            .with_recovery_code = ev.with_recovery_code,
+            .device = ev.device,
+            .address = ev.address,
+            .role = ev.role,
+            .by_self = ev.by_self,
+        };
+        notify_message_t am;
+        check(notify_render(&a, NOTIFY_CHANNEL_EMAIL, &am) == 0, "accepted account event renders");
+        check(notify_render(&a, NOTIFY_CHANNEL_SMS, &am) == -1, "account events are never SMS");
+        notify_mail_t m = {.from = "Citerne <no-reply@citerne.invalid>",
+                           .to = ev.email,
+                           .subject = am.subject,
+                           .body = am.body,
+                           .date_ms = 0,
+                           .message_id = ev.event_id};
+        size_t len = 0;
+        char *msg = notify_mail_build(&m, &len);
+        check(msg != NULL, "an account e-mail composes");
+        free(msg);
+        return 0;
     }
     if (ev.kind != NOTIFY_EV_NOTIFIABLE)
         return 0;

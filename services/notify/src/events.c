@@ -544,6 +544,8 @@ static void on_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
     notify_event_t *ev = udata;
     ev->created = res ? ct_db_affected(res) : 0;
     ev->outcome = NOTIFY_OUT_QUEUED;
+    ct_logc_debug(ev->correlation_id, "event %s: %ld %s notification(s) queued", ev->event_id,
+                  ev->created, notify_kind_name(ev->nkind));
     ct_db_tx_commit(tx);
 }
 
@@ -657,6 +659,8 @@ static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
     notify_event_t *ev = udata;
     ev->created = res ? ct_db_affected(res) : 0;
     ev->outcome = NOTIFY_OUT_QUEUED;
+    ct_logc_debug(ev->correlation_id, "event %s: %ld %s notification(s) queued", ev->event_id,
+                  ev->created, notify_kind_name(ev->nkind));
     if (ev->grant)
         notify_store_grant(tx, ev->user_id, ev->customer_id, ev->email, ev->name, ev->role,
                            on_grant_done);
