@@ -143,7 +143,7 @@ void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *numb
     PACK(billing_event, r, &ev);
 }
 
-#define ACCOUNTS(r, field, BODY, b)                                                                 \
+#define ACCOUNTS(r, field, BODY, b)                                                                \
     do {                                                                                           \
         Citerne__V1__EventMeta meta = meta_for(r, 0);                                              \
         Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;                         \
@@ -166,8 +166,8 @@ void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, cons
     ACCOUNTS(r, password_reset_requested, PASSWORD_RESET_REQUESTED, &b);
 }
 
-void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id,
-                   const char *email, const char *url, int64_t expires_at)
+void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                   const char *url, int64_t expires_at)
 {
     Citerne__V1__ActivationRequested b = CITERNE__V1__ACTIVATION_REQUESTED__INIT;
     b.user_id = (char *)user_id;
@@ -205,8 +205,8 @@ void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_
     ACCOUNTS(r, totp_disabled, TOTP_DISABLED, &b);
 }
 
-void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
-                   const char *email, const char *address, int64_t at)
+void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                   const char *address, int64_t at)
 {
     Citerne__V1__NewDeviceSignedIn b = CITERNE__V1__NEW_DEVICE_SIGNED_IN__INIT;
     b.user_id = (char *)user_id;
@@ -233,8 +233,7 @@ void fx_customer_linked(fx_record_t *r, const char *user_id, const char *custome
 }
 
 void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *user_id,
-                           const char *email, const char *role, const char *url,
-                           int64_t expires_at)
+                           const char *email, const char *role, const char *url, int64_t expires_at)
 {
     Citerne__V1__CollaboratorAdded b = CITERNE__V1__COLLABORATOR_ADDED__INIT;
     b.customer_id = (char *)customer_id;
@@ -259,8 +258,7 @@ void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char
     ACCOUNTS(r, collaborator_removed, COLLABORATOR_REMOVED, &b);
 }
 
-void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_id,
-                     const char *role)
+void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_id, const char *role)
 {
     Citerne__V1__CollaboratorRoleChanged b = CITERNE__V1__COLLABORATOR_ROLE_CHANGED__INIT;
     b.customer_id = (char *)customer_id;

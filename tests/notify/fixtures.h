@@ -25,14 +25,14 @@ void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *numb
 /* accounts: messages to one person (at: the event's time field, Unix ms) */
 void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
               const char *url, int64_t expires_at);
-void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id,
-                   const char *email, const char *url, int64_t expires_at);
+void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                   const char *url, int64_t expires_at);
 void fx_password_changed(fx_record_t *r, const char *user_id, const char *customer_id,
                          const char *email, const char *via, int64_t at);
 void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
                       const char *email, int64_t at);
-void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
-                   const char *email, const char *address, int64_t at);
+void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
+                   const char *address, int64_t at);
 void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,
                         const char *email, const char *role, int64_t at);
 /* url "" for an existing account */

@@ -187,8 +187,8 @@ static void profiles_roles_and_closings_are_decoded(void **state)
     fx_record_t r;
     notify_event_t ev;
     const char *why;
-    static const char *const prefs[] = {"invoice_issued", "email", "order_proposed", "none",
-                                        "threshold_reached", "both", NULL};
+    static const char *const prefs[] = {
+        "invoice_issued", "email", "order_proposed", "none", "threshold_reached", "both", NULL};
     fx_profile(&r, USER, CUST, "marie@example.com", "+33612345678", "Marie", prefs);
     assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
     assert_int_equal(ev.kind, NOTIFY_EV_PROFILE);
