@@ -157,6 +157,10 @@ static void account_messages_are_decoded_for_one_address(void **state)
     assert_string_equal(ev.device, "Firefox on Linux");
     assert_string_equal(ev.address, "2001:db8::1");
 
+    fx_new_device(&r, USER, CUST, "marie@example.com", "unknown", T); /* accounts' fallback */
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_string_equal(ev.address, "");
+
     fx_customer_linked(&r, USER, CUST, "marie@example.com", "viewer", T);
     assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
     assert_int_equal(ev.nkind, NOTIFY_KIND_CUSTOMER_LINKED);
@@ -179,6 +183,11 @@ static void account_messages_are_decoded_for_one_address(void **state)
     assert_int_equal(ev.nkind, NOTIFY_KIND_COLLABORATOR_REMOVED);
     assert_true(ev.revoke);
     assert_true(ev.by_self);
+    /* no address: nobody to tell, but the grant still ends */
+    fx_collaborator_removed(&r, CUST, USER, "", CUST);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_true(ev.revoke);
+    assert_false(ev.by_self);
 }
 
 static void profiles_roles_and_closings_are_decoded(void **state)

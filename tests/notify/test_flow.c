@@ -949,6 +949,15 @@ static void grants_follow_collaborators_and_a_closed_user_hears_nothing_more(voi
     fx_invoice_issued(&r, p.customer, "FA2026-000051", 5000, "2026-11-25");
     assert_int_equal(apply(&r, "citerne.billing.v1", NULL).created, 3);
     fx_free(&r);
+    /* an event without an address tells nobody, and its grant still moves */
+    fx_customer_linked(&r, u3, p.customer, "", "viewer", ct_now_ms());
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 0);
+    fx_free(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE user_id = $1", u3), 1);
+    fx_collaborator_removed(&r, p.customer, u3, "", p.u1);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 0);
+    fx_free(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE user_id = $1", u3), 0);
 
     /* u1 closes their account: pending rows fail and lose their text */
     fx_user_closed(&r, p.u1, p.customer);

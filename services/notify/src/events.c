@@ -142,11 +142,16 @@ static bool copy_url(char *dst, size_t size, const char *s)
     return true;
 }
 
-/* An IPv4 or IPv6 address as text, or "". */
+/* An IPv4 or IPv6 address as text, or "" (accounts' "unknown" too: the
+ * text then says the address is unknown). */
 static bool copy_address(char *dst, size_t size, const char *s)
 {
     if (!s || strlen(s) >= size)
         return false;
+    if (strcmp(s, "unknown") == 0) {
+        dst[0] = '\0';
+        return true;
+    }
     for (const char *c = s; *c; c++)
         if (!strchr("0123456789abcdefABCDEF.:", *c))
             return false;
@@ -155,8 +160,9 @@ static bool copy_address(char *dst, size_t size, const char *s)
 }
 
 /* The person an account message goes to: user id, customer id (the
- * partition key: the user's first customer, or the user id), a non-empty
- * address, a name. */
+ * partition key: the user's first customer, or the user id), an address
+ * (required for a link; otherwise "" means nobody to tell, the read model
+ * still follows), a name. */
 static int decode_person(notify_event_t *ev, notify_kind_t kind, const char *user_id,
                          const char *customer_id, const char *email, const char *name,
                          const char **why)
@@ -165,7 +171,8 @@ static int decode_person(notify_event_t *ev, notify_kind_t kind, const char *use
     ev->nkind = kind;
     REQUIRE(check_uuid(user_id, ev->user_id), "user_id");
     REQUIRE(check_uuid(customer_id, ev->customer_id), "customer_id");
-    REQUIRE(email && notify_email_valid(email), "email");
+    REQUIRE(email && ((!*email && !notify_kind_has_link(kind)) || notify_email_valid(email)),
+            "email");
     snprintf(ev->email, sizeof ev->email, "%s", email);
     REQUIRE(copy_text(ev->name, sizeof ev->name, name ? name : "", 0, 200), "name");
     return 0;
@@ -233,6 +240,8 @@ static int decode_new_device(notify_event_t *ev, const Citerne__V1__NewDeviceSig
     if (rc != 0)
         return rc;
     REQUIRE(copy_text(ev->device, sizeof ev->device, m->device ? m->device : "", 0, 200), "device");
+    if (strcmp(ev->device, "Unknown device") == 0) /* accounts' label: the text says "inconnu" */
+        ev->device[0] = '\0';
     REQUIRE(copy_address(ev->address, sizeof ev->address, m->address), "address");
     REQUIRE(time_ok(m->signed_in_at), "signed_in_at");
     ev->at = m->signed_in_at;
@@ -710,11 +719,13 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     /* e-mail only, whatever the preferences: these are about the account's
      * safety, or carry the link the person asked for */
-    if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
-        add_row(rows, ev->nkind == NOTIFY_KIND_COLLABORATOR_INVITED ? NULL : ev->user_id,
-                NOTIFY_CHANNEL_EMAIL, ev->email, msg);
-    else
-        ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
+    if (ev->email[0]) { /* no address: nobody to tell */
+        if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
+            add_row(rows, ev->nkind == NOTIFY_KIND_COLLABORATOR_INVITED ? NULL : ev->user_id,
+                    NOTIFY_CHANNEL_EMAIL, ev->email, msg);
+        else
+            ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
+    }
     sodium_memzero(msg, sizeof *msg);
     free(msg);
     insert_rows(tx, ev, rows, on_account_inserted);

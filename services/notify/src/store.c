@@ -1,8 +1,6 @@
 /* All SQL of notify. */
 #include "store.h"
 
-#define NOT_CLOSED(param) " NOT EXISTS (SELECT 1 FROM closed_users WHERE user_id = " param "::uuid)"
-
 void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
                                const char *name, ct_db_tx_cb next)
 {
@@ -32,8 +30,9 @@ void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *cust
     ct_db_params_add(&p, role);
     ct_db_tx_query(tx,
                    "INSERT INTO users (user_id, customer_id, email, phone, name, role)"
-                   " SELECT $1::uuid, $2::uuid, $3, $4, $5, $6 WHERE" NOT_CLOSED(
-                       "$1") " ON CONFLICT (user_id, customer_id) DO NOTHING",
+                   " SELECT $1::uuid, $2::uuid, $3, $4, $5, $6 WHERE"
+                   " NOT EXISTS (SELECT 1 FROM closed_users WHERE user_id = $1::uuid)"
+                   " ON CONFLICT (user_id, customer_id) DO NOTHING",
                    &p, next);
     ct_db_params_dispose(&p);
 }
@@ -48,14 +47,16 @@ void notify_store_grant(ct_db_tx_t *tx, const char *user_id, const char *custome
     ct_db_params_add(&p, email);
     ct_db_params_add(&p, name);
     ct_db_params_add(&p, role);
-    ct_db_tx_query(
-        tx,
-        "INSERT INTO users (user_id, customer_id, email, phone, name, role)"
-        " SELECT $1::uuid, $2::uuid, $3, coalesce((SELECT phone FROM users"
-        "  WHERE user_id = $1::uuid AND phone <> '' LIMIT 1), ''), $4, $5"
-        " WHERE" NOT_CLOSED(
-            "$1") " ON CONFLICT (user_id, customer_id) DO UPDATE SET role = EXCLUDED.role",
-        &p, next);
+    ct_db_tx_query(tx,
+                   "INSERT INTO users (user_id, customer_id, email, phone, name, role)"
+                   " SELECT $1::uuid, $2::uuid, coalesce(nullif($3, ''), (SELECT email FROM users"
+                   "  WHERE user_id = $1::uuid AND email <> '' LIMIT 1), ''),"
+                   " coalesce((SELECT phone FROM users"
+                   "  WHERE user_id = $1::uuid AND phone <> '' LIMIT 1), ''), $4, $5"
+                   " WHERE"
+                   " NOT EXISTS (SELECT 1 FROM closed_users WHERE user_id = $1::uuid)"
+                   " ON CONFLICT (user_id, customer_id) DO UPDATE SET role = EXCLUDED.role",
+                   &p, next);
     ct_db_params_dispose(&p);
 }
 
@@ -95,16 +96,16 @@ void notify_store_set_profile(ct_db_tx_t *tx, const char *user_id, const char *e
     ct_db_params_add(&p, name);
     ct_db_params_add(&p, preferences);
     ct_db_params_add_int(&p, occurred_at);
-    ct_db_tx_query(
-        tx,
-        "INSERT INTO user_profiles (user_id, email, phone, name, preferences,"
-        " occurred_at) SELECT $1::uuid, $2, $3, $4, $5::jsonb, $6::bigint"
-        " WHERE" NOT_CLOSED(
-            "$1") " ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email,"
-                  " phone = EXCLUDED.phone, name = EXCLUDED.name,"
-                  " preferences = EXCLUDED.preferences, occurred_at = EXCLUDED.occurred_at"
-                  " WHERE user_profiles.occurred_at <= EXCLUDED.occurred_at",
-        &p, next);
+    ct_db_tx_query(tx,
+                   "INSERT INTO user_profiles (user_id, email, phone, name, preferences,"
+                   " occurred_at) SELECT $1::uuid, $2, $3, $4, $5::jsonb, $6::bigint"
+                   " WHERE"
+                   " NOT EXISTS (SELECT 1 FROM closed_users WHERE user_id = $1::uuid)"
+                   " ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email,"
+                   " phone = EXCLUDED.phone, name = EXCLUDED.name,"
+                   " preferences = EXCLUDED.preferences, occurred_at = EXCLUDED.occurred_at"
+                   " WHERE user_profiles.occurred_at <= EXCLUDED.occurred_at",
+                   &p, next);
     ct_db_params_dispose(&p);
 }
 

@@ -16,8 +16,8 @@ void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *cust
                            ct_db_tx_cb next);
 
 /* A grant from CustomerLinked or CollaboratorAdded: the (user, customer)
- * row, its role updated when it is there; the phone from the user's other
- * rows. Nothing for a closed user. */
+ * row, its role updated when it is there; the phone (and the e-mail when
+ * email is "") from the user's other rows. Nothing for a closed user. */
 void notify_store_grant(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                         const char *email, const char *name, const char *role, ct_db_tx_cb next);
 /* CollaboratorRemoved: the (user, customer) row goes. */
