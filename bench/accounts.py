@@ -193,6 +193,8 @@ def main():
     ap.add_argument("--login-conns", type=int, default=16, help="logins at once")
     ap.add_argument("--users", type=int, default=32)
     ap.add_argument("--probe-rate", type=float, default=200, help="/healthz probes per second")
+    ap.add_argument("--only", default="abc", help="which figures: any of a, b, c")
+    ap.add_argument("--binary", help="citerne-accounts to run (default: the build's)")
     a = ap.parse_args()
     harness.check(shutil.which("wrk"), "wrk not found: apt-get install wrk (tools/deps.sh)")
     nginx_exe = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -223,8 +225,8 @@ def main():
         for k in [k for k in os.environ if k.startswith("CITERNE_PWHASH")]:
             del os.environ[k]
         proc = stack.start_service("accounts", env, system.dir,
-                                   binary=os.path.join(a.build, "services", "accounts",
-                                                       "citerne-accounts"))
+                                   binary=a.binary or os.path.join(a.build, "services",
+                                                                   "accounts", "citerne-accounts"))
         system.procs["accounts"] = proc
         stack.wait_ready(proc.url + "/readyz", timeout=60, proc=proc)
 
@@ -291,52 +293,56 @@ def main():
         print("accounts bench %s: argon2id %s (%d MiB, %d passes), wrk -t1, %ds per run" %
               (stamp, params, m_kib // 1024, t_ops, a.duration))
 
-        # (a) sessions vs nginx; warm both first
-        wrk("http://127.0.0.1:%d/me.json" % nport, 2, a.conns)
-        wrk(base + "/api/v1/accounts/me", 2, a.conns, headers=[cookie])
-        ng = wrk("http://127.0.0.1:%d/me.json" % nport, a.duration, a.conns)
-        ses = wrk(base + "/api/v1/accounts/me", a.duration, a.conns, headers=[cookie])
-        harness.check(ses["non2xx"] == 0, "/me answered non-2xx: %s" % ses["raw"])
-        print("(a) GET /me with a session, %d conns: %.0f req/s (p50 %.2f ms, p99 %.2f ms); "
-              "nginx static %d bytes: %.0f req/s (p50 %.2f ms, p99 %.2f ms); ratio %.3f" %
-              (a.conns, ses["rps"], ses["p50"], ses["p99"], len(me.body), ng["rps"], ng["p50"],
-               ng["p99"], ses["rps"] / ng["rps"]))
-
-        # (b) logins/s vs libsodium's own hash rate at the same parameters
         lua = os.path.join(d, "login.lua")
         with open(lua, "w") as f:
             f.write(LOGIN_LUA)
         lenv = {"BENCH_USERS": users_file, "BENCH_PASSWORD": PASSWORD}
-        ref = argon2_reference(t_ops, m_kib * 1024, 4, a.duration)
-        lg = wrk(base + "/api/v1/accounts/login", a.duration, a.login_conns, script=lua, env=lenv)
-        harness.check(lg["non2xx"] == 0, "logins answered non-2xx: %s" % lg["raw"])
-        print("(b) POST /login, %d at once: %.1f logins/s (p50 %.0f ms, p99 %.0f ms); "
-              "libsodium argon2id alone, 4 threads: %.1f hashes/s; ratio %.3f" %
-              (a.login_conns, lg["rps"], lg["p50"], lg["p99"], ref, lg["rps"] / ref))
+        figures = {"date": stamp, "argon2id": params}
+        # (a) sessions vs nginx; warm both first
+        if "a" in a.only:
+            wrk("http://127.0.0.1:%d/me.json" % nport, 2, a.conns)
+            wrk(base + "/api/v1/accounts/me", 2, a.conns, headers=[cookie])
+            ng = wrk("http://127.0.0.1:%d/me.json" % nport, a.duration, a.conns)
+            ses = wrk(base + "/api/v1/accounts/me", a.duration, a.conns, headers=[cookie])
+            harness.check(ses["non2xx"] == 0, "/me answered non-2xx: %s" % ses["raw"])
+            print("(a) GET /me with a session, %d conns: %.0f req/s (p50 %.2f ms, p99 %.2f ms); "
+                  "nginx static %d bytes: %.0f req/s (p50 %.2f ms, p99 %.2f ms); ratio %.3f" %
+                  (a.conns, ses["rps"], ses["p50"], ses["p99"], len(me.body), ng["rps"], ng["p50"],
+                   ng["p99"], ses["rps"] / ng["rps"]))
+            figures.update(me_rps=ses["rps"], nginx_rps=ng["rps"])
+
+        # (b) logins/s vs libsodium's own hash rate at the same parameters
+        if "b" in a.only:
+            ref = argon2_reference(t_ops, m_kib * 1024, 4, a.duration)
+            lg = wrk(base + "/api/v1/accounts/login", a.duration, a.login_conns, script=lua, env=lenv)
+            harness.check(lg["non2xx"] == 0, "logins answered non-2xx: %s" % lg["raw"])
+            print("(b) POST /login, %d at once: %.1f logins/s (p50 %.0f ms, p99 %.0f ms); "
+                  "libsodium argon2id alone, 4 threads: %.1f hashes/s; ratio %.3f" %
+                  (a.login_conns, lg["rps"], lg["p50"], lg["p99"], ref, lg["rps"] / ref))
+            figures.update(logins_per_s=lg["rps"], argon2_ref_per_s=ref)
 
         # (c) /healthz p99, idle then while logins hash
-        quiet = probe(port, a.duration, a.probe_rate)
-        box = {}
+        if "c" in a.only:
+            quiet = probe(port, a.duration, a.probe_rate)
+            box = {}
 
-        def load():
-            box["w"] = wrk(base + "/api/v1/accounts/login", a.duration + 2, a.login_conns,
-                           script=lua, env=lenv)
-        t = threading.Thread(target=load)
-        t.start()
-        time.sleep(1)  # the hashes are under way
-        busy = probe(port, a.duration, a.probe_rate)
-        t.join()
-        harness.check(box["w"]["non2xx"] == 0, "logins answered non-2xx: %s" % box["w"]["raw"])
-        print("(c) GET /healthz at %.0f/s: idle p50 %.2f p99 %.2f max %.2f ms (%d probes); "
-              "while %d logins hash (%.1f logins/s): p50 %.2f p99 %.2f max %.2f ms (%d probes); "
-              "p99 ratio %.2f" %
-              (a.probe_rate, pct(quiet, 50), pct(quiet, 99), max(quiet), len(quiet),
-               a.login_conns, box["w"]["rps"], pct(busy, 50), pct(busy, 99), max(busy),
-               len(busy), pct(busy, 99) / pct(quiet, 99)))
-        print(json.dumps({"date": stamp, "argon2id": params, "me_rps": ses["rps"],
-                          "nginx_rps": ng["rps"], "logins_per_s": lg["rps"],
-                          "argon2_ref_per_s": ref, "healthz_idle_p99_ms": pct(quiet, 99),
-                          "healthz_busy_p99_ms": pct(busy, 99)}))
+            def load():
+                box["w"] = wrk(base + "/api/v1/accounts/login", a.duration + 2, a.login_conns,
+                               script=lua, env=lenv)
+            t = threading.Thread(target=load)
+            t.start()
+            time.sleep(1)  # the hashes are under way
+            busy = probe(port, a.duration, a.probe_rate)
+            t.join()
+            harness.check(box["w"]["non2xx"] == 0, "logins answered non-2xx: %s" % box["w"]["raw"])
+            print("(c) GET /healthz at %.0f/s: idle p50 %.2f p99 %.2f max %.2f ms (%d probes); "
+                  "while %d logins hash (%.1f logins/s): p50 %.2f p99 %.2f max %.2f ms (%d probes); "
+                  "p99 ratio %.2f" %
+                  (a.probe_rate, pct(quiet, 50), pct(quiet, 99), max(quiet), len(quiet),
+                   a.login_conns, box["w"]["rps"], pct(busy, 50), pct(busy, 99), max(busy),
+                   len(busy), pct(busy, 99) / pct(quiet, 99)))
+            figures.update(healthz_idle_p99_ms=pct(quiet, 99), healthz_busy_p99_ms=pct(busy, 99))
+        print(json.dumps(figures))
     finally:
         if nginx:
             stack.stop(nginx.pidfile, timeout=10)

@@ -2,15 +2,44 @@
 #include "password.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "citerne/error.h"
+#include "citerne/log.h"
+
+/* A hash takes a core for ~100 ms and the pool has more threads than the
+ * machine has cores: the loop thread would queue behind them for the CPU.
+ * A pool thread that hashes lowers its own priority once (Linux: the nice
+ * value is per thread) so the loop, and the rest of the machine, win every
+ * contest for a core; on an idle machine hashing runs as fast as before.
+ * Lowering cannot be undone without privilege, so the thread keeps it for
+ * other pool work too (DNS, files), which is not latency bound here. */
+#define HASH_NICE 10
+
+static void lower_priority_once(void)
+{
+    static _Thread_local bool done;
+    if (done)
+        return;
+    done = true;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0 && now < HASH_NICE && setpriority(PRIO_PROCESS, (id_t)tid, HASH_NICE) != 0)
+        ct_log_warn("password hashing: cannot lower the pool thread's priority: %s",
+                    strerror(errno));
+}
 
 static void hash_work(uv_work_t *w)
 {
     accounts_pw_job_t *job = w->data;
+    lower_priority_once();
     job->result = crypto_pwhash_str(job->hash, job->password, job->len, job->ops, job->mem) == 0
                       ? 0
                       : CT_EINTERNAL;
@@ -19,6 +48,7 @@ static void hash_work(uv_work_t *w)
 static void verify_work(uv_work_t *w)
 {
     accounts_pw_job_t *job = w->data;
+    lower_priority_once();
     job->result =
         crypto_pwhash_str_verify(job->verify_hash, job->password, job->len) == 0 ? 0 : CT_EUNAUTH;
 }
