@@ -15,13 +15,17 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "citerne/bus.h"
 #include "citerne/error.h"
+#include "citerne/metrics.h"
 #include "citerne/id.h"
 #include "citerne/log.h"
 #include "citerne/v1/notify.pb-c.h"
+#include "fixture.h"
 #include "flow_support.h"
 #include "http_client.h"
 #include "stack.h"
@@ -365,6 +369,65 @@ static void grants_follow_collaborators_and_a_closed_user_hears_nothing_more(voi
     assert_int_equal(sql_count("SELECT count(*) FROM user_profiles WHERE user_id = $1", p.u1), 0);
 }
 
+static void on_flag(void *udata)
+{
+    *(bool *)udata = true;
+}
+
+/* Through a real consumer (librdkafka's mock cluster) and the inbox, as the
+ * service runs: a reset delivered twice is told once, an invalid one is
+ * skipped and counted. */
+static void a_reset_delivered_twice_by_the_bus_is_told_once(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    people_t p;
+    make_people(&p, "", "");
+    const char *brokers = NULL;
+    rd_kafka_t *mock = ct_test_mock_new("citerne.accounts.v1", 1, &brokers);
+    fx_record_t r, bad;
+    fx_reset(&r, p.u1, p.customer, "marie@example.com",
+             "https://portail.example/reset-password#token=dHdpY2U", ct_now_ms() + 1800000);
+    fx_reset(&bad, p.u1, p.customer, "marie@example.com", "ftp://portail.example/x",
+             ct_now_ms() + 1800000);
+    fx_record_t *records[] = {&r, &r, &bad};
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(rd_kafka_producev(mock, RD_KAFKA_V_TOPIC("citerne.accounts.v1"),
+                                           RD_KAFKA_V_KEY(p.customer, strlen(p.customer)),
+                                           RD_KAFKA_V_VALUE(records[i]->data, records[i]->len),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(mock, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ct_metric_t *invalid =
+        ct_metrics_counter("citerne_events_invalid_total{topic=\"citerne.accounts.v1\"}", "");
+    double invalid_before = ct_metric_value(invalid);
+
+    const char *topics[] = {"citerne.accounts.v1"};
+    ct_bus_consumer_t *consumer = NULL;
+    assert_int_equal(ct_bus_consumer_new(&F.svc.loop, brokers, "notify-flow-test", topics, 1,
+                                         notify_on_message, &F.svc, &consumer),
+                     0);
+    wait_count("SELECT count(*) FROM ct_inbox WHERE event_id = $1::uuid", r.event_id, 1);
+    for (int i = 0; i < 5000 && ct_metric_value(invalid) == invalid_before; i++) {
+        uv_run(&F.svc.loop, UV_RUN_NOWAIT);
+        uv_sleep(2);
+    }
+    run_for(200); /* the duplicate has had its turn */
+    assert_true(ct_metric_value(invalid) == invalid_before + 1);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1", r.event_id), 1);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1", bad.event_id), 0);
+
+    bool closed = false;
+    ct_bus_consumer_close(consumer, on_flag, &closed);
+    assert_true(ct_test_run_until(&F.svc.loop, &closed, 20000));
+    rd_kafka_destroy(mock);
+    fx_free(&r);
+    fx_free(&bad);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -376,6 +439,7 @@ int main(void)
         cmocka_unit_test(sensitive_activity_goes_by_email_whatever_the_preferences),
         cmocka_unit_test(an_invitation_to_an_address_without_a_user_is_keyed_on_the_address),
         cmocka_unit_test(grants_follow_collaborators_and_a_closed_user_hears_nothing_more),
+        cmocka_unit_test(a_reset_delivered_twice_by_the_bus_is_told_once),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
