@@ -350,6 +350,34 @@ static void a_link_message_without_its_link_or_time_renders_nothing(void **state
     assert_false(notify_kind_has_link(NOTIFY_KIND_PASSWORD_CHANGED));
 }
 
+static void the_longest_names_links_and_devices_still_render(void **state)
+{
+    (void)state;
+    char name[201], link[1025], device[201];
+    memset(name, 'N', 200);
+    name[200] = '\0';
+    memcpy(link, "https://", 8);
+    memset(link + 8, 'x', 1016);
+    link[1024] = '\0';
+    memset(device, 'D', 200);
+    device[200] = '\0';
+    for (int k = NOTIFY_KIND_PASSWORD_RESET; k < NOTIFY_KIND_COUNT; k++) {
+        notify_facts_t f = {.kind = (notify_kind_t)k,
+                            .user_name = name,
+                            .customer_name = name,
+                            .customer_number = "C-12345678901234567890123456789012",
+                            .link = link,
+                            .expires_at = T_NOV,
+                            .at = T_NOV,
+                            .device = device,
+                            .address = "2001:0db8:0000:0000:0000:ff00:0042:8329",
+                            .role = "orderer"};
+        notify_message_t m;
+        if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m) != 0)
+            fail_msg("%s: not rendered", notify_kind_name(f.kind));
+    }
+}
+
 static void times_are_shown_in_paris_time_across_summer_time(void **state)
 {
     (void)state;
@@ -490,6 +518,7 @@ int main(void)
         cmocka_unit_test(every_account_kind_has_its_french_email_and_no_sms),
         cmocka_unit_test(a_link_message_without_its_link_or_time_renders_nothing),
         cmocka_unit_test(times_are_shown_in_paris_time_across_summer_time),
+        cmocka_unit_test(the_longest_names_links_and_devices_still_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

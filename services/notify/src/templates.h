@@ -71,7 +71,7 @@ typedef struct {
     bool by_self;              /* collaborator_removed: the user left on their own */
 } notify_facts_t;
 
-#define NOTIFY_SUBJECT_MAX 200
+#define NOTIFY_SUBJECT_MAX 400 /* room for a 200-byte customer name */
 #define NOTIFY_BODY_MAX 4096
 
 typedef struct {
