@@ -151,21 +151,39 @@ static void on_put(const ct_db_error_t *err, PGresult *res, void *udata)
     free(svg);
 }
 
-static void on_enrol_user(const ct_db_error_t *err, PGresult *res, void *udata)
+/* Enrolment and confirmation both need the signed-in user's row with 2FA
+ * still off; false when it already answered. */
+static bool replied_unless_off(totp_ctx_t *ctx, const ct_db_error_t *err, PGresult *res)
 {
-    totp_ctx_t *ctx = udata;
     if (err) {
         accounts_reply_db_error(ctx->req, err);
-        return;
+        return false;
     }
     if (PQntuples(res) != 1) {
         ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
-        return;
+        return false;
     }
     if (is_on(res)) {
         reply_already_on(ctx->req);
-        return;
+        return false;
     }
+    return true;
+}
+
+/* The session's user, then their 2FA row to cb. */
+static void get_session_user(totp_ctx_t *ctx, const ct_session_t *s, ct_db_result_cb cb)
+{
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
+    int rc = accounts_store_totp_get(ctx->a->svc->db, s->user_id, cb, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+static void on_enrol_user(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    totp_ctx_t *ctx = udata;
+    if (!replied_unless_off(ctx, err, res))
+        return;
     ctx->email = ct_http_strdup(ctx->req, ct_db_get(res, 0, "email"));
     randombytes_buf(ctx->secret, sizeof ctx->secret);
     unsigned char box[ACCOUNTS_TOTP_BOX_BYTES];
@@ -181,11 +199,8 @@ static void on_enrol_user(const ct_db_error_t *err, PGresult *res, void *udata)
 
 static void on_enrol_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
-    totp_ctx_t *ctx = udata;
-    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    int rc = accounts_store_totp_get(ctx->a->svc->db, s->user_id, on_enrol_user, ctx);
-    if (rc != 0)
-        accounts_reply_failure(req, rc);
+    (void)req;
+    get_session_user(udata, s, on_enrol_user);
 }
 
 void accounts_api_totp_enrol(ct_http_req_t *req, void *udata)
@@ -271,18 +286,8 @@ static void make_recovery_codes(totp_ctx_t *ctx)
 static void on_confirm_user(const ct_db_error_t *err, PGresult *res, void *udata)
 {
     totp_ctx_t *ctx = udata;
-    if (err) {
-        accounts_reply_db_error(ctx->req, err);
+    if (!replied_unless_off(ctx, err, res))
         return;
-    }
-    if (PQntuples(res) != 1) {
-        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
-        return;
-    }
-    if (is_on(res)) {
-        reply_already_on(ctx->req);
-        return;
-    }
     if (!ct_db_get(res, 0, "box")) {
         ct_http_reply_problem(ctx->req, 409, "totp-not-enrolled", "No enrolment to confirm",
                               "enrol first (POST /api/v1/accounts/2fa/totp/enrol)");
@@ -302,11 +307,8 @@ static void on_confirm_user(const ct_db_error_t *err, PGresult *res, void *udata
 
 static void on_confirm_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
-    totp_ctx_t *ctx = udata;
-    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    int rc = accounts_store_totp_get(ctx->a->svc->db, s->user_id, on_confirm_user, ctx);
-    if (rc != 0)
-        accounts_reply_failure(req, rc);
+    (void)req;
+    get_session_user(udata, s, on_confirm_user);
 }
 
 void accounts_api_totp_confirm(ct_http_req_t *req, void *udata)
