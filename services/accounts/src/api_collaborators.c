@@ -33,6 +33,7 @@ typedef struct {
     char hash[TOKEN_HEX + 1];
     bool invited;             /* a new or pending user: an activation link goes with it */
     const char *audit_action; /* what the register records (a literal) */
+    ct_db_tx_cb on_target;    /* the collaborator's locked grant, once the caller is admin */
     accounts_event_t event;
 } collab_ctx_t;
 
@@ -336,6 +337,34 @@ void accounts_api_collaborator_invite(ct_http_req_t *req, void *udata)
 
 /* ---- change a role ---- */
 
+/* Changing a role and removing a collaborator both run, in one transaction:
+ * the caller must be an admin of the customer, then the collaborator's grant
+ * is locked and handed to on_target. */
+static void on_collaborator_caller(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    collab_ctx_t *ctx = udata;
+    if (caller_is_admin(tx, res))
+        accounts_store_grant_lock(tx, ctx->user_id, ctx->customer_id, ctx->on_target);
+}
+
+static void on_collaborator_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    collab_ctx_t *ctx = udata;
+    accounts_store_my_role(tx, ctx->caller, ctx->customer_id, on_collaborator_caller);
+}
+
+static void begin_on_collaborator(collab_ctx_t *ctx, const ct_session_t *s, ct_db_tx_cb on_target,
+                                  ct_db_tx_done_cb on_done)
+{
+    if (!read_ids(ctx, s, true))
+        return;
+    ctx->on_target = on_target;
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_collaborator_begun, on_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
 static void on_role_sessions_ended(int status, long long count, void *udata)
 {
     (void)count;
@@ -389,28 +418,10 @@ static void on_role_target(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_grant_set(tx, ctx->user_id, ctx->customer_id, ctx->role, on_role_set);
 }
 
-static void on_role_caller(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    collab_ctx_t *ctx = udata;
-    if (caller_is_admin(tx, res))
-        accounts_store_grant_lock(tx, ctx->user_id, ctx->customer_id, on_role_target);
-}
-
-static void on_role_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    (void)res;
-    collab_ctx_t *ctx = udata;
-    accounts_store_my_role(tx, ctx->caller, ctx->customer_id, on_role_caller);
-}
-
 static void on_role_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
-    collab_ctx_t *ctx = udata;
-    if (!read_ids(ctx, s, true))
-        return;
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_role_begun, on_role_done, ctx);
-    if (rc != 0)
-        accounts_reply_failure(req, rc);
+    (void)req;
+    begin_on_collaborator(udata, s, on_role_target, on_role_done);
 }
 
 void accounts_api_collaborator_update(ct_http_req_t *req, void *udata)
@@ -485,28 +496,10 @@ static void on_remove_target(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_grant_delete(tx, ctx->user_id, ctx->customer_id, on_grant_deleted);
 }
 
-static void on_remove_caller(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    collab_ctx_t *ctx = udata;
-    if (caller_is_admin(tx, res))
-        accounts_store_grant_lock(tx, ctx->user_id, ctx->customer_id, on_remove_target);
-}
-
-static void on_remove_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    (void)res;
-    collab_ctx_t *ctx = udata;
-    accounts_store_my_role(tx, ctx->caller, ctx->customer_id, on_remove_caller);
-}
-
 static void on_remove_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
-    collab_ctx_t *ctx = udata;
-    if (!read_ids(ctx, s, true))
-        return;
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_remove_begun, on_remove_done, ctx);
-    if (rc != 0)
-        accounts_reply_failure(req, rc);
+    (void)req;
+    begin_on_collaborator(udata, s, on_remove_target, on_remove_done);
 }
 
 void accounts_api_collaborator_remove(ct_http_req_t *req, void *udata)
