@@ -148,6 +148,8 @@ void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void 
 const char *accounts_password_problem(json_t *password);
 /* Replies 503 "the session store is unavailable" with Retry-After. */
 void accounts_reply_unavailable(ct_http_req_t *req);
+/* Replies 429 "too-many-attempts" with Retry-After: retry_after_s. */
+void accounts_reply_too_many(ct_http_req_t *req, unsigned retry_after_s);
 
 /* Creates a session for s (user and grants) and replies 200 like a login:
  * cookies, {user_id, csrf, customers}; 503 when Redis cannot answer. The

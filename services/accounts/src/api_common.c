@@ -1,5 +1,6 @@
 /* What every accounts handler shares: operator authentication (platform
  * auth.h, with accounts' own 401 wording), database error replies. */
+#include <stdio.h>
 #include <string.h>
 
 #include "accounts.h"
@@ -49,6 +50,14 @@ void accounts_reply_unavailable(ct_http_req_t *req)
 {
     ct_http_add_header(req, "Retry-After", "1");
     ct_http_reply_error(req, CT_EUNAVAIL, "the session store is unavailable");
+}
+
+void accounts_reply_too_many(ct_http_req_t *req, unsigned retry_after_s)
+{
+    char secs[16];
+    snprintf(secs, sizeof secs, "%u", retry_after_s);
+    ct_http_add_header(req, "Retry-After", secs);
+    ct_http_reply_problem(req, 429, "too-many-attempts", "Too many attempts", NULL);
 }
 
 typedef struct {

@@ -181,10 +181,7 @@ static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsign
         return;
     }
     if (verdict == ACCOUNTS_THROTTLE_ADDR_WAIT) {
-        char secs[16];
-        snprintf(secs, sizeof secs, "%u", retry_after_s);
-        ct_http_add_header(ctx->req, "Retry-After", secs);
-        ct_http_reply_problem(ctx->req, 429, "too-many-attempts", "Too many attempts", NULL);
+        accounts_reply_too_many(ctx->req, retry_after_s);
         return;
     }
     if (verdict == ACCOUNTS_THROTTLE_ACCOUNT_FULL) {

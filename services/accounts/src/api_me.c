@@ -251,10 +251,7 @@ static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsign
         return;
     }
     if (verdict != ACCOUNTS_THROTTLE_GO) {
-        char secs[16];
-        snprintf(secs, sizeof secs, "%u", retry_after_s ? retry_after_s : 60);
-        ct_http_add_header(ctx->req, "Retry-After", secs);
-        ct_http_reply_problem(ctx->req, 429, "too-many-attempts", "Too many attempts", NULL);
+        accounts_reply_too_many(ctx->req, retry_after_s ? retry_after_s : 60);
         return;
     }
     int rc = accounts_store_totp_get(ctx->a->svc->db, ctx->user_id, on_user, ctx);
