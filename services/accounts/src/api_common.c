@@ -6,6 +6,8 @@
 #include "accounts.h"
 #include "citerne/error.h"
 #include "citerne/log.h"
+#include "citerne/outbox.h"
+#include "events.h"
 #include "password.h"
 #include "rules.h"
 
@@ -107,4 +109,21 @@ const char *accounts_password_problem(json_t *password)
     if (accounts_password_is_common(pw, len))
         return "this password is too common: choose another";
     return NULL;
+}
+
+void accounts_link_event_append(ct_db_tx_t *tx, const accounts_t *a, const accounts_user_ref_t *u,
+                                const char *page, const char *token, int64_t expires_at_ms,
+                                accounts_link_event_fn build, accounts_event_t *event,
+                                ct_db_tx_cb next)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s#token=%s", a->public_url, page, token);
+    int rc = build(u, url, expires_at_ms, event);
+    sodium_memzero(url, sizeof url);
+    if (rc != 0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    const char *key = u->customer_id[0] ? u->customer_id : u->user_id;
+    ct_outbox_append(tx, a->svc->topic, key, event->data, event->len, event->event_id, next);
 }

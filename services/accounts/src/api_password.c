@@ -91,25 +91,15 @@ static void on_reset_put(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     pw_ctx_t *ctx = udata;
     long long expires = ct_db_get_int(res, 0, "expires_ms", 0);
-    char url[512];
-    /* in the fragment: browsers send it to no server (no access log, no
-     * Referer); the portal's page reads it and posts it to /password/reset */
-    snprintf(url, sizeof url, "%s/reset-password#token=%s", ctx->a->public_url, ctx->token);
     accounts_user_ref_t u = {
         .user_id = ctx->user_id,
         .customer_id = ctx->customer_id,
         .email = ctx->email,
         .name = ctx->name,
     };
-    int rc = accounts_event_password_reset_requested(&u, url, expires, &ctx->event);
-    sodium_memzero(url, sizeof url);
-    if (rc != 0) {
-        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
-        return;
-    }
-    const char *key = ctx->customer_id[0] ? ctx->customer_id : ctx->user_id;
-    ct_outbox_append(tx, ctx->a->svc->topic, key, ctx->event.data, ctx->event.len,
-                     ctx->event.event_id, on_forgot_appended);
+    accounts_link_event_append(tx, ctx->a, &u, "/reset-password", ctx->token, expires,
+                               accounts_event_password_reset_requested, &ctx->event,
+                               on_forgot_appended);
 }
 
 static void on_reset_user(ct_db_tx_t *tx, PGresult *res, void *udata)

@@ -79,23 +79,14 @@ static void on_activation_put(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     signup_ctx_t *ctx = udata;
     long long expires = ct_db_get_int(res, 0, "expires_ms", 0);
-    char url[512];
-    snprintf(url, sizeof url, "%s/activate#token=%s", ctx->a->public_url, ctx->token);
     accounts_user_ref_t u = {
         .user_id = ctx->user_id,
         .customer_id = ctx->customer_id,
         .email = ctx->email,
         .name = ctx->user_name,
     };
-    int rc = accounts_event_activation_requested(&u, url, expires, &ctx->event);
-    sodium_memzero(url, sizeof url);
-    if (rc != 0) {
-        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
-        return;
-    }
-    const char *key = ctx->customer_id[0] ? ctx->customer_id : ctx->user_id;
-    ct_outbox_append(tx, ctx->a->svc->topic, key, ctx->event.data, ctx->event.len,
-                     ctx->event.event_id, step_commit);
+    accounts_link_event_append(tx, ctx->a, &u, "/activate", ctx->token, expires,
+                               accounts_event_activation_requested, &ctx->event, step_commit);
 }
 
 static void put_activation(ct_db_tx_t *tx, signup_ctx_t *ctx)

@@ -37,6 +37,18 @@ int accounts_event_password_reset_requested(const accounts_user_ref_t *u, const 
 /* ActivationRequested: activation_url carries the token. */
 int accounts_event_activation_requested(const accounts_user_ref_t *u, const char *activation_url,
                                         int64_t expires_at_ms, accounts_event_t *out);
+/* What sends a link by e-mail (reset, activation): builds the link
+ * public_url + page + "#token=" + token (in the fragment: browsers send it to
+ * no server, no access log, no Referer), the event of it with build, wipes
+ * the link, and appends the event to the outbox in tx, keyed by the user's
+ * customer (the user when none), then next(tx). Out of memory rolls tx back.
+ * Implemented in api_common.c. */
+typedef int (*accounts_link_event_fn)(const accounts_user_ref_t *u, const char *url,
+                                      int64_t expires_at_ms, accounts_event_t *out);
+void accounts_link_event_append(ct_db_tx_t *tx, const accounts_t *a, const accounts_user_ref_t *u,
+                                const char *page, const char *token, int64_t expires_at_ms,
+                                accounts_link_event_fn build, accounts_event_t *event,
+                                ct_db_tx_cb next);
 /* PasswordChanged, via "reset" or "change". */
 int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
                                     int64_t changed_at_ms, accounts_event_t *out);
