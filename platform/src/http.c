@@ -10,7 +10,14 @@
  * handler replies, whatever happens to the connection meanwhile: closing a
  * connection detaches its dispatched request (req->conn = NULL) and closing the
  * server detaches it from the server (req->srv = NULL). A reply on a detached
- * request is counted, logged and dropped, and the request freed.
+ * request is counted, logged and dropped, and the request freed. A handler
+ * that misses its deadline (handler_timeout_ms) has its request detached from
+ * the connection the same way and marked timed_out; a stand-in request answers
+ * 503 in its place, and the handler's late reply is logged and dropped.
+ *
+ * Over max_connections a new connection is still accepted (so the listen
+ * backlog drains), answered 503 only if the socket takes the reply at once,
+ * and closed.
  *
  * A connection that must close after a reply (errors, Connection: close,
  * shutdown) first half-closes and discards what the client still sends for a
@@ -42,7 +49,14 @@
 #define DEFAULT_MAX_HEADER (16u << 10)
 #define DEFAULT_IDLE_MS 60000u
 #define DEFAULT_REQUEST_MS 30000u
+#define DEFAULT_HANDLER_MS 30000u
+#define DEFAULT_MAX_CONNECTIONS 1024u
 #define LINGER_MS 2000u
+/* Refused connections half-closed and drained at once (each holds a socket
+ * for up to LINGER_MS); past it a refused connection is closed outright. */
+#define REFUSED_LINGER_MAX 64u
+/* At most one log line per this period about refused connections. */
+#define REFUSED_LOG_MS 10000u
 #define READ_CHUNK 65536u
 /* Unparsed bytes buffered while a request is being handled before reading
  * pauses (back-pressure on a client that pipelines too much). */
@@ -159,11 +173,13 @@ struct ct_http_req {
     char *body;
     size_t body_len, body_cap;
     json_t *json;
+    const char *route; /* pattern of the route handling it, for logs */
     uint64_t start_ns;
     char request_id[REQUEST_ID_MAX + 1];
     char peer[64];
     unsigned char http_major, http_minor;
     bool keep_alive, head, dispatched, replied, cookies_parsed;
+    bool timed_out; /* the server answered for the handler: its reply is dropped */
 };
 
 typedef enum {
@@ -193,12 +209,14 @@ struct conn {
     const char *err_detail;
     int handles;
     bool closing, reading, peer_eof, close_after_write, unix_peer;
+    bool refused; /* over the connection limit: answered 503 and closing */
     char peer[64];
 };
 
 typedef struct route {
     struct route *next;
     char *method;
+    char *text;    /* the pattern as registered, for logs */
     char *pattern; /* storage of segs */
     char **segs;
     size_t nsegs;
@@ -215,7 +233,11 @@ struct ct_http_server {
     llhttp_settings_t settings;
     route_t *routes, *routes_tail;
     conn_t *conns;
-    size_t nconns;
+    size_t nconns;           /* open or closing, refused ones included */
+    size_t nrefused;         /* of nconns, refused over the limit */
+    uint64_t refused_log_ms; /* loop time of the last log about refusals */
+    size_t refused_unlogged;
+    bool refused_logged;
     ct_http_req_t *inflight_list;
     size_t inflight;
     int handles;
@@ -238,6 +260,8 @@ static void process(conn_t *conn);
 static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body, size_t len);
 static void reply_problem_errors(ct_http_req_t *req, int status, const char *type,
                                  const char *title, const char *detail, json_t *errors);
+static char *problem_json(int status, const char *type, const char *title, const char *detail,
+                          const char *instance, json_t *errors);
 
 /* ---- per-request arena ---- */
 
@@ -511,6 +535,7 @@ static void free_route(route_t *r)
     if (!r)
         return;
     free(r->method);
+    free(r->text);
     free(r->pattern);
     free(r->segs);
     free(r);
@@ -530,8 +555,9 @@ int ct_http_route(ct_http_server_t *srv, const char *method, const char *pattern
     r->nsegs = count_segs(pattern);
     r->segs = calloc(r->nsegs, sizeof *r->segs);
     r->method = strdup(method);
+    r->text = strdup(pattern);
     r->pattern = strdup(pattern);
-    if (!r->segs || !r->method || !r->pattern) {
+    if (!r->segs || !r->method || !r->text || !r->pattern) {
         free_route(r);
         return UV_ENOMEM;
     }
@@ -629,6 +655,7 @@ static void route_request(ct_http_req_t *req)
                               "malformed percent-encoding in the query string");
         return;
     }
+    req->route = found->text;
     found->cb(req, found->udata);
 }
 
@@ -668,6 +695,8 @@ static void on_conn_closed(uv_handle_t *h)
     if (conn->next)
         conn->next->prev = conn->prev;
     srv->nconns--;
+    if (conn->refused)
+        srv->nrefused--;
     free(conn->in);
     free(conn->scratch);
     free(conn);
@@ -697,6 +726,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     conn_t *conn = h->data;
+    if (conn->state == CONN_LINGER) {
+        /* what a lingering client sends is dropped unread: no buffer of its own */
+        static _Thread_local char discard[16384];
+        buf->base = discard;
+        buf->len = sizeof discard;
+        return;
+    }
     if (conn->in_off > 0 && conn->in_off == conn->in_len)
         conn->in_off = conn->in_len = 0;
     if (conn->in_cap - conn->in_len < READ_CHUNK / 4) {
@@ -752,10 +788,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (conn->closing)
         return;
     if (nread > 0) {
+        if (conn->state == CONN_LINGER)
+            return; /* read into the discard buffer (on_alloc) */
         conn->in_len += (size_t)nread;
         switch (conn->state) {
         case CONN_LINGER:
-            conn->in_off = conn->in_len = 0;
             return;
         case CONN_IDLE:
         case CONN_READING:
@@ -786,11 +823,53 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(conn); /* reset: a dispatched request is detached */
 }
 
+/* The handler has not replied in time. Its request is detached from the
+ * connection as when the client leaves (the handler still holds it, and its
+ * late reply is dropped), and a stand-in request carrying what the reply
+ * needs answers 503 through the usual path, so the connection goes on. */
+static void handler_timeout(conn_t *conn)
+{
+    ct_http_server_t *srv = conn->srv;
+    ct_http_req_t *req = conn->req;
+    /* the method and the route pattern only: the path may carry ids, the
+     * query string and body personal data */
+    ct_logc_error(req->request_id,
+                  "http: handler of %s %s did not reply within %u ms; answered 503, its reply "
+                  "will be dropped",
+                  ct_http_method(req), req->route ? req->route : "-", srv->opts.handler_timeout_ms);
+    ct_metric_inc(ct_metrics_counter("citerne_http_handler_timeouts_total",
+                                     "HTTP requests answered 503 because the handler did not "
+                                     "reply in time"));
+    /* the route dies with the server; the request may outlive it */
+    req->route = ct_http_strdup(req, req->route);
+    req->timed_out = true;
+    req->conn = NULL;
+
+    ct_http_req_t *stand = req_new(srv, conn);
+    memcpy(stand->request_id, req->request_id, sizeof stand->request_id);
+    stand->method = ct_http_strdup(stand, req->method);
+    stand->path = ct_http_strdup(stand, req->path);
+    stand->start_ns = req->start_ns;
+    stand->http_major = req->http_major;
+    stand->http_minor = req->http_minor;
+    stand->head = req->head;
+    stand->keep_alive = req->keep_alive;
+    conn->req = stand;
+    inflight_link(stand);
+    ct_http_reply_problem(stand, 503, "handler-timeout", "the service did not answer in time",
+                          NULL);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     conn_t *conn = t->data;
     if (conn->closing)
         return;
+    if (conn->state == CONN_HANDLING) {
+        /* only a dispatched request waiting for its handler has this timer */
+        handler_timeout(conn);
+        return;
+    }
     if (conn->state == CONN_READING) {
         conn->err_status = 408;
         ct_http_req_t *req = conn->req;
@@ -822,7 +901,6 @@ static void on_shutdown(uv_shutdown_t *sh, int status)
         conn_close(conn);
         return;
     }
-    conn->in_off = conn->in_len = 0;
     unsigned idle = conn->srv->opts.idle_timeout_ms;
     conn_timer(conn, idle < LINGER_MS ? idle : LINGER_MS);
     reading(conn, true);
@@ -831,6 +909,7 @@ static void on_shutdown(uv_shutdown_t *sh, int status)
 static void linger_close(conn_t *conn)
 {
     conn->state = CONN_LINGER;
+    release_input(conn); /* unparsed pipelined requests will not be answered */
     uv_timer_stop(&conn->timer);
     if (conn->peer_eof || uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, on_shutdown) != 0)
         conn_close(conn);
@@ -1065,7 +1144,8 @@ static void dispatch(conn_t *conn)
 {
     ct_http_req_t *req = conn->req;
     conn->state = CONN_HANDLING;
-    uv_timer_stop(&conn->timer);
+    /* the handler's deadline; a reply made now replaces it by the write's */
+    conn_timer(conn, conn->srv->opts.handler_timeout_ms);
     inflight_link(req);
     if (req->http_major != 1) {
         req->keep_alive = false;
@@ -1236,6 +1316,31 @@ static void record(const ct_http_req_t *req, int status)
     last_status = status;
 }
 
+/* Status line and headers of a reply, then the body unless there is none
+ * (HEAD, 204, 304). extra: headers set by the handler, or NULL. */
+static void put_response(sbuf_t *b, int status, const char *ctype, const char *body, size_t len,
+                         bool head, bool keep, const char *request_id, const kvs_t *extra)
+{
+    bool no_body = status == 204 || status == 304;
+    char line[64];
+    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    sb_puts(b, line);
+    sb_header(b, "Date", http_date());
+    if (ctype && !no_body)
+        sb_header(b, "Content-Type", ctype);
+    if (!no_body) {
+        snprintf(line, sizeof line, "%zu", len);
+        sb_header(b, "Content-Length", line);
+    }
+    sb_header(b, "Connection", keep ? "keep-alive" : "close");
+    sb_header(b, "X-Request-Id", request_id);
+    for (size_t i = 0; extra && i < extra->n; i++)
+        sb_header(b, extra->v[i].name, extra->v[i].value);
+    sb_put(b, "\r\n", 2);
+    if (!no_body && !head && len > 0)
+        sb_put(b, body, len);
+}
+
 /* Every reply ends here, exactly once per request. */
 static void finish(ct_http_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
@@ -1248,6 +1353,14 @@ static void finish(ct_http_req_t *req, int status, const char *ctype, const char
     inflight_unlink(req);
     if (!req->dispatched)
         req->dispatched = true;
+    if (req->timed_out) {
+        /* answered 503 and counted at the deadline */
+        ct_logc_warn(req->request_id, "http: late reply %d of %s %s dropped", status,
+                     ct_http_method(req), req->route ? req->route : "-");
+        last_status = status;
+        req_free(req);
+        return;
+    }
     record(req, status);
 
     conn_t *conn = req->conn;
@@ -1260,25 +1373,9 @@ static void finish(ct_http_req_t *req, int status, const char *ctype, const char
     bool keep = req->keep_alive && !srv->stopping && !srv->closing && !last;
     conn->close_after_write = !keep;
 
-    bool no_body = status == 204 || status == 304;
     sbuf_t b = {0};
-    char line[64];
-    snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", status, reason(status));
-    sb_puts(&b, line);
-    sb_header(&b, "Date", http_date());
-    if (ctype && !no_body)
-        sb_header(&b, "Content-Type", ctype);
-    if (!no_body) {
-        snprintf(line, sizeof line, "%zu", len);
-        sb_header(&b, "Content-Length", line);
-    }
-    sb_header(&b, "Connection", keep ? "keep-alive" : "close");
-    sb_header(&b, "X-Request-Id", req->request_id);
-    for (size_t i = 0; i < req->resp_headers.n; i++)
-        sb_header(&b, req->resp_headers.v[i].name, req->resp_headers.v[i].value);
-    sb_put(&b, "\r\n", 2);
-    if (!no_body && !req->head && len > 0)
-        sb_put(&b, body, len);
+    put_response(&b, status, ctype, body, len, req->head, keep, req->request_id,
+                 &req->resp_headers);
 
     conn->state = CONN_WRITING;
     conn_timer(conn, srv->opts.idle_timeout_ms);
@@ -1310,6 +1407,10 @@ int ct_http_server_new(uv_loop_t *loop, const ct_http_opts_t *opts, ct_http_serv
         srv->opts.idle_timeout_ms = DEFAULT_IDLE_MS;
     if (!srv->opts.request_timeout_ms)
         srv->opts.request_timeout_ms = DEFAULT_REQUEST_MS;
+    if (!srv->opts.handler_timeout_ms)
+        srv->opts.handler_timeout_ms = DEFAULT_HANDLER_MS;
+    if (!srv->opts.max_connections)
+        srv->opts.max_connections = DEFAULT_MAX_CONNECTIONS;
     snprintf(srv->service, sizeof srv->service, "%s",
              srv->opts.service ? srv->opts.service : "citerne");
     srv->opts.service = srv->service;
@@ -1369,11 +1470,11 @@ static void conn_start(ct_http_server_t *srv, conn_t *conn)
     reading(conn, true);
 }
 
+/* Aborts on OOM: a listener that cannot accept stops draining its backlog. */
 static conn_t *conn_new(ct_http_server_t *srv)
 {
-    conn_t *conn = calloc(1, sizeof *conn);
-    if (!conn)
-        return NULL;
+    conn_t *conn = xmalloc(sizeof *conn);
+    memset(conn, 0, sizeof *conn);
     conn->srv = srv;
     uv_tcp_init(srv->loop, &conn->tcp);
     uv_timer_init(srv->loop, &conn->timer);
@@ -1388,6 +1489,57 @@ static conn_t *conn_new(ct_http_server_t *srv)
     return conn;
 }
 
+/* A connection over the limit: answered 503 at once if the socket takes the
+ * whole reply now (a new socket's buffer is empty), else just closed; nothing
+ * is queued for it. Then a lingering close, so the client reads the answer
+ * rather than a reset, while few refused connections linger. */
+static void conn_refuse(conn_t *conn)
+{
+    ct_http_server_t *srv = conn->srv;
+    conn->refused = true;
+    srv->nrefused++;
+    ct_metric_inc(ct_metrics_counter("citerne_http_connections_refused_total",
+                                     "HTTP connections refused over the connection limit"));
+    srv->refused_unlogged++;
+    uint64_t now = uv_now(srv->loop);
+    if (!srv->refused_logged || now - srv->refused_log_ms >= REFUSED_LOG_MS) {
+        ct_log_warn("http: connection limit (%u) reached: %zu new connection(s) refused since "
+                    "the last report",
+                    srv->opts.max_connections, srv->refused_unlogged);
+        srv->refused_logged = true;
+        srv->refused_log_ms = now;
+        srv->refused_unlogged = 0;
+    }
+
+    char request_id[REQUEST_ID_MAX + 1];
+    ct_uuid_v7(request_id);
+    char *body = problem_json(503, "overloaded", "the service has too many connections",
+                              "retry in a moment", NULL, NULL);
+    kv_t retry = {"Retry-After", "1"};
+    const kvs_t extra = {&retry, 1, 1};
+    sbuf_t b = {0};
+    put_response(&b, 503, "application/problem+json", body, strlen(body), false, false, request_id,
+                 &extra);
+    free(body);
+    uv_buf_t buf = uv_buf_init(b.p, (unsigned)b.len);
+    int n = uv_try_write((uv_stream_t *)&conn->tcp, &buf, 1);
+    free(b.p);
+    if (n == (int)buf.len && srv->nrefused <= REFUSED_LINGER_MAX)
+        linger_close(conn);
+    else
+        conn_close(conn);
+}
+
+/* Serves a new connection, or refuses it over the limit. */
+static void conn_admit(ct_http_server_t *srv, conn_t *conn)
+{
+    size_t served = srv->nconns - srv->nrefused - 1; /* without this one */
+    if (served >= srv->opts.max_connections)
+        conn_refuse(conn);
+    else
+        conn_start(srv, conn);
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
     ct_http_server_t *srv = l->data;
@@ -1397,16 +1549,14 @@ static void on_connection(uv_stream_t *l, int status)
     }
     if (srv->stopping)
         return;
+    /* accept even over the limit: libuv stops watching a listener whose
+     * pending connection was not taken, and the backlog would stall */
     conn_t *conn = conn_new(srv);
-    if (!conn) {
-        ct_log_error("http: no memory for a new connection");
-        return;
-    }
     if (uv_accept(l, (uv_stream_t *)&conn->tcp) != 0) {
         conn_close(conn);
         return;
     }
-    conn_start(srv, conn);
+    conn_admit(srv, conn);
 }
 
 int ct__http_adopt(ct_http_server_t *srv, uv_os_sock_t fd)
@@ -1414,15 +1564,13 @@ int ct__http_adopt(ct_http_server_t *srv, uv_os_sock_t fd)
     if (!srv || srv->stopping)
         return UV_EINVAL;
     conn_t *conn = conn_new(srv);
-    if (!conn)
-        return UV_ENOMEM;
     int rc = uv_tcp_open(&conn->tcp, fd);
     if (rc != 0) {
         /* the handle does not own fd yet: closing it leaves fd to the caller */
         conn_close(conn);
         return rc;
     }
-    conn_start(srv, conn);
+    conn_admit(srv, conn);
     return 0;
 }
 
@@ -1775,8 +1923,10 @@ void ct_http_reply_json(ct_http_req_t *req, int status, json_t *body)
     free(s);
 }
 
-static void reply_problem_errors(ct_http_req_t *req, int status, const char *type,
-                                 const char *title, const char *detail, json_t *errors)
+/* An RFC 9457 problem as compact JSON, malloc'ed; takes errors (may be NULL).
+ * detail and instance may be NULL. Aborts on OOM. */
+static char *problem_json(int status, const char *type, const char *title, const char *detail,
+                          const char *instance, json_t *errors)
 {
     json_t *o = json_object();
     if (!o)
@@ -1788,14 +1938,21 @@ static void reply_problem_errors(ct_http_req_t *req, int status, const char *typ
     json_object_set_new(o, "status", json_integer(status));
     if (detail)
         json_object_set_new(o, "detail", jstr(detail));
-    if (req->path)
-        json_object_set_new(o, "instance", jstr(req->path));
+    if (instance)
+        json_object_set_new(o, "instance", jstr(instance));
     if (errors)
         json_object_set_new(o, "errors", errors);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!s)
         oom();
+    return s;
+}
+
+static void reply_problem_errors(ct_http_req_t *req, int status, const char *type,
+                                 const char *title, const char *detail, json_t *errors)
+{
+    char *s = problem_json(status, type, title, detail, req->path, errors);
     if (status < 200 || status > 599)
         status = 500;
     finish(req, status, "application/problem+json", s, strlen(s));

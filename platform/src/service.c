@@ -80,6 +80,10 @@ int ct_service_init(ct_service_t *svc, const ct_service_desc_t *desc)
     }
     ct_http_opts_t opts = {
         .max_body = (size_t)ct_config_int(&svc->cfg, "CITERNE_MAX_BODY", 1 << 20, 1024, 64 << 20),
+        .max_connections = (unsigned)ct_config_int(&svc->cfg, "CITERNE_HTTP_MAX_CONNECTIONS", 1024,
+                                                   1, 1000000),
+        .handler_timeout_ms = (unsigned)ct_config_int(&svc->cfg, "CITERNE_HTTP_HANDLER_TIMEOUT_MS",
+                                                      30000, 100, 600000),
         .service = desc->name,
     };
     rc = ct_http_server_new(&svc->loop, &opts, &svc->http);

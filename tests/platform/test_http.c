@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "citerne/http.h"
 #include "citerne/id.h"
+#include "citerne/log.h"
 #include "citerne/metrics.h"
 #include "citerne/validate.h"
 #include "http_internal.h"
@@ -227,6 +229,7 @@ static void add_routes(fx_t *fx, ct_http_server_t *srv)
     assert_int_equal(ct_http_route(srv, "GET", "/cookies", h_cookies, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/headers", h_headers, fx), 0);
     assert_int_equal(ct_http_route(srv, "GET", "/hold", h_hold, fx), 0);
+    assert_int_equal(ct_http_route(srv, "GET", "/hold/{id}", h_hold, fx), 0);
     assert_int_equal(ct_http_route(srv, "POST", "/validate", h_validate, fx), 0);
 }
 
@@ -238,6 +241,13 @@ static int start_server(fx_t *fx, const ct_http_opts_t *opts)
     fx->port = ct_http_port(fx->srv);
     assert_true(fx->port > 0);
     return 0;
+}
+
+/* The fixture's server replaced by one with opts. */
+static void restart_server(fx_t *fx, const ct_http_opts_t *opts)
+{
+    close_server(fx);
+    start_server(fx, opts);
 }
 
 static int setup(void **state)
@@ -1132,9 +1142,8 @@ static void malformed_query_gets_400_and_head_errors_have_no_body(void **state)
 static void slow_body_gets_408(void **state)
 {
     fx_t *fx = *state;
-    close_server(fx);
     ct_http_opts_t opts = {.request_timeout_ms = 100};
-    start_server(fx, &opts);
+    restart_server(fx, &opts);
     client_t *c = cl_connect(fx);
     resp_t r;
     cl_send(fx, c,
@@ -1191,9 +1200,8 @@ static void http10_request_is_answered_then_closed(void **state)
 static void idle_and_request_timeouts_close_the_connection(void **state)
 {
     fx_t *fx = *state;
-    close_server(fx);
     ct_http_opts_t opts = {.idle_timeout_ms = 100, .request_timeout_ms = 150};
-    start_server(fx, &opts);
+    restart_server(fx, &opts);
 
     client_t *idle = cl_connect(fx);
     client_t *slow = cl_connect(fx);
@@ -1348,6 +1356,189 @@ static void fake_request_supports_json_and_accessors(void **state)
     assert_int_equal(ct__http_last_status(), 400);
 }
 
+static double counter(const char *name)
+{
+    return ct_metric_value(ct_metrics_counter(name, ""));
+}
+
+static void connection_limit_refuses_with_503_and_accepts_again_once_one_closes(void **state)
+{
+    fx_t *fx = *state;
+    ct_http_opts_t opts = {.max_connections = 2};
+    restart_server(fx, &opts);
+    ct_metrics_reset();
+    client_t *a = cl_connect(fx), *b = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, a, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, a, &r), 0);
+    assert_int_equal(r.status, 200);
+    cl_send(fx, b, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, b, &r), 0);
+    assert_int_equal(r.status, 200);
+
+    /* the third is accepted only to be told, its request never read */
+    client_t *c = cl_connect(fx);
+    cl_send(fx, c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 503, "/problems/overloaded");
+    assert_string_equal(resp_header(&r, "Retry-After"), "1");
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+    assert_true(counter("citerne_http_connections_refused_total") == 1.0);
+    assert_true(counter("citerne_http_requests_total{code=\"5xx\"}") == 0.0);
+
+    /* the ones served are untouched */
+    cl_send(fx, b, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, b, &r), 0);
+    assert_int_equal(r.status, 200);
+
+    /* a burst past the limit: each is accepted and answered, none waits in
+     * the backlog (more than the refused connections that may linger) */
+    enum { BURST = 80 };
+    client_t *burst[BURST];
+    for (int i = 0; i < BURST; i++)
+        burst[i] = cl_connect(fx);
+    for (int i = 0; i < BURST; i++) {
+        assert_int_equal(cl_read(fx, burst[i], &r), 0);
+        assert_int_equal(r.status, 503);
+        assert_true(cl_closed(fx, burst[i]));
+        cl_free(burst[i]);
+    }
+    assert_true(counter("citerne_http_connections_refused_total") == 1.0 + BURST);
+
+    /* once one closes, a new connection is served */
+    cl_free(a);
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    while (ct__http_conn_count(fx->srv) > 1 && uv_hrtime() < deadline)
+        pump(fx, -1);
+    assert_int_equal(ct__http_conn_count(fx->srv), 1);
+    client_t *d = cl_connect(fx);
+    cl_send(fx, d, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, d, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello");
+    assert_true(counter("citerne_http_connections_refused_total") == 1.0 + BURST);
+    cl_free(b);
+    cl_free(d);
+}
+
+/* Redirects stdout (the log) to a pipe that never blocks the writer. */
+static int log_capture_start(int *saved)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    fflush(stdout);
+    *saved = dup(STDOUT_FILENO);
+    assert_true(*saved >= 0);
+    assert_true(dup2(fds[1], STDOUT_FILENO) >= 0);
+    close(fds[1]);
+    return fds[0];
+}
+
+/* Restores stdout and returns what was logged meanwhile (malloc'ed). */
+static char *log_capture_end(int fd, int saved)
+{
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+static void handler_that_never_replies_gets_503_after_the_deadline(void **state)
+{
+    fx_t *fx = *state;
+    enum { DEADLINE_MS = 100 };
+    ct_http_opts_t opts = {.handler_timeout_ms = DEADLINE_MS};
+    restart_server(fx, &opts);
+    ct_metrics_reset();
+    ct_log_level_t level = ct__log_level;
+    ct__log_level = CT_LOG_WARN;
+    int saved;
+    int logfd = log_capture_start(&saved);
+
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    uint64_t t0 = uv_hrtime();
+    cl_send(fx, c,
+            "GET /hold/42?token=s3cr3t HTTP/1.1\r\nHost: t\r\nX-Request-Id: stuck-1\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    uint64_t waited_ms = (uv_hrtime() - t0) / 1000000u;
+    char *log = log_capture_end(logfd, saved);
+    ct__log_level = level;
+
+    assert_problem(&r, 503, "/problems/handler-timeout");
+    assert_string_equal(resp_header(&r, "X-Request-Id"), "stuck-1");
+    assert_string_equal(resp_header(&r, "Connection"), "keep-alive");
+    /* not before the deadline (less the loop clock's 1 ms granularity) */
+    assert_in_range(waited_ms, DEADLINE_MS - 1, UINT32_MAX);
+    assert_true(counter("citerne_http_handler_timeouts_total") == 1.0);
+    assert_true(counter("citerne_http_requests_total{code=\"5xx\"}") == 1.0);
+    /* the error names the method and route, not the path's id nor the query */
+    if (!strstr(log, "GET /hold/{id}") || !strstr(log, "\"error\"") || strstr(log, "s3cr3t") ||
+        strstr(log, "/hold/42"))
+        fail_msg("unexpected log: %s", log);
+    free(log);
+
+    /* the handler still holds its request */
+    assert_non_null(fx->held);
+    assert_int_equal(ct_http_inflight(fx->srv), 1);
+    assert_string_equal(ct_http_param(fx->held, "id"), "42");
+
+    /* the connection goes on */
+    cl_send(fx, c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_string_equal(r.body, "hello");
+
+    /* the late reply is dropped: the next response on the connection is the
+     * next request's */
+    ct_http_add_header(fx->held, "X-Late", "yes");
+    ct_http_reply(fx->held, 200, "text/plain", "late", 4);
+    fx->held = NULL;
+    assert_int_equal(ct__http_last_status(), 200);
+    assert_int_equal(ct_http_inflight(fx->srv), 0);
+    cl_send(fx, c, "GET /items/x/parts/y HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_null(resp_header(&r, "X-Late"));
+    assert_int_equal(c->len, 0);
+    assert_true(counter("citerne_http_requests_total{code=\"2xx\"}") == 2.0);
+    assert_true(counter("citerne_http_handler_timeouts_total") == 1.0);
+    cl_free(c);
+}
+
+static void reply_after_the_deadline_and_the_server_is_gone_is_dropped(void **state)
+{
+    fx_t *fx = *state;
+    ct_http_opts_t opts = {.handler_timeout_ms = 50};
+    restart_server(fx, &opts);
+    client_t *c = cl_connect(fx);
+    resp_t r;
+    cl_send(fx, c, "GET /hold/7 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_int_equal(cl_read(fx, c, &r), 0);
+    assert_problem(&r, 503, "/problems/handler-timeout");
+    assert_string_equal(resp_header(&r, "Connection"), "close");
+    assert_true(cl_closed(fx, c));
+    cl_free(c);
+    assert_true(run_until_no_conns(fx, fx->srv, 3000));
+    /* connection and server freed; the handler answers at last */
+    close_server(fx);
+    ct_http_req_t *req = fx->held;
+    fx->held = NULL;
+    assert_string_equal(ct_http_path(req), "/hold/7");
+    assert_non_null(ct_http_alloc(req, 100));
+    ct_http_reply_json(req, 200, json_pack("{s:s}", "id", ct_http_param(req, "id")));
+    assert_int_equal(ct__http_last_status(), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1394,6 +1585,9 @@ int main(void)
         T(listen_parses_addresses_and_ipv6_works),
         T(requests_are_counted_by_status_class),
         T(fake_request_supports_json_and_accessors),
+        T(connection_limit_refuses_with_503_and_accepts_again_once_one_closes),
+        T(handler_that_never_replies_gets_503_after_the_deadline),
+        T(reply_after_the_deadline_and_the_server_is_gone_is_dropped),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,13 +2,21 @@
  *
  * Keep-alive and pipelining (one request handled at a time per connection, in
  * order), a body limit (413), a header limit (431), idle and request timeouts,
- * a router with path parameters ("/api/v1/orders/orders/{id}/confirm"), JSON
- * replies and application/problem+json errors (RFC 9457).
+ * a connection limit (503 "overloaded"), a deadline for handlers (503
+ * "handler-timeout"), a router with path parameters
+ * ("/api/v1/orders/orders/{id}/confirm"), JSON replies and
+ * application/problem+json errors (RFC 9457).
  *
  * Every handler runs on the loop thread. A handler replies exactly once, now or
  * later (after a database callback, say). If the client goes away first, the
- * request stays valid until the reply, which is then dropped. Requests that do
- * not parse get a 400 problem and the connection is closed. */
+ * request stays valid until the reply, which is then dropped. If the handler
+ * has not replied within handler_timeout_ms, the server answers 503 in its
+ * place; the request still stays valid until the handler's own reply, which
+ * is then dropped. Requests that do not parse get a 400 problem and the
+ * connection is closed.
+ *
+ * Metrics: citerne_http_requests_total{code}, citerne_http_request_duration_seconds,
+ * citerne_http_connections_refused_total, citerne_http_handler_timeouts_total. */
 #ifndef CITERNE_HTTP_H
 #define CITERNE_HTTP_H
 
@@ -27,7 +35,15 @@ typedef struct {
     size_t max_header;           /* bytes of all headers, default 16 KiB */
     unsigned idle_timeout_ms;    /* keep-alive idle, default 60 s */
     unsigned request_timeout_ms; /* from first byte to full request, default 30 s */
-    const char *service;         /* for metrics labels and logs */
+    /* From the handler's call to its reply, default 30 s. Past it the client
+     * gets 503 "/problems/handler-timeout", an error is logged with the method
+     * and route pattern, and the handler's late reply is dropped. */
+    unsigned handler_timeout_ms;
+    /* Connections served at once, default 1024. One more is accepted, answered
+     * 503 "/problems/overloaded" with Retry-After: 1 (when the answer fits in
+     * the socket buffer without waiting) and closed. */
+    unsigned max_connections;
+    const char *service; /* for metrics labels and logs */
 } ct_http_opts_t;
 
 /* Creates a server on loop; opts may be NULL, and zero fields take the
@@ -47,7 +63,8 @@ int ct_http_port(const ct_http_server_t *srv);
 /* Graceful stop, step 1: close the listener; idle keep-alive connections are
  * closed, busy ones after their current reply. */
 void ct_http_stop_accepting(ct_http_server_t *srv);
-/* Requests received and not yet replied. */
+/* Requests received and not yet replied by their handler (one answered 503
+ * at the handler deadline counts until the handler's own reply). */
 size_t ct_http_inflight(const ct_http_server_t *srv);
 /* Closes every connection and the server; cb(udata) once all handles are
  * closed, after which srv is freed. Pending requests are dropped. */

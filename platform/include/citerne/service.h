@@ -17,7 +17,13 @@
  *
  * Common settings: CITERNE_HTTP_ADDR, CITERNE_PG_URL, CITERNE_PG_POOL,
  * CITERNE_REDIS_URL, CITERNE_KAFKA_BROKERS, CITERNE_LOG_LEVEL,
- * CITERNE_SHUTDOWN_TIMEOUT_MS, CITERNE_MAX_BODY. */
+ * CITERNE_SHUTDOWN_TIMEOUT_MS, CITERNE_MAX_BODY (bytes, default 1 MiB),
+ * CITERNE_HTTP_MAX_CONNECTIONS (connections served at once, default 1024,
+ * 1 .. 1000000; one more is answered 503 "/problems/overloaded" and closed;
+ * keep it under the process's open-file limit) and
+ * CITERNE_HTTP_HANDLER_TIMEOUT_MS (time a handler has to reply, default
+ * 30000, 100 .. 600000; past it the client gets 503
+ * "/problems/handler-timeout"). See citerne/http.h. */
 #ifndef CITERNE_SERVICE_H
 #define CITERNE_SERVICE_H
 
