@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     telemetry_event_t *ev = NULL;
     const char *why = NULL;
-    int rc = telemetry_event_decode(data, size, &ev, &why);
+    int rc = telemetry_event_decode(data, size, "citerne.telemetry.v1", &ev, &why);
     check(rc == 0 || rc == CT_EDECODE || rc == CT_EINPUT, "decode status");
     check(rc == 0 || (why && *why && !ev), "a refusal says why and yields nothing");
     if (rc == 0) {

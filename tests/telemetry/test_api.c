@@ -1,6 +1,7 @@
 /* The telemetry HTTP API through the real server, against a fresh database
  * of the test stack: batches, threshold episodes across batches, late
- * readings, validation, unknown sites, and the events left in the outbox. */
+ * readings, validation, unknown sites, and the events left in the outbox.
+ * The consumed accounts events are in test_events.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,247 +11,10 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
-
-#include "citerne/db.h"
-#include "citerne/http.h"
-#include "citerne/id.h"
-#include "citerne/log.h"
 #include "citerne/metrics.h"
-#include "citerne/migrate.h"
-#include "citerne/service.h"
-#include "citerne/v1/telemetry.pb-c.h"
 
-#include "app.h"
-#include "citerne/error.h"
-#include "citerne/v1/accounts.pb-c.h"
-#include "events.h"
-#include "http_client.h"
-#include "rfc3339.h"
+#include "api_support.h"
 #include "stack.h"
-
-extern const ct_migration_t telemetry_migrations[];
-extern const size_t telemetry_migrations_count;
-
-#define GATEWAY_KEY "test-gateway-key-0123456789"
-#define OPERATOR_KEY "test-operator-key-0123456789"
-#define GW "Authorization: Bearer " GATEWAY_KEY "\r\n"
-#define OP "Authorization: Bearer " OPERATOR_KEY "\r\n"
-
-typedef struct {
-    ct_service_t svc;
-    telemetry_app_t app;
-    char *pg_url;
-    PGconn *pg; /* the test's own synchronous connection, for checks */
-    int port;
-} fixture_t;
-
-static fixture_t F;
-
-static bool migrated;
-static int migrate_status;
-
-static void on_migrated(int status, const char *message, void *udata)
-{
-    (void)udata;
-    migrate_status = status;
-    if (status != 0)
-        fprintf(stderr, "migrations: %s\n", message ? message : "?");
-    migrated = true;
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    if (!ct_test_env("CITERNE_PG_URL"))
-        return 0;
-    ct_log_init("telemetry", CT_LOG_WARN);
-    memset(&F, 0, sizeof F);
-    ct_service_t *svc = &F.svc;
-    assert_int_equal(uv_loop_init(&svc->loop), 0);
-    snprintf(svc->topic, sizeof svc->topic, "citerne.telemetry.v1");
-    F.pg_url = ct_test_create_db("telemetry_api");
-    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 3, &svc->db), 0);
-    assert_int_equal(ct_migrate_run(svc->db, telemetry_migrations, telemetry_migrations_count,
-                                    on_migrated, NULL),
-                     0);
-    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
-    assert_int_equal(migrate_status, 0);
-
-    F.app.svc = svc;
-    assert_int_equal(ct_auth_key_init(&F.app.gateway_key, GATEWAY_KEY), 0);
-    assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
-    F.app.now_ms = ct_now_ms;
-    svc->udata = &F.app;
-    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
-    assert_int_equal(telemetry_api_register(svc->http, &F.app), 0);
-    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    F.port = ct_http_port(svc->http);
-    F.pg = PQconnectdb(F.pg_url);
-    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
-    return 0;
-}
-
-static int closes;
-
-static void on_closed(void *udata)
-{
-    (void)udata;
-    closes--;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (!F.pg_url)
-        return 0;
-    closes = 2;
-    ct_http_server_close(F.svc.http, on_closed, NULL);
-    ct_db_close(F.svc.db, on_closed, NULL);
-    for (int i = 0; i < 1000 && closes > 0; i++)
-        uv_run(&F.svc.loop, UV_RUN_ONCE);
-    assert_int_equal(closes, 0);
-    ct_test_loop_close(&F.svc.loop);
-    PQfinish(F.pg);
-    PGconn *admin = PQconnectdb(ct_test_env("CITERNE_PG_URL"));
-    const char *dbname = strrchr(F.pg_url, '/') + 1;
-    char sql[160];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s", (int)strcspn(dbname, "?"), dbname);
-    PQclear(PQexec(admin, sql));
-    PQfinish(admin);
-    free(F.pg_url);
-    ct_metrics_reset();
-    return 0;
-}
-
-#define REQUIRE_STACK()                                                                            \
-    do {                                                                                           \
-        (void)state;                                                                               \
-        if (!F.pg_url)                                                                             \
-            ct_test_require_stack();                                                               \
-    } while (0)
-
-/* ---- helpers ---- */
-
-static void call(const char *method, const char *path, const char *headers, const char *body,
-                 test_resp_t *r)
-{
-    test_http(&F.svc.loop, F.port, method, path, headers, body, r);
-    if (r->status == 0)
-        fail_msg("%s %s: no response", method, path);
-}
-
-static void expect_status(const test_resp_t *r, int want, const char *what)
-{
-    if (r->status != want)
-        fail_msg("%s: status %d, want %d; body %s", what, r->status, want,
-                 r->body ? r->body : "(none)");
-}
-
-/* A value of one row of SQL (the test's own connection), malloc'ed. */
-static char *sql_value(const char *sql, const char *param)
-{
-    const char *params[1] = {param};
-    PGresult *res = PQexecParams(F.pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-    char *v = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return v;
-}
-
-static long sql_long(const char *sql, const char *param)
-{
-    char *v = sql_value(sql, param);
-    long n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-/* A site of customer `customer` (NULL: a new one) in the read model, as
- * SiteCreated would leave it. */
-static void seed_site(char site[CT_UUID_STRLEN + 1], int capacity, int threshold)
-{
-    char customer[CT_UUID_STRLEN + 1], sql[400];
-    ct_uuid_v7(site);
-    ct_uuid_v7(customer);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO sites (site_id, customer_id, capacity_kg, threshold_pct)"
-             " VALUES ('%s', '%s', %d, %d)",
-             site, customer, capacity, threshold);
-    PGresult *res = PQexec(F.pg, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        fail_msg("seed: %s", PQresultErrorMessage(res));
-    PQclear(res);
-}
-
-/* Posts one reading per (level, minute) pair, minutes after a fixed base. */
-typedef struct {
-    const char *site;
-    int level;
-    int minute;
-} rd_t;
-
-#define BASE_MS INT64_C(1795161600000) /* 2026-11-20T08:00:00Z */
-
-static char *batch_json(const rd_t *rd, size_t n)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char ts[32];
-        telemetry_rfc3339_format(BASE_MS + (int64_t)rd[i].minute * 60000, ts, sizeof ts);
-        json_array_append_new(list, json_pack("{s:s, s:i, s:s}", "site_id", rd[i].site, "level_pct",
-                                              rd[i].level, "measured_at", ts));
-    }
-    json_t *body = json_pack("{s:o}", "readings", list);
-    char *s = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    return s;
-}
-
-static void post_batch(const rd_t *rd, size_t n, int want_status)
-{
-    char *body = batch_json(rd, n);
-    test_resp_t r;
-    call("POST", "/api/v1/telemetry/readings", GW, body, &r);
-    expect_status(&r, want_status, "post readings");
-    if (want_status == 202)
-        assert_int_equal(json_integer_value(json_object_get(r.json, "accepted")), (long)n);
-    test_resp_dispose(&r);
-    free(body);
-}
-
-static long events_of(const char *site)
-{
-    return sql_long("SELECT count(*) FROM ct_outbox WHERE topic = 'citerne.telemetry.v1'"
-                    " AND key = $1",
-                    site);
-}
-
-static long readings_of(const char *site)
-{
-    return sql_long("SELECT count(*) FROM readings WHERE site_id = $1", site);
-}
-
-/* The n-th (0-based) TankThresholdCrossed of site, decoded. */
-static Citerne__V1__TelemetryEvent *event_of(const char *site, int n)
-{
-    const char *params[1] = {site};
-    PGresult *res = PQexecParams(F.pg,
-                                 "SELECT payload, event_id::text FROM ct_outbox WHERE key = $1"
-                                 " ORDER BY id",
-                                 1, NULL, params, NULL, NULL, 1 /* binary */);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) <= n)
-        fail_msg("no event %d of %s", n, site);
-    Citerne__V1__TelemetryEvent *ev = citerne__v1__telemetry_event__unpack(
-        NULL, (size_t)PQgetlength(res, n, 0), (const uint8_t *)PQgetvalue(res, n, 0));
-    assert_non_null(ev);
-    assert_non_null(ev->meta);
-    assert_string_equal(ev->meta->event_id, PQgetvalue(res, n, 1));
-    PQclear(res);
-    assert_int_equal(ev->body_case, CITERNE__V1__TELEMETRY_EVENT__BODY_THRESHOLD_CROSSED);
-    return ev;
-}
 
 /* ---- tests ---- */
 
@@ -558,136 +322,16 @@ static void concurrent_batches_for_one_site_fire_one_event(void **state)
     assert_int_equal(events_of(site), 1);
 }
 
-/* ---- consumed events ---- */
-
-static bool tx_done;
-static int tx_status;
-
-static void on_tx_done(const ct_db_error_t *err, void *udata)
+static int setup(void **state)
 {
-    (void)udata;
-    tx_status = err ? err->status : 0;
-    tx_done = true;
+    (void)state;
+    return api_setup("telemetry_api");
 }
 
-static void on_tx_first(ct_db_tx_t *tx, PGresult *res, void *udata)
+static int teardown(void **state)
 {
-    (void)res;
-    telemetry_event_apply(tx, udata);
-}
-
-/* Packs ev with a fresh meta, decodes it as the consumer does and applies
- * it in a transaction; returns the decode error or the outcome. */
-static int apply_accounts(Citerne__V1__AccountsEvent *ev)
-{
-    char id[CT_UUID_STRLEN + 1];
-    ct_uuid_v7(id);
-    Citerne__V1__EventMeta meta = CITERNE__V1__EVENT_META__INIT;
-    meta.event_id = id;
-    meta.correlation_id = id;
-    meta.occurred_at = ct_now_ms();
-    ev->meta = &meta;
-    size_t len = citerne__v1__accounts_event__get_packed_size(ev);
-    uint8_t *buf = malloc(len + 1);
-    citerne__v1__accounts_event__pack(ev, buf);
-    telemetry_event_t *te = NULL;
-    const char *why = NULL;
-    int rc = telemetry_event_decode(buf, len, &te, &why);
-    free(buf);
-    if (rc != 0) {
-        assert_null(te);
-        assert_non_null(why);
-        return rc;
-    }
-    assert_string_equal(telemetry_event_id(te), id);
-    tx_done = false;
-    assert_int_equal(ct_db_tx_begin(F.svc.db, on_tx_first, on_tx_done, te), 0);
-    assert_true(ct_test_run_until(&F.svc.loop, &tx_done, 10000));
-    telemetry_event_free(te);
-    return tx_status;
-}
-
-static void site_created_adds_an_armed_site_and_a_replay_keeps_its_episode(void **state)
-{
-    REQUIRE_STACK();
-    char site[CT_UUID_STRLEN + 1], customer[CT_UUID_STRLEN + 1];
-    ct_uuid_v7(site);
-    ct_uuid_v7(customer);
-    Citerne__V1__SiteCreated sc = CITERNE__V1__SITE_CREATED__INIT;
-    sc.site_id = site;
-    sc.customer_id = customer;
-    sc.contract_id = customer;
-    sc.capacity_kg = 1750;
-    sc.threshold_pct = 0; /* unset: the default, 30 */
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
-    ev.site_created = &sc;
-    assert_int_equal(apply_accounts(&ev), 0);
-    char *row = sql_value("SELECT customer_id || ' ' || capacity_kg || ' ' || threshold_pct"
-                          " || ' ' || armed FROM sites WHERE site_id = $1",
-                          site);
-    char want[128];
-    snprintf(want, sizeof want, "%s 1750 30 true", customer);
-    assert_string_equal(row, want);
-    free(row);
-
-    /* the site now takes readings; its crossing disarms it */
-    rd_t rd = {site, 12, 0};
-    post_batch(&rd, 1, 202);
-    assert_int_equal(events_of(site), 1);
-    /* a replay with a new threshold keeps the episode (still disarmed) */
-    sc.threshold_pct = 20;
-    assert_int_equal(apply_accounts(&ev), 0);
-    row = sql_value("SELECT threshold_pct || ' ' || armed FROM sites WHERE site_id = $1", site);
-    assert_string_equal(row, "20 false");
-    free(row);
-}
-
-static void bad_or_unused_accounts_records_are_refused_or_ignored(void **state)
-{
-    REQUIRE_STACK();
-    const char *why = NULL;
-    telemetry_event_t *te = NULL;
-    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
-    assert_int_equal(telemetry_event_decode(junk, sizeof junk, &te, &why), CT_EDECODE);
-    assert_null(te);
-    Citerne__V1__AccountsEvent no_meta = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    uint8_t buf[64];
-    size_t len = citerne__v1__accounts_event__pack(&no_meta, buf);
-    assert_int_equal(telemetry_event_decode(buf, len, &te, &why), CT_EDECODE);
-
-    char site[CT_UUID_STRLEN + 1], customer[CT_UUID_STRLEN + 1];
-    ct_uuid_v7(site);
-    ct_uuid_v7(customer);
-    static const struct {
-        const char *site, *customer;
-        int capacity, threshold;
-    } bad[] = {
-        {"nope", NULL, 1000, 30},  {NULL, "", 1000, 30},   {NULL, NULL, 0, 30},
-        {NULL, NULL, 1000001, 30}, {NULL, NULL, 1000, -1}, {NULL, NULL, 1000, 101},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        Citerne__V1__SiteCreated sc = CITERNE__V1__SITE_CREATED__INIT;
-        sc.site_id = (char *)(bad[i].site ? bad[i].site : site);
-        sc.customer_id = (char *)(bad[i].customer ? bad[i].customer : customer);
-        sc.capacity_kg = bad[i].capacity;
-        sc.threshold_pct = bad[i].threshold;
-        Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-        ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
-        ev.site_created = &sc;
-        if (apply_accounts(&ev) != CT_EINPUT)
-            fail_msg("bad SiteCreated %zu was not refused", i);
-    }
-    assert_int_equal(sql_long("SELECT count(*) FROM sites WHERE site_id = $1", site), 0);
-    /* other kinds: committed with no effect */
-    Citerne__V1__CustomerCreated cc = CITERNE__V1__CUSTOMER_CREATED__INIT;
-    cc.customer_id = customer;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
-    ev.customer_created = &cc;
-    long sites = sql_long("SELECT count(*) FROM sites", NULL);
-    assert_int_equal(apply_accounts(&ev), 0);
-    assert_int_equal(sql_long("SELECT count(*) FROM sites", NULL), sites);
+    (void)state;
+    return api_teardown();
 }
 
 int main(void)
@@ -703,8 +347,6 @@ int main(void)
         cmocka_unit_test(each_endpoint_needs_its_own_key),
         cmocka_unit_test(a_sites_readings_are_listed_newest_first),
         cmocka_unit_test(concurrent_batches_for_one_site_fire_one_event),
-        cmocka_unit_test(site_created_adds_an_armed_site_and_a_replay_keeps_its_episode),
-        cmocka_unit_test(bad_or_unused_accounts_records_are_refused_or_ignored),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

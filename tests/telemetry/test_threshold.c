@@ -1,6 +1,6 @@
 /* Threshold episodes: one event per episode, re-armed by a refill, late
- * readings ignored. Each case feeds a sequence of readings to a fresh site
- * and checks the step of each one. */
+ * readings ignored, a new threshold crossing at once. Each case feeds a
+ * sequence of readings to a fresh site and checks the step of each one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,12 +132,51 @@ static void a_new_site_is_armed_with_no_reading(void **state)
     assert_int_equal(telemetry_rearm_level(95), 100);
 }
 
+/* A new threshold from the back office: only an armed site whose latest
+ * level is below it crosses, at once; nothing re-arms. */
+static void a_new_threshold_opens_an_episode_only_over_an_armed_site_already_below(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool armed, has_last;
+        int last_level, threshold;
+        telemetry_step_t want;
+    } changes[] = {
+        {"raised above the last level", true, true, 35, 40, C},
+        {"raised to the last level (equal is not below)", true, true, 40, 40, N},
+        {"raised but still under the last level", true, true, 60, 50, N},
+        {"lowered", true, true, 35, 20, N},
+        {"no reading yet", true, false, 0, 90, N},
+        {"an open episode does not fire again", false, true, 25, 50, N},
+        {"an open episode is not closed by a lower threshold", false, true, 25, 10, N},
+    };
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        telemetry_episode_t ep = {changes[i].armed, changes[i].has_last, 600000};
+        telemetry_episode_t before = ep;
+        telemetry_step_t got =
+            telemetry_threshold_changed(&ep, changes[i].threshold, changes[i].last_level);
+        if (got != changes[i].want)
+            fail_msg("%s: step %d, want %d", changes[i].name, (int)got, (int)changes[i].want);
+        if (ep.armed != (got == C ? false : before.armed) || ep.has_last != before.has_last ||
+            ep.last_measured_ms != before.last_measured_ms)
+            fail_msg("%s: episode armed %d has_last %d last %lld after", changes[i].name, ep.armed,
+                     ep.has_last, (long long)ep.last_measured_ms);
+    }
+    /* after a crossing by threshold, low readings stay in the episode */
+    telemetry_episode_t ep = {true, true, 0};
+    assert_int_equal(telemetry_threshold_changed(&ep, 40, 35), C);
+    assert_int_equal(telemetry_threshold_step(&ep, 40, 30, 60000), N);
+    assert_int_equal(telemetry_threshold_step(&ep, 40, 50, 120000), R);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(episodes_fire_once_and_rearm_after_a_refill),
         cmocka_unit_test(a_stale_reading_leaves_the_state_untouched),
         cmocka_unit_test(a_new_site_is_armed_with_no_reading),
+        cmocka_unit_test(a_new_threshold_opens_an_episode_only_over_an_armed_site_already_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,10 @@
 #include "citerne/metrics.h"
 #include "citerne/outbox.h"
 #include "citerne/validate.h"
-#include "citerne/v1/telemetry.pb-c.h"
 
 #include "app.h"
 #include "citerne/auth.h"
+#include "crossing.h"
 #include "rfc3339.h"
 #include "store.h"
 #include "threshold.h"
@@ -215,27 +215,23 @@ static void append_next_event(ct_db_tx_t *tx, PGresult *res, void *udata)
 
 static void add_crossing(post_ctx_t *ctx, const site_t *s, const reading_t *r)
 {
-    Citerne__V1__TankThresholdCrossed body = CITERNE__V1__TANK_THRESHOLD_CROSSED__INIT;
-    body.site_id = (char *)s->site_id;
-    body.customer_id = (char *)s->customer_id;
-    body.level_pct = r->level_pct;
-    body.threshold_pct = s->threshold_pct;
-    body.measured_at = r->measured_ms;
-    body.source = (char *)r->source;
-    body.capacity_kg = s->capacity_kg;
-    ct_event_meta_t meta;
-    ct_event_meta_init(&meta, "telemetry", NULL);
-    Citerne__V1__TelemetryEvent ev = CITERNE__V1__TELEMETRY_EVENT__INIT;
-    ev.meta = &meta.meta;
-    ev.body_case = CITERNE__V1__TELEMETRY_EVENT__BODY_THRESHOLD_CROSSED;
-    ev.threshold_crossed = &body;
-
+    telemetry_crossing_t c = {
+        .site_id = s->site_id,
+        .customer_id = s->customer_id,
+        .capacity_kg = s->capacity_kg,
+        .threshold_pct = s->threshold_pct,
+        .level_pct = r->level_pct,
+        .measured_ms = r->measured_ms,
+        .source = r->source,
+    };
+    telemetry_crossing_msg_t m;
+    telemetry_crossing_init(&m, &c, NULL);
     pending_event_t *e = &ctx->events[ctx->nevents++];
     memcpy(e->site_id, s->site_id, sizeof e->site_id);
-    memcpy(e->event_id, meta.event_id, sizeof e->event_id);
-    e->len = citerne__v1__telemetry_event__get_packed_size(&ev);
+    memcpy(e->event_id, m.meta.event_id, sizeof e->event_id);
+    e->len = citerne__v1__telemetry_event__get_packed_size(&m.ev);
     e->payload = ct_http_alloc(ctx->req, e->len ? e->len : 1);
-    citerne__v1__telemetry_event__pack(&ev, e->payload);
+    citerne__v1__telemetry_event__pack(&m.ev, e->payload);
 }
 
 static void on_readings_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)

@@ -99,8 +99,27 @@ void telemetry_store_save_episodes(ct_db_tx_t *tx, const char *site_ids, const c
     ct_db_params_dispose(&p);
 }
 
-void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
-                                 int capacity_kg, int threshold_pct, ct_db_tx_cb next)
+void telemetry_store_site_for_update(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    /* the latest processed reading is the newest by (measured_at, id):
+     * stale ones are older, and a batch inserts in the order it evaluates */
+    ct_db_tx_query(tx,
+                   "SELECT s.version, s.armed,"
+                   " (extract(epoch FROM s.last_measured_at) * 1000)::bigint AS last_ms,"
+                   " r.level_pct AS last_level, r.source AS last_source"
+                   " FROM sites s LEFT JOIN LATERAL (SELECT level_pct, source FROM readings"
+                   " WHERE site_id = s.site_id ORDER BY measured_at DESC, id DESC LIMIT 1) r"
+                   " ON true WHERE s.site_id = $1 FOR UPDATE OF s",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void telemetry_store_save_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
+                               int capacity_kg, int threshold_pct, int version, bool armed,
+                               ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -108,11 +127,14 @@ void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char
     ct_db_params_add(&p, customer_id);
     ct_db_params_add_int(&p, capacity_kg);
     ct_db_params_add_int(&p, threshold_pct);
+    ct_db_params_add_int(&p, version);
+    ct_db_params_add(&p, armed ? "t" : "f");
     ct_db_tx_query(tx,
-                   "INSERT INTO sites (site_id, customer_id, capacity_kg, threshold_pct)"
-                   " VALUES ($1, $2, $3, $4)"
+                   "INSERT INTO sites (site_id, customer_id, capacity_kg, threshold_pct, version,"
+                   " armed) VALUES ($1, $2, $3, $4, $5, $6)"
                    " ON CONFLICT (site_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
-                   " capacity_kg = EXCLUDED.capacity_kg, threshold_pct = EXCLUDED.threshold_pct",
+                   " capacity_kg = EXCLUDED.capacity_kg, threshold_pct = EXCLUDED.threshold_pct,"
+                   " version = EXCLUDED.version, armed = EXCLUDED.armed",
                    &p, next);
     ct_db_params_dispose(&p);
 }

@@ -42,10 +42,18 @@ void telemetry_store_insert_readings(ct_db_tx_t *tx, const char *site_ids, const
 void telemetry_store_save_episodes(ct_db_tx_t *tx, const char *site_ids, const char *armed,
                                    const char *last_measured_at, ct_db_tx_cb next);
 
-/* Adds a site to the read model (SiteCreated); a replay of the same site
- * updates its customer, capacity and threshold and keeps its episode. */
-void telemetry_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
-                                 int capacity_kg, int threshold_pct, ct_db_tx_cb next);
+/* Locks the row of site_id FOR UPDATE, with its latest processed reading.
+ * No row when the site is unknown; otherwise one: version, armed ("t" or
+ * "f"), last_ms (Unix ms of last_measured_at), last_level, last_source (the
+ * latest reading; the three NULL when the site has none). */
+void telemetry_store_site_for_update(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next);
+
+/* Writes what accounts says of a site (customer, capacity, threshold,
+ * version) and its armed flag: a new row (armed for a new site) or, over an
+ * existing one, these columns; last_measured_at is kept. */
+void telemetry_store_save_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
+                               int capacity_kg, int threshold_pct, int version, bool armed,
+                               ct_db_tx_cb next);
 
 /* Newest first, at most limit readings of site_id. No row at all when the
  * site is unknown; otherwise rows of: site_id, level_pct, measured_at,

@@ -36,3 +36,14 @@ telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold
     }
     return TELEMETRY_STEP_NONE;
 }
+
+telemetry_step_t telemetry_threshold_changed(telemetry_episode_t *ep, int threshold_pct,
+                                             int last_level_pct)
+{
+    /* Re-arming here instead would fire a second episode on the next low
+     * reading while the first one's delivery is still on its way. */
+    if (!ep->armed || !ep->has_last || last_level_pct >= threshold_pct)
+        return TELEMETRY_STEP_NONE;
+    ep->armed = false;
+    return TELEMETRY_STEP_CROSSED;
+}

@@ -5,7 +5,9 @@
  * The site re-arms when a later reading is at or above the threshold plus
  * TELEMETRY_REARM_POINTS (a refill); readings in between, however low or
  * noisy, fire nothing. A reading older than the latest one processed for the
- * site is kept by the caller but changes nothing here. */
+ * site is kept by the caller but changes nothing here. A new threshold from
+ * the back office may open an episode at once (telemetry_threshold_changed)
+ * but never closes one. */
 #ifndef TELEMETRY_THRESHOLD_H
 #define TELEMETRY_THRESHOLD_H
 
@@ -43,5 +45,17 @@ int telemetry_rearm_level(int threshold_pct);
  * processed, strictly older ones are stale. */
 telemetry_step_t telemetry_threshold_step(telemetry_episode_t *ep, int threshold_pct, int level_pct,
                                           int64_t measured_ms);
+
+/* The site's threshold is now threshold_pct; last_level_pct is the level of
+ * the latest processed reading (read only when ep->has_last). An armed site
+ * whose latest level is below the new threshold crosses now: returns
+ * TELEMETRY_STEP_CROSSED and disarms ep (the caller emits the event with
+ * that reading), since the tank is low by the customer's new measure and
+ * the next reading may be a week away. Otherwise TELEMETRY_STEP_NONE and ep
+ * unchanged: a site with no reading waits for one, and an open episode stays
+ * open whatever the new threshold (it fired already; only a reading at or
+ * above the re-arm level of the threshold then in force ends it). */
+telemetry_step_t telemetry_threshold_changed(telemetry_episode_t *ep, int threshold_pct,
+                                             int last_level_pct);
 
 #endif
