@@ -35,14 +35,40 @@ static int pack(Citerne__V1__AccountsEvent *ev, accounts_event_t *out)
     return 0;
 }
 
+/* CustomerCreated and CustomerUpdated (and so for contracts and sites)
+ * share their fields, in structs of different types: one macro fills both. */
+#define FILL_CUSTOMER(body, c)                                                                     \
+    do {                                                                                           \
+        (body).customer_id = str((c)->id);                                                         \
+        (body).customer_number = str((c)->customer_number);                                        \
+        (body).segment = str((c)->segment);                                                        \
+        (body).vat_rate_bp = (c)->vat_rate_bp;                                                     \
+        (body).name = str((c)->name);                                                              \
+    } while (0)
+#define FILL_CONTRACT(body, c)                                                                     \
+    do {                                                                                           \
+        (body).contract_id = str((c)->id);                                                         \
+        (body).customer_id = str((c)->customer_id);                                                \
+        (body).delivery_mode = str((c)->delivery_mode);                                            \
+        (body).price_per_tonne_cents = (c)->price_per_tonne_cents;                                 \
+        (body).maintenance_plan = str((c)->maintenance_plan);                                      \
+    } while (0)
+#define FILL_SITE(body, s)                                                                         \
+    do {                                                                                           \
+        (body).site_id = str((s)->id);                                                             \
+        (body).contract_id = str((s)->contract_id);                                                \
+        (body).customer_id = str((s)->customer_id);                                                \
+        (body).capacity_kg = (s)->capacity_kg;                                                     \
+        (body).threshold_pct = (s)->threshold_pct;                                                 \
+        (body).address = str((s)->address);                                                        \
+        (body).delivery_mode = str((s)->delivery_mode);                                            \
+        (body).certificate_received = (s)->certificate_received;                                   \
+    } while (0)
+
 int accounts_event_customer_created(const accounts_customer_t *c, accounts_event_t *out)
 {
     Citerne__V1__CustomerCreated body = CITERNE__V1__CUSTOMER_CREATED__INIT;
-    body.customer_id = str(c->id);
-    body.customer_number = str(c->customer_number);
-    body.segment = str(c->segment);
-    body.vat_rate_bp = c->vat_rate_bp;
-    body.name = str(c->name);
+    FILL_CUSTOMER(body, c);
 
     Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
     ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
@@ -53,11 +79,7 @@ int accounts_event_customer_created(const accounts_customer_t *c, accounts_event
 int accounts_event_contract_created(const accounts_contract_t *c, accounts_event_t *out)
 {
     Citerne__V1__ContractCreated body = CITERNE__V1__CONTRACT_CREATED__INIT;
-    body.contract_id = str(c->id);
-    body.customer_id = str(c->customer_id);
-    body.delivery_mode = str(c->delivery_mode);
-    body.price_per_tonne_cents = c->price_per_tonne_cents;
-    body.maintenance_plan = str(c->maintenance_plan);
+    FILL_CONTRACT(body, c);
 
     Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
     ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED;
@@ -68,18 +90,49 @@ int accounts_event_contract_created(const accounts_contract_t *c, accounts_event
 int accounts_event_site_created(const accounts_site_t *s, accounts_event_t *out)
 {
     Citerne__V1__SiteCreated body = CITERNE__V1__SITE_CREATED__INIT;
-    body.site_id = str(s->id);
-    body.contract_id = str(s->contract_id);
-    body.customer_id = str(s->customer_id);
-    body.capacity_kg = s->capacity_kg;
-    body.threshold_pct = s->threshold_pct;
-    body.address = str(s->address);
-    body.delivery_mode = str(s->delivery_mode);
-    body.certificate_received = s->certificate_received;
+    FILL_SITE(body, s);
 
     Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
     ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
     ev.site_created = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_customer_updated(const accounts_customer_t *c, int version,
+                                    accounts_event_t *out)
+{
+    Citerne__V1__CustomerUpdated body = CITERNE__V1__CUSTOMER_UPDATED__INIT;
+    FILL_CUSTOMER(body, c);
+    body.version = version;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED;
+    ev.customer_updated = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_contract_updated(const accounts_contract_t *c, int version,
+                                    accounts_event_t *out)
+{
+    Citerne__V1__ContractUpdated body = CITERNE__V1__CONTRACT_UPDATED__INIT;
+    FILL_CONTRACT(body, c);
+    body.version = version;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_UPDATED;
+    ev.contract_updated = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_site_updated(const accounts_site_t *s, int version, accounts_event_t *out)
+{
+    Citerne__V1__SiteUpdated body = CITERNE__V1__SITE_UPDATED__INIT;
+    FILL_SITE(body, s);
+    body.version = version;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_UPDATED;
+    ev.site_updated = &body;
     return pack(&ev, out);
 }
 

@@ -22,6 +22,14 @@ int accounts_event_customer_created(const accounts_customer_t *c, accounts_event
 int accounts_event_contract_created(const accounts_contract_t *c, accounts_event_t *out);
 int accounts_event_site_created(const accounts_site_t *s, accounts_event_t *out);
 int accounts_event_user_created(const accounts_user_t *u, accounts_event_t *out);
+/* The back office changed a customer, contract or site: its whole state as
+ * it now is, with the row's new version (2, 3, ...). A site's delivery_mode
+ * is its contract's. */
+int accounts_event_customer_updated(const accounts_customer_t *c, int version,
+                                    accounts_event_t *out);
+int accounts_event_contract_updated(const accounts_contract_t *c, int version,
+                                    accounts_event_t *out);
+int accounts_event_site_updated(const accounts_site_t *s, int version, accounts_event_t *out);
 
 /* Whom a user event is about (strings borrowed). */
 typedef struct {

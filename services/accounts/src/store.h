@@ -202,4 +202,30 @@ void accounts_store_close_check(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb
  * 2FA, devices, preferences, links). */
 void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 
+/* ---- back-office updates (store_update.c) ---- */
+/* In tx: locks the customer for an update: one row (doc: a JSON object of
+ * id, customer_number, name, segment, vat_rate_bp, siret, phone) or none. */
+void accounts_store_customer_patch_lock(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next);
+/* In tx: the customer's contracts: rows (id, maintenance_plan). */
+void accounts_store_customer_plans(ct_db_tx_t *tx, const char *customer_id, ct_db_tx_cb next);
+/* In tx: writes c (all but its number), version + 1: one row (version). */
+void accounts_store_customer_update(ct_db_tx_t *tx, const accounts_customer_t *c, ct_db_tx_cb next);
+/* In tx: locks the contract for an update: one row (doc: a JSON object of
+ * id, customer_id, delivery_mode, price_per_tonne_cents, maintenance_plan;
+ * segment: the customer's) or none. */
+void accounts_store_contract_patch_lock(ct_db_tx_t *tx, const char *contract_id, ct_db_tx_cb next);
+/* In tx: writes c (all but its customer), version + 1: one row (version). */
+void accounts_store_contract_update(ct_db_tx_t *tx, const accounts_contract_t *c, ct_db_tx_cb next);
+/* In tx: version + 1 for every site of the contract (its mode changed):
+ * rows (id, customer_id, capacity_kg, threshold_pct, address,
+ * certificate_received, version) by id. */
+void accounts_store_contract_sites_bump(ct_db_tx_t *tx, const char *contract_id, ct_db_tx_cb next);
+/* In tx: locks the site for an update: one row (doc: a JSON object of
+ * id, contract_id, customer_id, capacity_kg, threshold_pct, address,
+ * certificate_received) or none. */
+void accounts_store_site_patch_lock(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next);
+/* In tx: writes s (all but its contract), version + 1: one row (version,
+ * customer_id, delivery_mode: the contract's). */
+void accounts_store_site_update(ct_db_tx_t *tx, const accounts_site_t *s, ct_db_tx_cb next);
+
 #endif
