@@ -191,6 +191,15 @@ void accounts_api_customer_get(ct_http_req_t *req, void *udata);
 void accounts_api_contract_create(ct_http_req_t *req, void *udata);
 /* POST /sites (operator): insert under the contract's customer + SiteCreated. */
 void accounts_api_site_create(ct_http_req_t *req, void *udata);
+/* PATCH /customers/{id}, /contracts/{id}, /sites/{id} (operator): only
+ * the fields given change; the result is checked like a creation (a new
+ * segment must suit the contracts' plans); version + 1 and CustomerUpdated,
+ * ContractUpdated or SiteUpdated (a contract's new delivery mode: also
+ * SiteUpdated for each of its sites) in one transaction; 200 with the whole
+ * new state (patch.h). */
+void accounts_api_customer_update(ct_http_req_t *req, void *udata);
+void accounts_api_contract_update(ct_http_req_t *req, void *udata);
+void accounts_api_site_update(ct_http_req_t *req, void *udata);
 /* POST /users (operator): argon2id on the thread pool, then user, grant and
  * UserCreated in one transaction. */
 void accounts_api_user_create(ct_http_req_t *req, void *udata);

@@ -1,5 +1,6 @@
-/* POST /api/v1/accounts/customers and GET /api/v1/accounts/customers/{id}
- * (back office: operator key). */
+/* POST /api/v1/accounts/customers, GET and PATCH
+ * /api/v1/accounts/customers/{id} (back office: operator key). */
+#include <stdio.h>
 #include <string.h>
 
 #include "accounts.h"
@@ -8,6 +9,7 @@
 #include "citerne/outbox.h"
 #include "citerne/validate.h"
 #include "events.h"
+#include "patch.h"
 #include "rules.h"
 #include "store.h"
 
@@ -59,6 +61,14 @@ static bool parse_customer(ct_valid_t *v, json_t *body, accounts_customer_t *c)
     return ct_valid_ok(v);
 }
 
+/* The answer of POST and PATCH: the customer as it now is. */
+static json_t *customer_json(const accounts_customer_t *c, int version)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?, s:i}", "id", c->id, "customer_number",
+                     c->customer_number, "name", c->name, "segment", c->segment, "vat_rate_bp",
+                     c->vat_rate_bp, "siret", c->siret, "phone", c->phone, "version", version);
+}
+
 static void on_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
@@ -103,11 +113,7 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "customer %s created", ctx->c.id);
-    json_t *out =
-        json_pack("{s:s, s:s, s:s, s:s, s:i, s:s?, s:s?}", "id", ctx->c.id, "customer_number",
-                  ctx->c.customer_number, "name", ctx->c.name, "segment", ctx->c.segment,
-                  "vat_rate_bp", ctx->c.vat_rate_bp, "siret", ctx->c.siret, "phone", ctx->c.phone);
-    ct_http_reply_json(ctx->req, 201, out);
+    ct_http_reply_json(ctx->req, 201, customer_json(&ctx->c, 1));
 }
 
 void accounts_api_customer_create(ct_http_req_t *req, void *udata)
@@ -174,4 +180,72 @@ void accounts_api_customer_get(ct_http_req_t *req, void *udata)
     int rc = accounts_store_customer_get(a->svc->db, id, on_customer, req);
     if (rc != 0)
         accounts_reply_failure(req, rc);
+}
+
+/* ---- PATCH /api/v1/accounts/customers/{id} ---- */
+
+static void on_customer_updated(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    accounts_patch_t *p = udata;
+    accounts_customer_t *c = p->state;
+    p->version = (int)ct_db_get_int(res, 0, "version", 0);
+    p->out = customer_json(c, p->version);
+    int rc = accounts_event_customer_updated(c, p->version, accounts_patch_next_event(p));
+    accounts_patch_emit(p, tx, c->id, rc, accounts_step_commit);
+}
+
+/* A new segment must suit every contract's maintenance plan: the plan is
+ * changed first (PATCH /contracts/{id}), then the segment. */
+static void on_plans(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    accounts_patch_t *p = udata;
+    accounts_customer_t *c = p->state;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *plan = ct_db_get(res, i, "maintenance_plan");
+        if (!accounts_plan_allowed(c->segment, plan)) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "contract %s has the plan %s, which a %s customer cannot take:"
+                     " change the plan first",
+                     ct_db_get(res, i, "id"), plan, c->segment);
+            ct_valid_fail(&p->v, "segment", msg);
+        }
+    }
+    if (!ct_valid_ok(&p->v)) {
+        accounts_patch_invalid(p, tx);
+        return;
+    }
+    accounts_store_customer_update(tx, c, on_customer_updated);
+}
+
+static void apply_customer(accounts_patch_t *p, ct_db_tx_t *tx, PGresult *res)
+{
+    (void)res;
+    accounts_customer_t *c = p->state;
+    if (!parse_customer(&p->v, p->merged, c)) {
+        accounts_patch_invalid(p, tx);
+        return;
+    }
+    snprintf(c->id, sizeof c->id, "%s", p->id);
+    const char *was = json_string_value(json_object_get(p->stored, "segment"));
+    if (!was || strcmp(was, c->segment) != 0)
+        accounts_store_customer_plans(tx, c->id, on_plans);
+    else
+        accounts_store_customer_update(tx, c, on_customer_updated);
+}
+
+void accounts_api_customer_update(ct_http_req_t *req, void *udata)
+{
+    static const char *const fields[] = {"name", "segment", "vat_rate_bp", "siret", "phone", NULL};
+    static const char *const nullable[] = {"siret", "phone", NULL};
+    static const char *const fixed[] = {"id", "customer_number", NULL};
+    static const accounts_patch_kind_t kind = {
+        .what = "customer",
+        .fields = fields,
+        .nullable = nullable,
+        .fixed = fixed,
+        .lock = accounts_store_customer_patch_lock,
+        .apply = apply_customer,
+    };
+    accounts_patch_run(req, udata, &kind, sizeof(accounts_customer_t));
 }

@@ -1,4 +1,5 @@
-/* POST /api/v1/accounts/sites (back office: operator key). */
+/* POST /api/v1/accounts/sites and PATCH /api/v1/accounts/sites/{id} (back
+ * office: operator key). */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "citerne/outbox.h"
 #include "citerne/validate.h"
 #include "events.h"
+#include "patch.h"
 #include "rules.h"
 #include "store.h"
 
@@ -17,6 +19,16 @@ typedef struct {
     accounts_site_t s;
     accounts_event_t event;
 } create_ctx_t;
+
+/* The answer of POST and PATCH: the site as it now is. */
+static json_t *site_json(const accounts_site_t *s, int version)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:s, s:i}", "id", s->id, "customer_id",
+                     s->customer_id, "contract_id", s->contract_id, "capacity_kg", s->capacity_kg,
+                     "threshold_pct", s->threshold_pct, "address", s->address,
+                     "certificate_received", (int)s->certificate_received, "delivery_mode",
+                     s->delivery_mode, "version", version);
+}
 
 static bool parse_site(ct_valid_t *v, json_t *body, accounts_site_t *s)
 {
@@ -86,12 +98,7 @@ static void on_done(const ct_db_error_t *err, void *udata)
         return;
     }
     ct_logc_info(ct_http_request_id(ctx->req), "site %s created", ctx->s.id);
-    json_t *out = json_pack(
-        "{s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:s}", "id", ctx->s.id, "customer_id",
-        ctx->s.customer_id, "contract_id", ctx->s.contract_id, "capacity_kg", ctx->s.capacity_kg,
-        "threshold_pct", ctx->s.threshold_pct, "address", ctx->s.address, "certificate_received",
-        (int)ctx->s.certificate_received, "delivery_mode", ctx->s.delivery_mode);
-    ct_http_reply_json(ctx->req, 201, out);
+    ct_http_reply_json(ctx->req, 201, site_json(&ctx->s, 1));
 }
 
 void accounts_api_site_create(ct_http_req_t *req, void *udata)
@@ -119,4 +126,53 @@ void accounts_api_site_create(ct_http_req_t *req, void *udata)
     int rc = ct_db_tx_begin(a->svc->db, on_begun, on_done, ctx);
     if (rc != 0)
         accounts_reply_failure(req, rc);
+}
+
+/* ---- PATCH /api/v1/accounts/sites/{id} ---- */
+
+static void on_site_updated(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    accounts_patch_t *p = udata;
+    accounts_site_t *s = p->state;
+    const char *customer_id = PQntuples(res) == 1 ? ct_db_get(res, 0, "customer_id") : NULL;
+    const char *mode = PQntuples(res) == 1 ? ct_db_get(res, 0, "delivery_mode") : NULL;
+    if (!customer_id || !mode) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "site row vanished under its lock");
+        return;
+    }
+    snprintf(s->customer_id, sizeof s->customer_id, "%s", customer_id);
+    snprintf(s->delivery_mode, sizeof s->delivery_mode, "%s", mode);
+    p->version = (int)ct_db_get_int(res, 0, "version", 0);
+    p->out = site_json(s, p->version);
+    int rc = accounts_event_site_updated(s, p->version, accounts_patch_next_event(p));
+    accounts_patch_emit(p, tx, s->customer_id, rc, accounts_step_commit);
+}
+
+static void apply_site(accounts_patch_t *p, ct_db_tx_t *tx, PGresult *res)
+{
+    (void)res;
+    accounts_site_t *s = p->state;
+    if (!parse_site(&p->v, p->merged, s)) {
+        accounts_patch_invalid(p, tx);
+        return;
+    }
+    snprintf(s->id, sizeof s->id, "%s", p->id);
+    accounts_store_site_update(tx, s, on_site_updated);
+}
+
+void accounts_api_site_update(ct_http_req_t *req, void *udata)
+{
+    static const char *const fields[] = {"capacity_kg", "threshold_pct", "address",
+                                         "certificate_received", NULL};
+    static const char *const nullable[] = {NULL};
+    static const char *const fixed[] = {"id", "contract_id", "customer_id", NULL};
+    static const accounts_patch_kind_t kind = {
+        .what = "site",
+        .fields = fields,
+        .nullable = nullable,
+        .fixed = fixed,
+        .lock = accounts_store_site_patch_lock,
+        .apply = apply_site,
+    };
+    accounts_patch_run(req, udata, &kind, sizeof(accounts_site_t));
 }
