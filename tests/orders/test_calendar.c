@@ -264,6 +264,40 @@ automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past(void
                "2026-11-25", "Thursday + 2 is Monday, today: counted from today");
 }
 
+static void only_a_first_delivery_waits_for_the_certificate(void **state)
+{
+    (void)state;
+    static const struct {
+        bool certificate, delivered_before, wait;
+    } cases[] = {
+        {false, false, true},
+        {true, false, false},
+        {false, true, false}, /* not a first delivery */
+        {true, true, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (orders_must_wait_certificate(cases[i].certificate, cases[i].delivered_before) !=
+            cases[i].wait)
+            fail_msg("certificate %d, delivered before %d: want wait %d", cases[i].certificate,
+                     cases[i].delivered_before, cases[i].wait);
+}
+
+static void a_held_order_is_scheduled_from_the_day_of_the_certificate(void **state)
+{
+    (void)state;
+    assert_day(orders_release_day(true, "standard", day_of("2026-11-23")), "2026-11-25",
+               "automatic: 2 working days");
+    assert_day(orders_release_day(true, "standard", day_of("2026-11-20")), "2026-11-24",
+               "automatic, on a Friday");
+    assert_day(orders_release_day(false, "standard", day_of("2026-11-23")), "2026-12-07",
+               "on demand, standard: 10 working days");
+    assert_day(orders_release_day(false, "express_48h", day_of("2026-11-23")), "2026-11-25",
+               "on demand, 48 h");
+    assert_day(orders_release_day(false, "express_24h", day_of("2026-07-13")), "2026-07-15",
+               "on demand, 24 h over 14 July");
+    assert_int_equal(orders_release_day(false, "tomorrow", day_of("2026-11-23")), -1);
+}
+
 /* Unix ms of a UTC time (test helper; the table is in UTC). */
 static int64_t utc_ms(const char *date, int h, int m, int s)
 {
@@ -321,6 +355,8 @@ int main(void)
         cmocka_unit_test(speeds_map_to_working_days),
         cmocka_unit_test(
             automatic_delivery_is_two_working_days_after_the_crossing_never_in_the_past),
+        cmocka_unit_test(only_a_first_delivery_waits_for_the_certificate),
+        cmocka_unit_test(a_held_order_is_scheduled_from_the_day_of_the_certificate),
         cmocka_unit_test(paris_dates_follow_the_eu_summer_time_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,10 @@ json_t *orders_order_json(const orders_order_t *o);
  * failed statement, logging it with the request id. */
 void orders_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err);
 
+/* Replies 409 problem "certificate-missing": the order waits for its site's
+ * certificate of conformity (no first delivery without it). */
+void orders_reply_certificate_missing(ct_http_req_t *req, const char *detail);
+
 /* Reads the query parameter name as an integer in [min, max] into *out (def
  * when absent). On a bad value replies 400 naming it and returns false. */
 bool orders_query_int(ct_http_req_t *req, const char *name, long def, long min, long max,

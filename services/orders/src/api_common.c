@@ -42,6 +42,12 @@ void orders_reply_db_error(ct_http_req_t *req, const ct_db_error_t *err)
     ct_http_reply_error(req, code, NULL);
 }
 
+void orders_reply_certificate_missing(ct_http_req_t *req, const char *detail)
+{
+    ct_http_reply_problem(req, 409, "certificate-missing",
+                          "The site's certificate of conformity has not been received", detail);
+}
+
 bool orders_query_int(ct_http_req_t *req, const char *name, long def, long min, long max, long *out)
 {
     const char *q = ct_http_query(req, name);

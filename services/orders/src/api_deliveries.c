@@ -98,6 +98,7 @@ typedef struct {
     orders_order_t order;
     orders_packed_t packed;
     bool packed_set;
+    bool certificate; /* refused: the order waits for the certificate */
     const char *detail;
 } deliver_ctx_t;
 
@@ -112,6 +113,10 @@ static void on_deliver_done(const ct_db_error_t *err, void *udata)
         ct_logc_info(ct_http_request_id(ctx->req), "order %s delivered: %d kg on %s",
                      ctx->order.order_id, ctx->order.delivered_kg, ctx->order.delivery_date);
         ct_http_reply_json(ctx->req, 200, orders_order_json(&ctx->order));
+        return;
+    }
+    if (err->status == CT_ECONFLICT && ctx->certificate) {
+        orders_reply_certificate_missing(ctx->req, ctx->detail);
         return;
     }
     if (err->status == CT_ENOTFOUND || err->status == CT_ECONFLICT) {
@@ -151,6 +156,13 @@ static void on_deliver_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     orders_store_order_from_row(res, 0, o);
+    if (strcmp(o->status, "awaiting_certificate") == 0) {
+        ctx->certificate = true;
+        ctx->detail = "no first delivery without a certificate of conformity: the order waits"
+                      " for the site's";
+        ct_db_tx_rollback(tx, CT_ECONFLICT, ctx->detail);
+        return;
+    }
     if (strcmp(o->status, "scheduled") != 0) {
         ctx->detail = strcmp(o->status, "delivered") == 0
                           ? "the order is already delivered"

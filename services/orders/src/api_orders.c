@@ -183,7 +183,9 @@ typedef struct {
     orders_order_t order;
     orders_packed_t packed;
     bool packed_set;
-    json_t *errors; /* field errors found in the transaction */
+    bool must_wait;   /* the site may not have its first delivery yet */
+    bool certificate; /* refused: the order already waits for the certificate */
+    json_t *errors;   /* field errors found in the transaction */
     const char *detail;
 } confirm_ctx_t;
 
@@ -195,9 +197,13 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
     if (!err) {
         ct_metric_inc(ct_metrics_counter("citerne_orders_confirmed_total",
                                          "Proposed orders confirmed by customers"));
+        if (ctx->must_wait)
+            orders_count_held();
         ct_logc_info(ct_http_request_id(ctx->req), "order %s confirmed by user %s: %d kg, %s, %s",
                      ctx->order.order_id, ctx->session.user_id, ctx->order.quantity_kg,
-                     ctx->order.speed, ctx->order.delivery_date);
+                     ctx->order.speed,
+                     ctx->must_wait ? "held until the site's certificate of conformity"
+                                    : ctx->order.delivery_date);
         ct_http_reply_json(ctx->req, 200, orders_order_json(&ctx->order));
         return;
     }
@@ -208,6 +214,10 @@ static void on_confirm_done(const ct_db_error_t *err, void *udata)
     }
     json_decref(ctx->errors);
     ctx->errors = NULL;
+    if (err->status == CT_ECONFLICT && ctx->certificate) {
+        orders_reply_certificate_missing(ctx->req, ctx->detail);
+        return;
+    }
     if (err->status == CT_ENOTFOUND || err->status == CT_EFORBIDDEN ||
         err->status == CT_ECONFLICT) {
         ct_http_reply_error(ctx->req, err->status, ctx->detail);
@@ -232,6 +242,11 @@ static void on_scheduled(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     orders_store_order_from_row(res, 0, &ctx->order);
+    if (ctx->must_wait) {
+        /* no DeliveryScheduled until the certificate comes (events.c) */
+        ct_db_tx_commit(tx);
+        return;
+    }
     ct_outbox_append(tx, ctx->app->svc->topic, ctx->order.site_id, ctx->packed.payload,
                      ctx->packed.len, ctx->packed.meta.event_id, step_commit);
 }
@@ -255,6 +270,13 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     if (role != CT_ROLE_ORDERER && role != CT_ROLE_ADMIN) {
         ctx->detail = "ordering needs the orderer or admin role";
         ct_db_tx_rollback(tx, CT_EFORBIDDEN, ctx->detail);
+        return;
+    }
+    if (strcmp(o->status, "awaiting_certificate") == 0) {
+        ctx->certificate = true;
+        ctx->detail = "the order is confirmed and will be scheduled when the site's certificate"
+                      " of conformity is received";
+        ct_db_tx_rollback(tx, CT_ECONFLICT, ctx->detail);
         return;
     }
     if (strcmp(o->status, "proposed") != 0) {
@@ -284,6 +306,14 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     o->quantity_kg = quantity;
     snprintf(o->speed, sizeof o->speed, "%s", ctx->speed);
+    if (ctx->must_wait) {
+        /* accepted as chosen, scheduled from the day the certificate comes */
+        snprintf(o->status, sizeof o->status, "awaiting_certificate");
+        o->delivery_date[0] = '\0';
+        orders_store_schedule(tx, o, "proposed", on_scheduled);
+        return;
+    }
+    snprintf(o->status, sizeof o->status, "scheduled");
     int32_t today = orders_paris_day(orders_now(ctx->app));
     orders_date_format(orders_delivery_day(today, ctx->speed), o->delivery_date,
                        sizeof o->delivery_date);
@@ -295,14 +325,28 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     ctx->packed_set = true;
     memcpy(o->last_event_id, ctx->packed.meta.event_id, sizeof o->last_event_id);
-    orders_store_schedule(tx, o, on_scheduled);
+    orders_store_schedule(tx, o, "proposed", on_scheduled);
+}
+
+static void on_site_of_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    confirm_ctx_t *ctx = udata;
+    if (PQntuples(res) != 1) {
+        ctx->detail = "no such order";
+        ct_db_tx_rollback(tx, CT_ENOTFOUND, ctx->detail);
+        return;
+    }
+    ctx->must_wait = orders_must_wait_certificate(orders_store_bool(res, 0, "certificate_received"),
+                                                  orders_store_bool(res, 0, "delivered_before"));
+    orders_store_lock_order(tx, ctx->order_id, on_order_locked);
 }
 
 static void on_confirm_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     confirm_ctx_t *ctx = udata;
-    orders_store_lock_order(tx, ctx->order_id, on_order_locked);
+    /* the site first, then the order: the order in which SiteUpdated locks */
+    orders_store_lock_site_of_order(tx, ctx->order_id, on_site_of_order_locked);
 }
 
 static void on_confirm_session(int status, const ct_session_t *s, void *udata)

@@ -33,3 +33,14 @@ int32_t orders_automatic_delivery_day(int32_t crossing_day, int32_t today)
         day = orders_add_working_days(today, ORDERS_AUTOMATIC_WORKING_DAYS);
     return day;
 }
+
+bool orders_must_wait_certificate(bool certificate_received, bool delivered_before)
+{
+    return !certificate_received && !delivered_before;
+}
+
+int32_t orders_release_day(bool automatic, const char *speed, int32_t today)
+{
+    return automatic ? orders_automatic_delivery_day(today, today)
+                     : orders_delivery_day(today, speed);
+}

@@ -96,13 +96,19 @@ void orders_order_cause(const orders_order_t *o, Citerne__V1__EventMeta *cause)
     cause->correlation_id = (char *)o->correlation_id;
 }
 
+void orders_count_held(void)
+{
+    ct_metric_inc(ct_metrics_counter("citerne_orders_held_total",
+                                     "Orders held until their site's certificate of conformity"));
+}
+
 /* ---- consumed events ---- */
 
 typedef enum {
     EV_IGNORED,  /* a kind orders does not use: acknowledged, no effect */
-    EV_CUSTOMER, /* CustomerCreated */
-    EV_CONTRACT, /* ContractCreated */
-    EV_SITE,     /* SiteCreated */
+    EV_CUSTOMER, /* CustomerCreated, CustomerUpdated */
+    EV_CONTRACT, /* ContractCreated, ContractUpdated */
+    EV_SITE,     /* SiteCreated, SiteUpdated */
     EV_CROSSING, /* TankThresholdCrossed */
 } ev_kind_t;
 
@@ -122,6 +128,9 @@ struct orders_event {
     const char *source;                   /* static string */
     int capacity_kg;
     bool certificate_received;
+    bool delivered_before; /* of the site, read under its lock */
+    int version;           /* of the read model's entity: 1 for a Created */
+    bool update;           /* a *Updated event */
     int level_pct;
     int threshold_pct;
     int64_t measured_ms;
@@ -130,6 +139,8 @@ struct orders_event {
     orders_packed_t packed[2];
     int npacked, nappended;
     const char *outcome; /* of a crossing, for the metrics once committed */
+    bool held;           /* an order was held for the certificate */
+    bool released;       /* a held order was scheduled */
 };
 
 static bool uuid_copy(char *dst, const char *src)
@@ -151,54 +162,110 @@ static const char *mode_of(const char *s)
     return NULL;
 }
 
+static const char *check_customer(orders_event_t *ev, const char *customer_id, const char *segment)
+{
+    ev->kind = EV_CUSTOMER;
+    if (!uuid_copy(ev->customer_id, customer_id))
+        return "customer_id is not a UUID";
+    if (segment && strcmp(segment, "household") == 0)
+        ev->segment = "household";
+    else if (segment && strcmp(segment, "business") == 0)
+        ev->segment = "business";
+    else
+        return "segment is neither household nor business";
+    return NULL;
+}
+
+static const char *check_contract(orders_event_t *ev, const char *contract_id,
+                                  const char *customer_id, const char *mode)
+{
+    ev->kind = EV_CONTRACT;
+    if (!uuid_copy(ev->contract_id, contract_id))
+        return "contract_id is not a UUID";
+    if (!uuid_copy(ev->customer_id, customer_id))
+        return "customer_id is not a UUID";
+    if (!(ev->delivery_mode = mode_of(mode)))
+        return "delivery_mode is neither automatic nor on_demand";
+    return NULL;
+}
+
+/* SiteCreated and SiteUpdated share their first fields. */
+static const char *check_site(orders_event_t *ev, const char *site_id, const char *customer_id,
+                              const char *contract_id, const char *mode, int capacity_kg,
+                              bool certificate_received)
+{
+    ev->kind = EV_SITE;
+    if (!uuid_copy(ev->site_id, site_id))
+        return "site_id is not a UUID";
+    if (!uuid_copy(ev->customer_id, customer_id))
+        return "customer_id is not a UUID";
+    if (contract_id && *contract_id && !uuid_copy(ev->contract_id, contract_id))
+        return "contract_id is not a UUID";
+    /* empty: take the contract's mode (sites only copy it) */
+    if (mode && *mode && !(ev->delivery_mode = mode_of(mode)))
+        return "delivery_mode is neither automatic nor on_demand";
+    if (capacity_kg < 1 || capacity_kg > 1000000)
+        return "capacity_kg out of 1..1000000";
+    ev->capacity_kg = capacity_kg;
+    ev->certificate_received = certificate_received;
+    return NULL;
+}
+
+/* An update's version: 2, 3, ... (its Created was 1). */
+static const char *check_version(orders_event_t *ev, int32_t version)
+{
+    ev->update = true;
+    ev->version = version;
+    return version < 2 ? "version of an update out of 2.." : NULL;
+}
+
 static const char *check_accounts(orders_event_t *ev)
 {
     const Citerne__V1__AccountsEvent *a = ev->accounts;
-    if (a->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED) {
+    const char *bad = NULL;
+    ev->version = 1;
+    switch (a->body_case) {
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED: {
         const Citerne__V1__CustomerCreated *c = a->customer_created;
-        ev->kind = EV_CUSTOMER;
-        if (!c || !uuid_copy(ev->customer_id, c->customer_id))
-            return "customer_id is not a UUID";
-        if (c->segment && strcmp(c->segment, "household") == 0)
-            ev->segment = "household";
-        else if (c->segment && strcmp(c->segment, "business") == 0)
-            ev->segment = "business";
-        else
-            return "segment is neither household nor business";
-        return NULL;
+        return c ? check_customer(ev, c->customer_id, c->segment) : "customer_id is not a UUID";
     }
-    if (a->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED) {
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED: {
+        const Citerne__V1__CustomerUpdated *c = a->customer_updated;
+        if (!c)
+            return "customer_id is not a UUID";
+        bad = check_customer(ev, c->customer_id, c->segment);
+        return bad ? bad : check_version(ev, c->version);
+    }
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED: {
         const Citerne__V1__ContractCreated *c = a->contract_created;
-        ev->kind = EV_CONTRACT;
-        if (!c || !uuid_copy(ev->contract_id, c->contract_id))
-            return "contract_id is not a UUID";
-        if (!uuid_copy(ev->customer_id, c->customer_id))
-            return "customer_id is not a UUID";
-        if (!(ev->delivery_mode = mode_of(c->delivery_mode)))
-            return "delivery_mode is neither automatic nor on_demand";
-        return NULL;
+        return c ? check_contract(ev, c->contract_id, c->customer_id, c->delivery_mode)
+                 : "contract_id is not a UUID";
     }
-    if (a->body_case == CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED) {
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_UPDATED: {
+        const Citerne__V1__ContractUpdated *c = a->contract_updated;
+        if (!c)
+            return "contract_id is not a UUID";
+        bad = check_contract(ev, c->contract_id, c->customer_id, c->delivery_mode);
+        return bad ? bad : check_version(ev, c->version);
+    }
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED: {
         const Citerne__V1__SiteCreated *s = a->site_created;
-        ev->kind = EV_SITE;
-        if (!s || !uuid_copy(ev->site_id, s->site_id))
+        return s ? check_site(ev, s->site_id, s->customer_id, s->contract_id, s->delivery_mode,
+                              s->capacity_kg, s->certificate_received)
+                 : "site_id is not a UUID";
+    }
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_UPDATED: {
+        const Citerne__V1__SiteUpdated *s = a->site_updated;
+        if (!s)
             return "site_id is not a UUID";
-        if (!uuid_copy(ev->customer_id, s->customer_id))
-            return "customer_id is not a UUID";
-        if (s->contract_id && *s->contract_id && !uuid_copy(ev->contract_id, s->contract_id))
-            return "contract_id is not a UUID";
-        /* empty: take the contract's mode (SiteCreated only copies it) */
-        if (s->delivery_mode && *s->delivery_mode &&
-            !(ev->delivery_mode = mode_of(s->delivery_mode)))
-            return "delivery_mode is neither automatic nor on_demand";
-        if (s->capacity_kg < 1 || s->capacity_kg > 1000000)
-            return "capacity_kg out of 1..1000000";
-        ev->capacity_kg = s->capacity_kg;
-        ev->certificate_received = s->certificate_received;
+        bad = check_site(ev, s->site_id, s->customer_id, s->contract_id, s->delivery_mode,
+                         s->capacity_kg, s->certificate_received);
+        return bad ? bad : check_version(ev, s->version);
+    }
+    default:
+        ev->kind = EV_IGNORED;
         return NULL;
     }
-    ev->kind = EV_IGNORED;
-    return NULL;
 }
 
 static const char *check_telemetry(orders_event_t *ev)
@@ -355,6 +422,8 @@ static void on_site_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     snprintf(ev->customer_id, sizeof ev->customer_id, "%s", ct_db_get(res, 0, "customer_id"));
     ev->delivery_mode = mode_of(ct_db_get(res, 0, "delivery_mode"));
     ev->capacity_kg = (int)ct_db_get_int(res, 0, "capacity_kg", 0);
+    ev->certificate_received = orders_store_bool(res, 0, "certificate_received");
+    ev->delivered_before = orders_store_bool(res, 0, "delivered_before");
     /* a statement of its own, after the lock: under READ COMMITTED it sees
      * an order committed by a crossing that held the lock before us */
     orders_store_open_order(tx, ev->site_id, on_open_order);
@@ -386,7 +455,17 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     o->quantity_kg = orders_quantity_proposed(ev->capacity_kg, ev->level_pct);
     snprintf(o->speed, sizeof o->speed, "standard");
     o->level_after_pct = -1;
-    if (automatic) {
+    /* an automatic order is scheduled at once, unless the site may not have
+     * its first delivery yet; an on-demand one is proposed either way (the
+     * rule applies when the customer confirms it) */
+    ev->held =
+        automatic && orders_must_wait_certificate(ev->certificate_received, ev->delivered_before);
+    if (ev->held) {
+        snprintf(o->status, sizeof o->status, "awaiting_certificate");
+        ct_logc_info(ev->meta->correlation_id,
+                     "order %s held: site %s has no certificate of conformity and no delivery yet",
+                     o->order_id, o->site_id);
+    } else if (automatic) {
         snprintf(o->status, sizeof o->status, "scheduled");
         int32_t day =
             orders_automatic_delivery_day(orders_paris_day(ev->measured_ms), orders_paris_day(now));
@@ -399,7 +478,7 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     ev->npacked = 1;
-    if (automatic) {
+    if (automatic && !ev->held) {
         /* the schedule is caused by the proposal, in the same chain */
         if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &ev->packed[0].meta.meta, &ev->packed[1]) != 0) {
             ct_db_tx_rollback(tx, CT_EUNAVAIL, "out of memory");
@@ -415,22 +494,117 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
     orders_store_insert_order(tx, o, on_order_inserted);
 }
 
+/* ---- read models: a site's certificate releases its held order ---- */
+
+static void on_released(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    orders_event_t *ev = udata;
+    if (PQntuples(res) != 1) {
+        /* cannot happen: the order is locked since on_held */
+        ct_db_tx_rollback(tx, CT_EUNAVAIL, "the held order changed under its lock");
+        return;
+    }
+    ev->released = true;
+    ct_logc_info(ev->meta->correlation_id,
+                 "order %s released by event %s: certificate of site %s received, delivery on %s",
+                 ev->order.order_id, ev->meta->event_id, ev->site_id, ev->order.delivery_date);
+    append_next(tx, res, ev);
+}
+
+static void on_held(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    orders_event_t *ev = udata;
+    if (PQntuples(res) == 0) {
+        ct_db_tx_commit(tx);
+        return;
+    }
+    orders_order_t *o = &ev->order;
+    orders_store_order_from_row(res, 0, o);
+    bool automatic = strcmp(o->delivery_mode, "automatic") == 0;
+    int32_t day = orders_release_day(automatic, o->speed, orders_paris_day(orders_now(ev->app)));
+    if (day < 0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "a held order with an unknown speed");
+        return;
+    }
+    snprintf(o->status, sizeof o->status, "scheduled");
+    orders_date_format(day, o->delivery_date, sizeof o->delivery_date);
+    /* the order's own chain goes on, as when a customer confirms */
+    Citerne__V1__EventMeta cause;
+    orders_order_cause(o, &cause);
+    if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &cause, &ev->packed[0]) != 0) {
+        ct_db_tx_rollback(tx, CT_EUNAVAIL, "out of memory");
+        return;
+    }
+    ev->npacked = 1;
+    memcpy(o->last_event_id, ev->packed[0].meta.event_id, sizeof o->last_event_id);
+    orders_store_schedule(tx, o, "awaiting_certificate", on_released);
+}
+
+static const char *const entity_names[] = {
+    [EV_CUSTOMER] = "customer",
+    [EV_CONTRACT] = "contract",
+    [EV_SITE] = "site",
+};
+
+static const char *entity_id(const orders_event_t *ev)
+{
+    if (ev->kind == EV_CUSTOMER)
+        return ev->customer_id;
+    return ev->kind == EV_CONTRACT ? ev->contract_id : ev->site_id;
+}
+
+static void on_put(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    orders_event_t *ev = udata;
+    const char *what = entity_names[ev->kind];
+    if (PQntuples(res) == 0) {
+        ct_logc_debug(ev->meta->correlation_id, "event %s: %s %s version %d is not newer: ignored",
+                      ev->meta->event_id, what, entity_id(ev), ev->version);
+        ct_db_tx_commit(tx);
+        return;
+    }
+    if (ev->update && !orders_store_bool(res, 0, "known")) {
+        /* its Created was skipped or is late: the update carries the whole
+         * state, so it is kept as such (the Created, version 1, will then
+         * be ignored); said, since it should not happen */
+        ct_logc_warn(ev->meta->correlation_id,
+                     "event %s: update of %s %s unknown to orders: version %d taken as its state",
+                     ev->meta->event_id, what, entity_id(ev), ev->version);
+    }
+    if (ev->kind == EV_SITE && ev->certificate_received) {
+        /* the site's row is locked by the put: a crossing or a
+         * confirmation that held an order has committed, and the next ones
+         * will read the certificate */
+        orders_store_lock_held_order(tx, ev->site_id, on_held);
+        return;
+    }
+    ct_db_tx_commit(tx);
+}
+
 void orders_event_apply(ct_db_tx_t *tx, void *udata)
 {
     orders_event_t *ev = udata;
     switch (ev->kind) {
     case EV_CUSTOMER:
-        orders_store_upsert_customer(tx, ev->customer_id, ev->segment, step_commit);
+        orders_store_put_customer(tx, ev->customer_id, ev->segment, ev->version, on_put);
         return;
     case EV_CONTRACT:
-        orders_store_upsert_contract(tx, ev->contract_id, ev->customer_id, ev->delivery_mode,
-                                     step_commit);
+        orders_store_put_contract(tx, ev->contract_id, ev->customer_id, ev->delivery_mode,
+                                  ev->version, on_put);
         return;
-    case EV_SITE:
-        orders_store_upsert_site(tx, ev->site_id, ev->customer_id,
-                                 ev->contract_id[0] ? ev->contract_id : NULL, ev->delivery_mode,
-                                 ev->capacity_kg, ev->certificate_received, step_commit);
+    case EV_SITE: {
+        orders_site_t site = {
+            .site_id = ev->site_id,
+            .customer_id = ev->customer_id,
+            .contract_id = ev->contract_id[0] ? ev->contract_id : NULL,
+            .delivery_mode = ev->delivery_mode,
+            .capacity_kg = ev->capacity_kg,
+            .certificate_received = ev->certificate_received,
+            .version = ev->version,
+        };
+        orders_store_put_site(tx, &site, on_put);
         return;
+    }
     case EV_CROSSING:
         orders_store_lock_site(tx, ev->site_id, on_site_locked);
         return;
@@ -453,6 +627,11 @@ static void on_inbox_done(int status, void *udata)
             ct_metric_inc(ct_metrics_counter(name, "Orders opened by a threshold crossing"));
         }
     }
+    if (status == 0 && ev->held)
+        orders_count_held();
+    if (status == 0 && ev->released)
+        ct_metric_inc(ct_metrics_counter("citerne_orders_released_total",
+                                         "Held orders scheduled when the certificate came"));
     if (status < 0 && status != CT_EUNAVAIL)
         ct_logc_warn(ev->meta->correlation_id, "event %s: %s", ev->meta->event_id,
                      ct_strerror(status));

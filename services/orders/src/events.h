@@ -1,8 +1,10 @@
 /* Events of orders: protobuf <-> domain, and the handlers of consumed events.
  *
- * Consumed: citerne.accounts.v1 (CustomerCreated, ContractCreated,
- * SiteCreated feed the read models; other kinds are acknowledged with no effect) and
- * citerne.telemetry.v1 (TankThresholdCrossed opens an order).
+ * Consumed: citerne.accounts.v1 (CustomerCreated/Updated, ContractCreated/
+ * Updated, SiteCreated/Updated feed the read models, an update only over an
+ * older version; a site's certificate releases its held order; other kinds
+ * are acknowledged with no effect) and citerne.telemetry.v1
+ * (TankThresholdCrossed opens an order).
  * Emitted on citerne.orders.v1, keyed by site id: OrderProposed,
  * DeliveryScheduled, DeliveryConfirmed. */
 #ifndef ORDERS_EVENTS_H
@@ -40,6 +42,10 @@ void orders_packed_dispose(orders_packed_t *p);
 /* A meta naming o's last event and chain, to cause the next event of o. Its
  * strings point into o. */
 void orders_order_cause(const orders_order_t *o, Citerne__V1__EventMeta *cause);
+
+/* Counts one order held for its site's certificate of conformity
+ * (citerne_orders_held_total), once its transaction committed. */
+void orders_count_held(void);
 
 /* ---- consumed events ---- */
 

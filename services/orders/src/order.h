@@ -10,7 +10,7 @@ typedef struct {
     char order_id[CT_UUID_STRLEN + 1];
     char site_id[CT_UUID_STRLEN + 1];
     char customer_id[CT_UUID_STRLEN + 1];
-    char status[16];        /* proposed | scheduled | delivered */
+    char status[24];        /* proposed | awaiting_certificate | scheduled | delivered */
     char delivery_mode[16]; /* automatic | on_demand */
     char speed[16];         /* standard | express_8d | express_48h | express_24h */
     int quantity_kg;        /* proposed, then ordered */

@@ -11,9 +11,21 @@
     " to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"               \
     " AS created_at "
 
+/* Whether the site (alias s) ever had a delivered order: column
+ * delivered_before. */
+#define DELIVERED_BEFORE                                                                           \
+    " EXISTS (SELECT 1 FROM orders d WHERE d.site_id = s.site_id"                                  \
+    " AND d.status = 'delivered') AS delivered_before "
+
 static void copy(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
+}
+
+bool orders_store_bool(const PGresult *res, int row, const char *column)
+{
+    const char *v = ct_db_get(res, row, column);
+    return v && strcmp(v, "t") == 0;
 }
 
 void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o)
@@ -34,59 +46,76 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
     copy(o->created_at, sizeof o->created_at, ct_db_get(res, row, "created_at"));
 }
 
-void orders_store_upsert_customer(ct_db_tx_t *tx, const char *customer_id, const char *segment,
-                                  ct_db_tx_cb next)
+/* An accounts snapshot replaces the row only when it is newer; a Created
+ * (version 1) sent again still replaces a version-1 row, as before versions.
+ * `known` says whether the row was there before (read at the statement's
+ * start: a concurrent first insert counts as unknown, which only the log
+ * sees). */
+#define NEWER_THAN(table)                                                                          \
+    " WHERE " table ".version < EXCLUDED.version"                                                  \
+    " OR (" table ".version = 1 AND EXCLUDED.version = 1)"                                         \
+    " RETURNING EXISTS (SELECT 1 FROM prior) AS known"
+
+void orders_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *segment,
+                               int version, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, customer_id);
     ct_db_params_add(&p, segment);
+    ct_db_params_add_int(&p, version);
     ct_db_tx_query(tx,
-                   "INSERT INTO customers (customer_id, segment) VALUES ($1, $2)"
-                   " ON CONFLICT (customer_id) DO UPDATE SET segment = EXCLUDED.segment",
+                   "WITH prior AS (SELECT 1 FROM customers WHERE customer_id = $1)"
+                   " INSERT INTO customers (customer_id, segment, version) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (customer_id) DO UPDATE SET segment = EXCLUDED.segment,"
+                   " version = EXCLUDED.version" NEWER_THAN("customers"),
                    &p, next);
     ct_db_params_dispose(&p);
 }
 
-void orders_store_upsert_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
-                                  const char *delivery_mode, ct_db_tx_cb next)
+void orders_store_put_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
+                               const char *delivery_mode, int version, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, contract_id);
     ct_db_params_add(&p, customer_id);
     ct_db_params_add(&p, delivery_mode);
+    ct_db_params_add_int(&p, version);
     ct_db_tx_query(tx,
-                   "INSERT INTO contracts (contract_id, customer_id, delivery_mode)"
-                   " VALUES ($1, $2, $3) ON CONFLICT (contract_id) DO UPDATE"
+                   "WITH prior AS (SELECT 1 FROM contracts WHERE contract_id = $1)"
+                   " INSERT INTO contracts (contract_id, customer_id, delivery_mode, version)"
+                   " VALUES ($1, $2, $3, $4) ON CONFLICT (contract_id) DO UPDATE"
                    " SET customer_id = EXCLUDED.customer_id,"
-                   " delivery_mode = EXCLUDED.delivery_mode",
+                   " delivery_mode = EXCLUDED.delivery_mode,"
+                   " version = EXCLUDED.version" NEWER_THAN("contracts"),
                    &p, next);
     ct_db_params_dispose(&p);
 }
 
-void orders_store_upsert_site(ct_db_tx_t *tx, const char *site_id, const char *customer_id,
-                              const char *contract_id, const char *delivery_mode, int capacity_kg,
-                              bool certificate_received, ct_db_tx_cb next)
+void orders_store_put_site(ct_db_tx_t *tx, const orders_site_t *s, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
-    ct_db_params_add(&p, site_id);
-    ct_db_params_add(&p, customer_id);
-    ct_db_params_add(&p, contract_id);
-    ct_db_params_add(&p, delivery_mode);
-    ct_db_params_add_int(&p, capacity_kg);
-    ct_db_params_add(&p, certificate_received ? "t" : "f");
+    ct_db_params_add(&p, s->site_id);
+    ct_db_params_add(&p, s->customer_id);
+    ct_db_params_add(&p, s->contract_id);
+    ct_db_params_add(&p, s->delivery_mode);
+    ct_db_params_add_int(&p, s->capacity_kg);
+    ct_db_params_add(&p, s->certificate_received ? "t" : "f");
+    ct_db_params_add_int(&p, s->version);
     ct_db_tx_query(
         tx,
-        "INSERT INTO sites (site_id, customer_id, contract_id, delivery_mode, capacity_kg,"
-        " certificate_received)"
+        "WITH prior AS (SELECT 1 FROM sites WHERE site_id = $1)"
+        " INSERT INTO sites (site_id, customer_id, contract_id, delivery_mode, capacity_kg,"
+        " certificate_received, version)"
         " VALUES ($1, $2, $3::uuid, COALESCE($4::text, (SELECT delivery_mode FROM contracts"
-        " WHERE contract_id = $3::uuid), 'automatic'), $5, $6)"
+        " WHERE contract_id = $3::uuid), 'automatic'), $5, $6, $7)"
         " ON CONFLICT (site_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,"
         " contract_id = EXCLUDED.contract_id, delivery_mode = EXCLUDED.delivery_mode,"
         " capacity_kg = EXCLUDED.capacity_kg,"
-        " certificate_received = EXCLUDED.certificate_received",
+        " certificate_received = EXCLUDED.certificate_received,"
+        " version = EXCLUDED.version" NEWER_THAN("sites"),
         &p, next);
     ct_db_params_dispose(&p);
 }
@@ -97,8 +126,9 @@ void orders_store_lock_site(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb nex
     ct_db_params_init(&p);
     ct_db_params_add(&p, site_id);
     ct_db_tx_query(tx,
-                   "SELECT site_id, customer_id, delivery_mode, capacity_kg"
-                   " FROM sites WHERE site_id = $1 FOR UPDATE",
+                   "SELECT site_id, customer_id, delivery_mode, capacity_kg,"
+                   " certificate_received," DELIVERED_BEFORE
+                   " FROM sites s WHERE site_id = $1 FOR UPDATE",
                    &p, next);
     ct_db_params_dispose(&p);
 }
@@ -110,7 +140,7 @@ void orders_store_open_order(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb ne
     ct_db_params_add(&p, site_id);
     ct_db_tx_query(tx,
                    "SELECT order_id FROM orders WHERE site_id = $1"
-                   " AND status IN ('proposed', 'scheduled') LIMIT 1",
+                   " AND status IN ('proposed', 'awaiting_certificate', 'scheduled') LIMIT 1",
                    &p, next);
     ct_db_params_dispose(&p);
 }
@@ -190,19 +220,48 @@ void orders_store_lock_order(ct_db_tx_t *tx, const char *order_id, ct_db_tx_cb n
     ct_db_params_dispose(&p);
 }
 
-void orders_store_schedule(ct_db_tx_t *tx, const orders_order_t *o, ct_db_tx_cb next)
+void orders_store_lock_site_of_order(ct_db_tx_t *tx, const char *order_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, order_id);
+    ct_db_tx_query(tx,
+                   "SELECT s.site_id, s.certificate_received," DELIVERED_BEFORE " FROM sites s"
+                   " WHERE s.site_id = (SELECT site_id FROM orders WHERE order_id = $1)"
+                   " FOR SHARE OF s",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void orders_store_lock_held_order(ct_db_tx_t *tx, const char *site_id, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    ct_db_tx_query(tx,
+                   "SELECT" ORDER_COLUMNS " FROM orders o"
+                   " WHERE o.site_id = $1 AND o.status = 'awaiting_certificate'"
+                   " FOR UPDATE OF o",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
+void orders_store_schedule(ct_db_tx_t *tx, const orders_order_t *o, const char *from_status,
+                           ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, o->order_id);
+    ct_db_params_add(&p, o->status);
     ct_db_params_add_int(&p, o->quantity_kg);
     ct_db_params_add(&p, o->speed);
-    ct_db_params_add(&p, o->delivery_date);
+    ct_db_params_add(&p, o->delivery_date[0] ? o->delivery_date : NULL);
     ct_db_params_add(&p, o->last_event_id);
+    ct_db_params_add(&p, from_status);
     ct_db_tx_query(tx,
-                   "UPDATE orders o SET status = 'scheduled', quantity_kg = $2, speed = $3,"
-                   " delivery_date = $4::date, last_event_id = $5, updated_at = now()"
-                   " WHERE o.order_id = $1 AND o.status = 'proposed'"
+                   "UPDATE orders o SET status = $2, quantity_kg = $3, speed = $4,"
+                   " delivery_date = $5::date, last_event_id = $6, updated_at = now()"
+                   " WHERE o.order_id = $1 AND o.status = $7"
                    " RETURNING" ORDER_COLUMNS,
                    &p, next);
     ct_db_params_dispose(&p);
