@@ -105,6 +105,64 @@ void fx_user(fx_record_t *r, const char *user_id, const char *customer_id)
     pack_accounts(r, &ev);
 }
 
+void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
+                         const char *segment, int vat_rate_bp, const char *name, int version)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__CustomerUpdated b = CITERNE__V1__CUSTOMER_UPDATED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.customer_number = (char *)number;
+    b.segment = (char *)segment;
+    b.vat_rate_bp = vat_rate_bp;
+    b.name = (char *)name;
+    b.version = version;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED;
+    ev.customer_updated = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_contract_updated(fx_record_t *r, const char *contract_id, const char *customer_id,
+                         const char *mode, int64_t price_per_tonne_cents, const char *plan,
+                         int version)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__ContractUpdated b = CITERNE__V1__CONTRACT_UPDATED__INIT;
+    b.contract_id = (char *)contract_id;
+    b.customer_id = (char *)customer_id;
+    b.delivery_mode = (char *)mode;
+    b.price_per_tonne_cents = price_per_tonne_cents;
+    b.maintenance_plan = (char *)plan;
+    b.version = version;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_UPDATED;
+    ev.contract_updated = &b;
+    pack_accounts(r, &ev);
+}
+
+void fx_site_updated(fx_record_t *r, const char *site_id, const char *contract_id,
+                     const char *customer_id, int version)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__SiteUpdated b = CITERNE__V1__SITE_UPDATED__INIT;
+    b.site_id = (char *)site_id;
+    b.contract_id = (char *)contract_id;
+    b.customer_id = (char *)customer_id;
+    b.capacity_kg = 1000;
+    b.threshold_pct = 40;
+    b.address = "2 rue de la Paix, 75002 Paris";
+    b.delivery_mode = "on_demand";
+    b.certificate_received = 1;
+    b.version = version;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_UPDATED;
+    ev.site_updated = &b;
+    pack_accounts(r, &ev);
+}
+
 void fx_delivery(fx_record_t *r, const fx_delivery_t *d)
 {
     Citerne__V1__EventMeta meta = meta_for(r, d->occurred_at);

@@ -21,6 +21,14 @@ void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_i
                  int64_t price_per_tonne_cents, const char *plan);
 void fx_site(fx_record_t *r, const char *site_id, const char *contract_id, const char *customer_id);
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id);
+/* The *Updated events of the back office: the whole state at version. */
+void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
+                         const char *segment, int vat_rate_bp, const char *name, int version);
+void fx_contract_updated(fx_record_t *r, const char *contract_id, const char *customer_id,
+                         const char *mode, int64_t price_per_tonne_cents, const char *plan,
+                         int version);
+void fx_site_updated(fx_record_t *r, const char *site_id, const char *contract_id,
+                     const char *customer_id, int version);
 
 typedef struct {
     const char *order_id, *site_id, *customer_id, *delivery_date, *speed, *mode;

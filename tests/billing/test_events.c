@@ -134,6 +134,60 @@ static void accounts_events_are_validated(void **state)
     assert_string_equal(why, "contract_id");
 }
 
+static void updates_decode_as_their_kind_with_a_version_of_2_or_more(void **state)
+{
+    (void)state;
+    billing_event_t ev;
+    const char *why;
+    fx_record_t r;
+    fx_customer(&r, CUST, "C-0001", "household", 0);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.version, 1);
+    fx_customer_updated(&r, CUST, "C-0001", "business", 2000, "SARL Martin", 2);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, BILLING_EV_CUSTOMER);
+    assert_int_equal(ev.version, 2);
+    assert_string_equal(ev.u.customer.segment, "business");
+    assert_string_equal(ev.u.customer.name, "SARL Martin");
+    fx_contract_updated(&r, CONTRACT, CUST, "automatic", 135000, "privilege", 7);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, BILLING_EV_CONTRACT);
+    assert_int_equal(ev.version, 7);
+    assert_int_equal(ev.u.contract.price_per_tonne_cents, 135000);
+    assert_string_equal(ev.u.contract.plan, "privilege");
+    fx_site_updated(&r, SITE, CONTRACT, CUST, 3);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, BILLING_EV_SITE);
+    assert_int_equal(ev.version, 3);
+    assert_string_equal(ev.u.site.contract_id, CONTRACT);
+
+    /* a version under 2, and the fields of the *Created, are refused */
+    static const int bad_versions[] = {1, 0, -1};
+    for (size_t i = 0; i < sizeof bad_versions / sizeof bad_versions[0]; i++) {
+        fx_customer_updated(&r, CUST, "C-0001", "business", 2000, "", bad_versions[i]);
+        assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+        assert_string_equal(why, "version");
+        fx_contract_updated(&r, CONTRACT, CUST, "automatic", 1, "none", bad_versions[i]);
+        assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+        assert_string_equal(why, "version");
+        fx_site_updated(&r, SITE, CONTRACT, CUST, bad_versions[i]);
+        assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+        assert_string_equal(why, "version");
+    }
+    fx_customer_updated(&r, CUST, "C-0001", "business", 10001, "", 2);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "vat_rate_bp");
+    fx_customer_updated(&r, CUST, "C-0001", "business", 2000, "Martin\n", 2);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "name");
+    fx_contract_updated(&r, CONTRACT, CUST, "automatic", 10000001, "none", 2);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "price_per_tonne_cents");
+    fx_site_updated(&r, SITE, CONTRACT, "nope", 2);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "customer_id");
+}
+
 static void kinds_billing_does_not_use_are_ignored(void **state)
 {
     (void)state;
@@ -174,6 +228,7 @@ int main(void)
         cmocka_unit_test(delivery_confirmed_decodes_into_domain_values),
         cmocka_unit_test(every_bad_delivery_field_is_refused_by_name),
         cmocka_unit_test(accounts_events_are_validated),
+        cmocka_unit_test(updates_decode_as_their_kind_with_a_version_of_2_or_more),
         cmocka_unit_test(kinds_billing_does_not_use_are_ignored),
         cmocka_unit_test(records_that_do_not_decode_are_refused),
     };

@@ -120,6 +120,48 @@ static int decode_site(billing_event_t *ev, const Citerne__V1__SiteCreated *m, c
     return 0;
 }
 
+/* An update carries the whole state of its *Created plus a version: it is
+ * checked by the same decoder. */
+static int decode_customer_updated(billing_event_t *ev, const Citerne__V1__CustomerUpdated *m,
+                                   const char **why)
+{
+    Citerne__V1__CustomerCreated c = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    c.customer_id = m->customer_id;
+    c.customer_number = m->customer_number;
+    c.segment = m->segment;
+    c.vat_rate_bp = m->vat_rate_bp;
+    c.name = m->name;
+    ev->version = m->version;
+    REQUIRE(m->version >= 2, "version");
+    return decode_customer(ev, &c, why);
+}
+
+static int decode_contract_updated(billing_event_t *ev, const Citerne__V1__ContractUpdated *m,
+                                   const char **why)
+{
+    Citerne__V1__ContractCreated c = CITERNE__V1__CONTRACT_CREATED__INIT;
+    c.contract_id = m->contract_id;
+    c.customer_id = m->customer_id;
+    c.delivery_mode = m->delivery_mode;
+    c.price_per_tonne_cents = m->price_per_tonne_cents;
+    c.maintenance_plan = m->maintenance_plan;
+    ev->version = m->version;
+    REQUIRE(m->version >= 2, "version");
+    return decode_contract(ev, &c, why);
+}
+
+static int decode_site_updated(billing_event_t *ev, const Citerne__V1__SiteUpdated *m,
+                               const char **why)
+{
+    Citerne__V1__SiteCreated c = CITERNE__V1__SITE_CREATED__INIT;
+    c.site_id = m->site_id;
+    c.contract_id = m->contract_id;
+    c.customer_id = m->customer_id;
+    ev->version = m->version;
+    REQUIRE(m->version >= 2, "version");
+    return decode_site(ev, &c, why);
+}
+
 static int decode_delivery(billing_event_t *ev, const Citerne__V1__DeliveryConfirmed *m,
                            const char **why)
 {
@@ -166,6 +208,7 @@ int billing_event_decode(billing_event_t *ev, const char *topic, const void *dat
             return CT_EDECODE;
         rc = decode_meta(ev, m->meta);
         if (rc == 0) {
+            ev->version = 1;
             switch (m->body_case) {
             case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED:
                 rc = decode_customer(ev, m->customer_created, why);
@@ -175,6 +218,15 @@ int billing_event_decode(billing_event_t *ev, const char *topic, const void *dat
                 break;
             case CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED:
                 rc = decode_site(ev, m->site_created, why);
+                break;
+            case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED:
+                rc = decode_customer_updated(ev, m->customer_updated, why);
+                break;
+            case CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_UPDATED:
+                rc = decode_contract_updated(ev, m->contract_updated, why);
+                break;
+            case CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_UPDATED:
+                rc = decode_site_updated(ev, m->site_updated, why);
                 break;
             default:
                 ev->kind = BILLING_EV_IGNORED;
@@ -200,11 +252,45 @@ int billing_event_decode(billing_event_t *ev, const char *topic, const void *dat
 
 /* ---- apply ---- */
 
+/* What a read-model event is about, for the logs. */
+static const char *row_name(const billing_event_t *ev, const char **id)
+{
+    switch (ev->kind) {
+    case BILLING_EV_CUSTOMER:
+        *id = ev->u.customer.customer_id;
+        return "customer";
+    case BILLING_EV_CONTRACT:
+        *id = ev->u.contract.contract_id;
+        return "contract";
+    default:
+        *id = ev->u.site.site_id;
+        return "site";
+    }
+}
+
 static void on_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
-    (void)res;
     billing_event_t *ev = udata;
-    ev->outcome = BILLING_OUT_STORED;
+    const char *id = NULL, *what = row_name(ev, &id);
+    const char *old = ct_db_get(res, 0, "old_version");
+    if (ct_db_get_int(res, 0, "written", 0) == 0) {
+        /* a *Created again, or an update that a newer one overtook */
+        ev->outcome = BILLING_OUT_STALE;
+        if (ev->version > 1)
+            ct_logc_info(ev->correlation_id,
+                         "event %s: %s %s at version %s already, version %d"
+                         " ignored",
+                         ev->event_id, what, id, old ? old : "?", ev->version);
+    } else {
+        ev->outcome = BILLING_OUT_STORED;
+        /* its *Created was skipped as invalid, or never consumed: the
+         * update holds the whole state, so it makes the row */
+        if (!old && ev->version > 1)
+            ct_logc_warn(ev->correlation_id,
+                         "event %s: update of unknown %s %s: added at"
+                         " version %d",
+                         ev->event_id, what, id, ev->version);
+    }
     ct_db_tx_commit(tx);
 }
 
@@ -388,19 +474,19 @@ void billing_event_apply(ct_db_tx_t *tx, void *udata)
     billing_event_t *ev = udata;
     switch (ev->kind) {
     case BILLING_EV_CUSTOMER:
-        billing_store_add_customer(tx, ev->u.customer.customer_id, ev->u.customer.number,
+        billing_store_put_customer(tx, ev->u.customer.customer_id, ev->u.customer.number,
                                    ev->u.customer.segment, ev->u.customer.vat_rate_bp,
-                                   ev->u.customer.name, on_stored);
+                                   ev->u.customer.name, ev->version, on_stored);
         break;
     case BILLING_EV_CONTRACT:
-        billing_store_add_contract(tx, ev->u.contract.contract_id, ev->u.contract.customer_id,
+        billing_store_put_contract(tx, ev->u.contract.contract_id, ev->u.contract.customer_id,
                                    ev->u.contract.delivery_mode,
                                    ev->u.contract.price_per_tonne_cents, ev->u.contract.plan,
-                                   on_stored);
+                                   ev->version, on_stored);
         break;
     case BILLING_EV_SITE:
-        billing_store_add_site(tx, ev->u.site.site_id, ev->u.site.contract_id,
-                               ev->u.site.customer_id, on_stored);
+        billing_store_put_site(tx, ev->u.site.site_id, ev->u.site.contract_id,
+                               ev->u.site.customer_id, ev->version, on_stored);
         break;
     case BILLING_EV_DELIVERY:
         billing_store_delivery_context(tx, ev->u.delivery.order_id, ev->u.delivery.site_id,

@@ -25,7 +25,8 @@ typedef enum {
 
 typedef enum {
     BILLING_OUT_NONE = 0,
-    BILLING_OUT_STORED,           /* read model row written (or already there) */
+    BILLING_OUT_STORED,           /* read model row written (added, or over an older version) */
+    BILLING_OUT_STALE,            /* the row holds that version or a newer one: no effect */
     BILLING_OUT_INVOICED,         /* invoice issued and InvoiceIssued appended */
     BILLING_OUT_ALREADY_INVOICED, /* the order has its invoice: no effect */
     BILLING_OUT_ORPHAN_RETRY,     /* read model incomplete: rolled back, CT_EUNAVAIL */
@@ -44,6 +45,7 @@ typedef struct {
     char event_id[UUID_BUF];
     char correlation_id[UUID_BUF];
     int64_t occurred_at;
+    int version; /* accounts' version of the customer, contract or site: 1 for a *Created */
     union {
         struct {
             char customer_id[UUID_BUF];
@@ -90,16 +92,20 @@ typedef struct {
 
 /* Decodes a record of topic (citerne.accounts.v1 or citerne.orders.v1) into
  * ev (zeroed first; topic and out_topic must be set by the caller after, or
- * before: they are kept). Returns 0 (ev->kind says what; BILLING_EV_IGNORED
- * for a kind billing does not use), CT_EDECODE when the record does not
- * decode or its meta is invalid, CT_EINPUT when a field is out of range
- * (*why names it, a static string). */
+ * before: they are kept). CustomerUpdated, ContractUpdated and SiteUpdated
+ * decode as their *Created kind with their version (ev->version, 2 or more;
+ * 1 for a *Created). Returns 0 (ev->kind says what; BILLING_EV_IGNORED for a
+ * kind billing does not use), CT_EDECODE when the record does not decode or
+ * its meta is invalid, CT_EINPUT when a field is out of range (*why names
+ * it, a static string). */
 int billing_event_decode(billing_event_t *ev, const char *topic, const void *data, size_t len,
                          const char **why);
 
 /* The inbox apply step (ct_inbox_apply_cb): udata is the billing_event_t.
  * Ends the transaction: commit, or rollback with CT_EUNAVAIL for an orphan
- * still within its retry window. Sets ev->outcome. */
+ * still within its retry window. Sets ev->outcome. A read-model event writes
+ * its row only when the row is absent or holds an older version (an update
+ * of an unknown row adds it, logged at warn). */
 void billing_event_apply(ct_db_tx_t *tx, void *udata);
 
 /* Frees what handling allocated in ev (not ev itself). */

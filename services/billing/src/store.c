@@ -4,8 +4,17 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-void billing_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
-                                const char *segment, int vat_rate_bp, const char *name,
+/* The versioned write of one read-model table: the row as it was (old),
+ * the insert or the write over an older version (put), and what happened. */
+#define PUT_SQL(table, key, cols, vals, sets)                                                      \
+    "WITH old AS (SELECT version FROM " table " WHERE " key " = $1),"                              \
+    " put AS (INSERT INTO " table " (" key ", " cols ", version) VALUES ($1, " vals ")"            \
+    " ON CONFLICT (" key ") DO UPDATE SET " sets ", version = EXCLUDED.version"                    \
+    " WHERE " table ".version < EXCLUDED.version RETURNING 1)"                                     \
+    " SELECT (SELECT version FROM old) AS old_version, (SELECT count(*) FROM put) AS written"
+
+void billing_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
+                                const char *segment, int vat_rate_bp, const char *name, int version,
                                 ct_db_tx_cb next)
 {
     ct_db_params_t p;
@@ -15,17 +24,20 @@ void billing_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const c
     ct_db_params_add(&p, segment);
     ct_db_params_add_int(&p, vat_rate_bp);
     ct_db_params_add(&p, name);
-    ct_db_tx_query(
-        tx,
-        "INSERT INTO customers (customer_id, customer_number, segment, vat_rate_bp, name)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING",
-        &p, next);
+    ct_db_params_add_int(&p, version);
+    ct_db_tx_query(tx,
+                   PUT_SQL("customers", "customer_id",
+                           "customer_number, segment, vat_rate_bp, name", "$2, $3, $4, $5, $6",
+                           "customer_number = EXCLUDED.customer_number,"
+                           " segment = EXCLUDED.segment, vat_rate_bp = EXCLUDED.vat_rate_bp,"
+                           " name = EXCLUDED.name"),
+                   &p, next);
     ct_db_params_dispose(&p);
 }
 
-void billing_store_add_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
+void billing_store_put_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
                                 const char *delivery_mode, int64_t price_per_tonne_cents,
-                                const char *maintenance_plan, ct_db_tx_cb next)
+                                const char *maintenance_plan, int version, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
@@ -34,26 +46,33 @@ void billing_store_add_contract(ct_db_tx_t *tx, const char *contract_id, const c
     ct_db_params_add(&p, delivery_mode);
     ct_db_params_add_int(&p, price_per_tonne_cents);
     ct_db_params_add(&p, maintenance_plan);
+    ct_db_params_add_int(&p, version);
     ct_db_tx_query(tx,
-                   "INSERT INTO contracts (contract_id, customer_id, delivery_mode,"
-                   " price_per_tonne_cents, maintenance_plan) VALUES ($1, $2, $3, $4, $5)"
-                   " ON CONFLICT (contract_id) DO NOTHING",
+                   PUT_SQL("contracts", "contract_id",
+                           "customer_id, delivery_mode, price_per_tonne_cents, maintenance_plan",
+                           "$2, $3, $4, $5, $6",
+                           "customer_id = EXCLUDED.customer_id,"
+                           " delivery_mode = EXCLUDED.delivery_mode,"
+                           " price_per_tonne_cents = EXCLUDED.price_per_tonne_cents,"
+                           " maintenance_plan = EXCLUDED.maintenance_plan"),
                    &p, next);
     ct_db_params_dispose(&p);
 }
 
-void billing_store_add_site(ct_db_tx_t *tx, const char *site_id, const char *contract_id,
-                            const char *customer_id, ct_db_tx_cb next)
+void billing_store_put_site(ct_db_tx_t *tx, const char *site_id, const char *contract_id,
+                            const char *customer_id, int version, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, site_id);
     ct_db_params_add(&p, contract_id);
     ct_db_params_add(&p, customer_id);
-    ct_db_tx_query(tx,
-                   "INSERT INTO sites (site_id, contract_id, customer_id) VALUES ($1, $2, $3)"
-                   " ON CONFLICT (site_id) DO NOTHING",
-                   &p, next);
+    ct_db_params_add_int(&p, version);
+    ct_db_tx_query(
+        tx,
+        PUT_SQL("sites", "site_id", "contract_id, customer_id", "$2, $3, $4",
+                "contract_id = EXCLUDED.contract_id, customer_id = EXCLUDED.customer_id"),
+        &p, next);
     ct_db_params_dispose(&p);
 }
 

@@ -8,15 +8,19 @@
 #include "citerne/db.h"
 #include "invoice.h"
 
-/* Read-model upserts; creation events are facts, the first one wins. */
-void billing_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
-                                const char *segment, int vat_rate_bp, const char *name,
+/* Read-model writes of accounts' state at version (1 for a *Created): the
+ * row is inserted, or written over an older version only, so a *Created
+ * over a known row and an update not newer than the row change nothing.
+ * One row: old_version (the row's version before, NULL when it was not
+ * there) and written (1 or 0). */
+void billing_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
+                                const char *segment, int vat_rate_bp, const char *name, int version,
                                 ct_db_tx_cb next);
-void billing_store_add_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
+void billing_store_put_contract(ct_db_tx_t *tx, const char *contract_id, const char *customer_id,
                                 const char *delivery_mode, int64_t price_per_tonne_cents,
-                                const char *maintenance_plan, ct_db_tx_cb next);
-void billing_store_add_site(ct_db_tx_t *tx, const char *site_id, const char *contract_id,
-                            const char *customer_id, ct_db_tx_cb next);
+                                const char *maintenance_plan, int version, ct_db_tx_cb next);
+void billing_store_put_site(ct_db_tx_t *tx, const char *site_id, const char *contract_id,
+                            const char *customer_id, int version, ct_db_tx_cb next);
 
 /* One row: existing_invoice (the invoice already issued for the order, or
  * NULL), has_site, has_contract, has_customer ("t"/"f"), site_customer_id,
