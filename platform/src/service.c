@@ -2,6 +2,7 @@
 #include "citerne/service.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,31 @@ static bool check_migrated(void *ud)
     return svc->stage >= STAGE_RUNNING;
 }
 
+/* Past the process's open-file limit libuv drops new connections without a
+ * word, below the HTTP connection limit that would have answered 503. Raise
+ * the soft limit as far as the hard one allows (what nginx's
+ * worker_rlimit_nofile does) and say so when the connection limit still does
+ * not fit beside the database pool, Redis, Kafka and the loop's own fds. */
+static void fd_headroom(unsigned max_connections, unsigned pg_pool)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)max_connections + pg_pool + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        struct rlimit nl = {.rlim_cur = raised, .rlim_max = rl.rlim_max};
+        if (raised > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &nl) == 0)
+            rl.rlim_cur = raised;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        ct_log_warn("open-file limit %llu is below CITERNE_HTTP_MAX_CONNECTIONS=%u plus about %u "
+                    "other descriptors: connections past it are dropped without a 503; raise "
+                    "the hard limit (ulimit -Hn) or lower the setting",
+                    (unsigned long long)rl.rlim_cur, max_connections, pg_pool + 64);
+}
+
+
 /* ---- settings ---- */
 
 int ct_service_init(ct_service_t *svc, const ct_service_desc_t *desc)
@@ -73,6 +99,10 @@ int ct_service_init(ct_service_t *svc, const ct_service_desc_t *desc)
         ct_config_int(&svc->cfg, "CITERNE_SHUTDOWN_TIMEOUT_MS", 10000, 100, 600000);
     svc->pg_pool = ct_config_int(&svc->cfg, "CITERNE_PG_POOL", 4, 1, 64);
 
+    unsigned max_conn =
+        (unsigned)ct_config_int(&svc->cfg, "CITERNE_HTTP_MAX_CONNECTIONS", 1024, 1, 1000000);
+    fd_headroom(max_conn, (unsigned)svc->pg_pool);
+
     int rc = uv_loop_init(&svc->loop);
     if (rc != 0) {
         ct_log_error("uv_loop_init: %s", uv_strerror(rc));
@@ -80,8 +110,7 @@ int ct_service_init(ct_service_t *svc, const ct_service_desc_t *desc)
     }
     ct_http_opts_t opts = {
         .max_body = (size_t)ct_config_int(&svc->cfg, "CITERNE_MAX_BODY", 1 << 20, 1024, 64 << 20),
-        .max_connections = (unsigned)ct_config_int(&svc->cfg, "CITERNE_HTTP_MAX_CONNECTIONS", 1024,
-                                                   1, 1000000),
+        .max_connections = max_conn,
         .handler_timeout_ms = (unsigned)ct_config_int(&svc->cfg, "CITERNE_HTTP_HANDLER_TIMEOUT_MS",
                                                       30000, 100, 600000),
         .service = desc->name,

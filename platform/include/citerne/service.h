@@ -20,7 +20,8 @@
  * CITERNE_SHUTDOWN_TIMEOUT_MS, CITERNE_MAX_BODY (bytes, default 1 MiB),
  * CITERNE_HTTP_MAX_CONNECTIONS (connections served at once, default 1024,
  * 1 .. 1000000; one more is answered 503 "/problems/overloaded" and closed;
- * keep it under the process's open-file limit) and
+ * at start the open-file soft limit is raised toward the hard one to fit it,
+ * with a warning when it cannot) and
  * CITERNE_HTTP_HANDLER_TIMEOUT_MS (time a handler has to reply, default
  * 30000, 100 .. 600000; past it the client gets 503
  * "/problems/handler-timeout"). See citerne/http.h. */
