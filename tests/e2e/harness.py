@@ -459,3 +459,114 @@ def run_main(test_fn, name, **kw):
             if ok:
                 raise
     print("%s: OK" % name)
+
+
+# ------------------------------------------------------------ people (accounts)
+
+def create_customer_on_file(system, number, phone, mode="automatic", price_cents=180000,
+                            capacity=1000, threshold=30):
+    """What the back office makes before anyone signs up: a household
+    customer with a phone on file (it proves the customer at sign-up), a
+    contract and a site, and no user. Waits until telemetry knows the site.
+    Returns {"customer", "contract", "site"}."""
+    made = {}
+    steps = (
+        ("customer", "customers", lambda: {
+            "customer_number": number, "name": "Client " + number, "segment": "household",
+            "phone": phone}),
+        ("contract", "contracts", lambda: {
+            "customer_id": made["customer"]["id"], "delivery_mode": mode,
+            "price_per_tonne_cents": price_cents, "maintenance_plan": "none"}),
+        ("site", "sites", lambda: {
+            "contract_id": made["contract"]["id"], "capacity_kg": capacity,
+            "threshold_pct": threshold, "address": "3 chemin des Vignes, 26000 Valence",
+            "certificate_received": True}),
+    )
+    for what, collection, body in steps:
+        r = system.op("accounts", "POST", "/api/v1/accounts/" + collection, body())
+        check(r.status == 201, "back office creates the %s: %r" % (what, r))
+        made[what] = r.json
+    system.wait_site_known(made["site"]["id"])
+    return made
+
+
+class Browser:
+    """One browser of a person: its own cookie jar, kept by hand from the
+    Set-Cookie headers it is sent (a Max-Age of 0 or less deletes), its
+    User-Agent and, when accounts trusts the local proxy
+    (CITERNE_TRUSTED_PROXY=127.0.0.1 in the system's env_extra), the client
+    address it claims through X-Forwarded-For. Once signed in, its writes
+    carry X-CSRF-Token (the csrf of the last sign-in's answer). Every cookie
+    value it was ever given is kept in seen_cookies (to look for in logs)."""
+
+    def __init__(self, system, user_agent, address=None):
+        self.system = system
+        self.user_agent = user_agent
+        self.address = address
+        self.cookies = {}
+        self.csrf = None
+        self.seen_cookies = []
+
+    def request(self, svc, method, path, body=None, headers=None):
+        h = {"User-Agent": self.user_agent}
+        if self.address:
+            h["X-Forwarded-For"] = self.address
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        if self.csrf and method not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = self.csrf
+        h.update(headers or {})
+        r = self.system.request(svc, method, path, body, headers=h)
+        for header in r.cookies:
+            self._keep(header)
+        return r
+
+    def _keep(self, header):
+        first, *attrs = [p.strip() for p in header.split(";")]
+        name, _, value = first.partition("=")
+        max_age = None
+        for a in attrs:
+            k, _, v = a.partition("=")
+            if k.lower() == "max-age":
+                max_age = int(v)
+        if max_age is not None and max_age <= 0:
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value
+            self.seen_cookies.append(value)
+
+    def login(self, email, password):
+        """POST /login; on 200 the session's csrf is kept for later writes."""
+        r = self.request("accounts", "POST", "/api/v1/accounts/login",
+                         {"email": email, "password": password})
+        if r.status == 200 and r.json and r.json.get("csrf"):
+            self.csrf = r.json["csrf"]
+        return r
+
+
+def log_files(system):
+    """Every log file of the system's processes (services, bus, valgrind
+    reports) but the recorder's: the recorder is the people's mailbox."""
+    d = os.path.join(system.dir, "log")
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("recorder"))
+
+
+def secrets_in_logs(system, secrets_by_label):
+    """["<label> in <file> line <n>", ...] for each secret found in a log
+    file of the system (see log_files). A secret must not be empty."""
+    check(all(secrets_by_label.values()), "an empty secret matches every line")
+    hits = []
+    for path in log_files(system):
+        with open(path, "rb") as f:
+            for n, line in enumerate(f, 1):
+                for label, secret in secrets_by_label.items():
+                    if secret.encode() in line:
+                        hits.append("%s in %s line %d" % (label, os.path.basename(path), n))
+    return hits
+
+
+def notifications(system, customer_id):
+    """notify's operator listing of a customer's notifications, newest first."""
+    r = system.op("notify", "GET", "/api/v1/notify/notifications?customer_id=" + customer_id)
+    check(r.status == 200, "notifications of %s: %r" % (customer_id, r))
+    return r.json["notifications"]
