@@ -46,6 +46,24 @@ void fx_customer(fx_record_t *r, const char *customer_id, const char *number)
     PACK(accounts_event, r, &ev);
 }
 
+void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
+                         const char *name, int version)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    Citerne__V1__CustomerUpdated b = CITERNE__V1__CUSTOMER_UPDATED__INIT;
+    b.customer_id = (char *)customer_id;
+    b.customer_number = (char *)number;
+    b.segment = "business";
+    b.vat_rate_bp = 2000;
+    b.name = (char *)name;
+    b.version = version;
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED;
+    ev.customer_updated = &b;
+    PACK(accounts_event, r, &ev);
+}
+
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
              const char *phone, const char *name)
 {

@@ -13,6 +13,9 @@ typedef struct {
 } fx_record_t;
 
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number);
+/* The back office changed the customer: its whole state at version. */
+void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
+                         const char *name, int version);
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
              const char *phone, const char *name);
 /* occurred_at 0: now */

@@ -39,6 +39,40 @@ static void users_are_decoded_with_their_channels(void **state)
     assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0); /* nobody to tell, fine */
 }
 
+static void customers_are_decoded_with_their_version(void **state)
+{
+    (void)state;
+    fx_record_t r;
+    notify_event_t ev;
+    const char *why;
+    fx_customer(&r, CUST, "C-0042");
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_CUSTOMER);
+    assert_int_equal(ev.version, 1);
+    fx_customer_updated(&r, CUST, "C-0042", "Dupont SARL", 5);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_CUSTOMER);
+    assert_int_equal(ev.version, 5);
+    assert_string_equal(ev.customer_number, "C-0042");
+    assert_string_equal(ev.name, "Dupont SARL");
+    static const struct {
+        const char *number, *name;
+        int version;
+        const char *field;
+    } bad[] = {
+        {"C-0042", "Dupont", 1, "version"},
+        {"C-0042", "Dupont", 0, "version"},
+        {"", "Dupont", 2, "customer_number"},
+        {"C-0042", "Dupont\r\nSARL", 2, "name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fx_customer_updated(&r, CUST, bad[i].number, bad[i].name, bad[i].version);
+        int rc = decode(&r, "citerne.accounts.v1", &ev, &why);
+        if (rc != CT_EINPUT || !why || strcmp(why, bad[i].field) != 0)
+            fail_msg("case %zu: rc %d why %s, want %s", i, rc, why ? why : "(null)", bad[i].field);
+    }
+}
+
 static void bad_user_fields_are_refused_by_name(void **state)
 {
     (void)state;
@@ -285,6 +319,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(users_are_decoded_with_their_channels),
+        cmocka_unit_test(customers_are_decoded_with_their_version),
         cmocka_unit_test(bad_user_fields_are_refused_by_name),
         cmocka_unit_test(notifiable_events_carry_what_the_texts_need),
         cmocka_unit_test(out_of_range_fields_are_refused),

@@ -369,6 +369,97 @@ static void grants_follow_collaborators_and_a_closed_user_hears_nothing_more(voi
     assert_int_equal(sql_count("SELECT count(*) FROM user_profiles WHERE user_id = $1", p.u1), 0);
 }
 
+/* "number name version" of the customer in the read model. */
+static void expect_customer(const char *customer, const char *want)
+{
+    char *row = sql_text("SELECT concat_ws(' ', customer_number, name, version) FROM customers"
+                         " WHERE customer_id = $1",
+                         customer);
+    if (!row || strcmp(row, want) != 0)
+        fail_msg("customer %s: %s, want %s", customer, row ? row : "(no row)", want);
+    free(row);
+}
+
+static notify_outcome_t apply_customer_updated(const char *customer, const char *name, int version)
+{
+    fx_record_t r;
+    fx_customer_updated(&r, customer, "C-0042", name, version);
+    notify_outcome_t out = apply(&r, "citerne.accounts.v1", NULL).outcome;
+    fx_free(&r);
+    return out;
+}
+
+/* The body of the customer_linked message of cause event `cause`. */
+static char *linked_body(const char *cause)
+{
+    return sql_text("SELECT body FROM notifications WHERE cause_event_id = $1", cause);
+}
+
+/* The back office renames the customer: messages queued after it name the
+ * customer anew, those queued before keep their text; an older or equal
+ * version, or the CustomerCreated again, changes nothing. */
+static void a_renamed_customer_is_named_anew_in_later_messages_only(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    people_t p;
+    make_people(&p, "", "");
+    fx_record_t r;
+    char before[37], after[37];
+    fx_customer_linked(&r, p.u1, p.customer, "marie@example.com", "admin", ct_now_ms());
+    memcpy(before, r.event_id, sizeof before);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    fx_free(&r);
+
+    assert_int_equal(apply_customer_updated(p.customer, "Dupont SARL", 2), NOTIFY_OUT_STORED);
+    expect_customer(p.customer, "C-0042 Dupont SARL 2");
+    assert_int_equal(apply_customer_updated(p.customer, "Durand SARL", 2), NOTIFY_OUT_STALE);
+    fx_customer(&r, p.customer, "C-0042");
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).outcome, NOTIFY_OUT_STALE);
+    fx_free(&r);
+    assert_int_equal(apply_customer_updated(p.customer, "Dupont et fils", 4), NOTIFY_OUT_STORED);
+    assert_int_equal(apply_customer_updated(p.customer, "Dupont SA", 3), NOTIFY_OUT_STALE);
+    expect_customer(p.customer, "C-0042 Dupont et fils 4");
+
+    fx_customer_linked(&r, p.u1, p.customer, "marie@example.com", "viewer", ct_now_ms());
+    memcpy(after, r.event_id, sizeof after);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    fx_free(&r);
+    char *body = linked_body(after);
+    assert_non_null(strstr(body, "de Dupont et fils (client C-0042)"));
+    free(body);
+    body = linked_body(before);
+    assert_non_null(strstr(body, "de Famille Dupont (client C-0042)"));
+    free(body);
+}
+
+/* An update of a customer notify never saw adds it: an event waiting for
+ * the customer goes through, and its CustomerCreated after it changes
+ * nothing. */
+static void an_update_of_an_unknown_customer_adds_it(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    char customer[37];
+    ct_uuid_v7(customer);
+    fx_record_t r;
+    int status = 0;
+    fx_invoice_issued(&r, customer, "FA2026-000051", 5000, "2026-11-25");
+    assert_int_equal(apply(&r, "citerne.billing.v1", &status).outcome, NOTIFY_OUT_ORPHAN_RETRY);
+    fx_free(&r);
+    assert_int_equal(apply_customer_updated(customer, "Dupont SARL", 3), NOTIFY_OUT_STORED);
+    expect_customer(customer, "C-0042 Dupont SARL 3");
+    fx_invoice_issued(&r, customer, "FA2026-000051", 5000, "2026-11-25");
+    notify_event_t ev = apply(&r, "citerne.billing.v1", NULL);
+    fx_free(&r);
+    assert_int_equal(ev.outcome, NOTIFY_OUT_QUEUED); /* known, without users: nobody to tell */
+    assert_int_equal(ev.created, 0);
+    fx_customer(&r, customer, "C-0042");
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).outcome, NOTIFY_OUT_STALE);
+    fx_free(&r);
+    expect_customer(customer, "C-0042 Dupont SARL 3");
+}
+
 static void on_flag(void *udata)
 {
     *(bool *)udata = true;
@@ -440,6 +531,8 @@ int main(void)
         cmocka_unit_test(an_invitation_to_an_address_without_a_user_is_keyed_on_the_address),
         cmocka_unit_test(grants_follow_collaborators_and_a_closed_user_hears_nothing_more),
         cmocka_unit_test(a_reset_delivered_twice_by_the_bus_is_told_once),
+        cmocka_unit_test(a_renamed_customer_is_named_anew_in_later_messages_only),
+        cmocka_unit_test(an_update_of_an_unknown_customer_adds_it),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

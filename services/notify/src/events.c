@@ -98,6 +98,21 @@ static int decode_customer(notify_event_t *ev, const Citerne__V1__CustomerCreate
     return 0;
 }
 
+/* The whole customer again, with its version: checked as a CustomerCreated. */
+static int decode_customer_updated(notify_event_t *ev, const Citerne__V1__CustomerUpdated *m,
+                                   const char **why)
+{
+    Citerne__V1__CustomerCreated c = CITERNE__V1__CUSTOMER_CREATED__INIT;
+    c.customer_id = m->customer_id;
+    c.customer_number = m->customer_number;
+    c.segment = m->segment;
+    c.vat_rate_bp = m->vat_rate_bp;
+    c.name = m->name;
+    ev->version = m->version;
+    NOTIFY_REQUIRE(m->version >= 2, "version");
+    return decode_customer(ev, &c, why);
+}
+
 static int decode_user(notify_event_t *ev, const Citerne__V1__UserCreated *m, const char **why)
 {
     ev->kind = NOTIFY_EV_USER;
@@ -209,7 +224,11 @@ int notify_event_decode(notify_event_t *ev, const char *topic, const void *data,
         if ((rc = decode_meta(ev, m->meta)) == 0) {
             switch (m->body_case) {
             case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED:
+                ev->version = 1;
                 rc = decode_customer(ev, m->customer_created, why);
+                break;
+            case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED:
+                rc = decode_customer_updated(ev, m->customer_updated, why);
                 break;
             case CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED:
                 rc = decode_user(ev, m->user_created, why);
@@ -263,6 +282,29 @@ void notify_event_stored(ct_db_tx_t *tx, PGresult *res, void *udata)
     (void)res;
     notify_event_t *ev = udata;
     ev->outcome = NOTIFY_OUT_STORED;
+    ct_db_tx_commit(tx);
+}
+
+static void on_customer_put(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    const char *old = ct_db_get(res, 0, "old_version");
+    if (ct_db_get_int(res, 0, "written", 0) == 0) {
+        /* a CustomerCreated again, or an update a newer one overtook */
+        ev->outcome = NOTIFY_OUT_STALE;
+        if (ev->version > 1)
+            ct_logc_info(ev->correlation_id,
+                         "event %s: customer %s at version %s already, version %d ignored",
+                         ev->event_id, ev->customer_id, old ? old : "?", ev->version);
+    } else {
+        ev->outcome = NOTIFY_OUT_STORED;
+        /* its CustomerCreated was skipped as invalid, or never consumed: the
+         * update holds the whole customer, so it makes the row */
+        if (!old && ev->version > 1)
+            ct_logc_warn(ev->correlation_id,
+                         "event %s: update of unknown customer %s: added at version %d",
+                         ev->event_id, ev->customer_id, ev->version);
+    }
     ct_db_tx_commit(tx);
 }
 
@@ -376,8 +418,8 @@ void notify_event_apply(ct_db_tx_t *tx, void *udata)
     notify_event_t *ev = udata;
     switch (ev->kind) {
     case NOTIFY_EV_CUSTOMER:
-        notify_store_add_customer(tx, ev->customer_id, ev->customer_number, ev->name,
-                                  notify_event_stored);
+        notify_store_put_customer(tx, ev->customer_id, ev->customer_number, ev->name, ev->version,
+                                  on_customer_put);
         break;
     case NOTIFY_EV_USER:
         notify_store_add_user(tx, ev->user_id, ev->customer_id, ev->email, ev->phone, ev->name,

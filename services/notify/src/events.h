@@ -27,6 +27,7 @@ typedef enum {
 typedef enum {
     NOTIFY_OUT_NONE = 0,
     NOTIFY_OUT_STORED,         /* read model row written (or already there) */
+    NOTIFY_OUT_STALE,          /* the customer holds that version or a newer one: no effect */
     NOTIFY_OUT_QUEUED,         /* notifications inserted (count in ev->created) */
     NOTIFY_OUT_ORPHAN_RETRY,   /* customer unknown: rolled back, CT_EUNAVAIL */
     NOTIFY_OUT_ORPHAN_SKIPPED, /* still unknown after the retry window: skipped */
@@ -45,6 +46,7 @@ typedef struct {
     int64_t occurred_at;
     char customer_id[NOTIFY_UUID_BUF];
     /* customer */
+    int version; /* accounts' version of the customer: 1 for CustomerCreated */
     char customer_number[33];
     char name[201]; /* customer or user name */
     /* user */
@@ -83,14 +85,17 @@ typedef struct {
 void notify_event_wipe(notify_event_t *ev);
 
 /* Decodes a record of topic (citerne.accounts.v1, citerne.orders.v1 or
- * citerne.billing.v1) into ev (topic and app are kept). Returns 0 (ev->kind
- * says what), CT_EDECODE when it does not decode or its meta is invalid,
+ * citerne.billing.v1) into ev (topic and app are kept). CustomerUpdated
+ * decodes as NOTIFY_EV_CUSTOMER with its version (2 or more). Returns 0
+ * (ev->kind says what), CT_EDECODE when it does not decode or its meta is invalid,
  * CT_EINPUT for a field out of range (*why names it, a static string). */
 int notify_event_decode(notify_event_t *ev, const char *topic, const void *data, size_t len,
                         const char **why);
 
 /* The inbox apply step (ct_inbox_apply_cb), udata the notify_event_t. Ends
- * the transaction; sets ev->outcome and ev->created. */
+ * the transaction; sets ev->outcome and ev->created. A customer event writes
+ * its row only when the row is absent or holds an older version (an update
+ * of an unknown customer adds it, logged at warn). */
 void notify_event_apply(ct_db_tx_t *tx, void *udata);
 
 #endif

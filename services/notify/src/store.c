@@ -1,17 +1,25 @@
 /* All SQL of notify. */
 #include "store.h"
 
-void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
-                               const char *name, ct_db_tx_cb next)
+void notify_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
+                               const char *name, int version, ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, customer_id);
     ct_db_params_add(&p, number);
     ct_db_params_add(&p, name);
+    ct_db_params_add_int(&p, version);
+    /* old: the row before, for the caller to tell added, written, stale */
     ct_db_tx_query(tx,
-                   "INSERT INTO customers (customer_id, customer_number, name)"
-                   " VALUES ($1, $2, $3) ON CONFLICT (customer_id) DO NOTHING",
+                   "WITH old AS (SELECT version FROM customers WHERE customer_id = $1),"
+                   " put AS (INSERT INTO customers (customer_id, customer_number, name, version)"
+                   " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO UPDATE"
+                   " SET customer_number = EXCLUDED.customer_number, name = EXCLUDED.name,"
+                   " version = EXCLUDED.version WHERE customers.version < EXCLUDED.version"
+                   " RETURNING 1)"
+                   " SELECT (SELECT version FROM old) AS old_version,"
+                   " (SELECT count(*) FROM put) AS written",
                    &p, next);
     ct_db_params_dispose(&p);
 }

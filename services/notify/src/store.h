@@ -9,8 +9,11 @@
 #include "citerne/db.h"
 
 /* Read model; creation events are facts, the first one wins. */
-void notify_store_add_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
-                               const char *name, ct_db_tx_cb next);
+/* The customer at version (1 for CustomerCreated): inserted, or written
+ * over an older version only. One row: old_version (NULL when the customer
+ * was not there) and written (1 or 0). */
+void notify_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
+                               const char *name, int version, ct_db_tx_cb next);
 void notify_store_add_user(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                            const char *email, const char *phone, const char *name, const char *role,
                            ct_db_tx_cb next);
