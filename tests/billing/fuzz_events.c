@@ -52,6 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != 0)
         return 0;
     check(ct_uuid_valid(ev.event_id) && ct_uuid_valid(ev.correlation_id), "meta ids");
+    if (ev.kind == BILLING_EV_CUSTOMER || ev.kind == BILLING_EV_CONTRACT ||
+        ev.kind == BILLING_EV_SITE)
+        check(ev.version >= 1, "a read-model event has a version");
     if (ev.kind != BILLING_EV_DELIVERY)
         return 0;
     int y, m, d;
