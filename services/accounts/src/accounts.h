@@ -142,10 +142,47 @@ void accounts_client_addr_of(const accounts_t *a, ct_http_req_t *req, char out[A
  * cannot answer: fail closed) and never calls cb. */
 typedef void (*accounts_auth_cb)(ct_http_req_t *req, const ct_session_t *s, void *udata);
 void accounts_auth(accounts_t *a, ct_http_req_t *req, accounts_auth_cb cb, void *udata);
+/* The signed-in user as accounts_reauth found them (strings in request
+ * memory, valid until the reply; customer_id "" when they have none). */
+typedef struct {
+    const char *user_id;
+    const char *email;
+    const char *name;
+    const char *customer_id; /* the first customer */
+} accounts_me_t;
+typedef void (*accounts_reauth_cb)(ct_http_req_t *req, const accounts_me_t *me, void *udata);
+/* Before a signed-in user's sensitive write (reauth.c): the session
+ * (accounts_auth), then the attempt throttled like a login (per client
+ * address and per user id: 429), then password (password_len bytes,
+ * borrowed until cb) verified against the stored hash on the thread pool,
+ * the throttle slot given back when it matches; then cb. On any failure it
+ * replies itself (401, 429, 503, 500, or 400 "invalid-credentials" with
+ * why as its detail) and never calls cb. */
+void accounts_reauth(accounts_t *a, ct_http_req_t *req, const char *password, size_t password_len,
+                     const char *why, accounts_reauth_cb cb, void *udata);
 /* What is wrong with a new password (a JSON value from a body): NULL when
  * it is a string of 12..128 code points not on the common list, else a
  * message for the "password" field. */
 const char *accounts_password_problem(json_t *password);
+/* Links sent by e-mail (reset, activation, e-mail change) carry a random
+ * 256-bit token as 64 lower-case hex digits; the database holds only its
+ * SHA-256, in hex. */
+#define ACCOUNTS_TOKEN_HEX 64
+/* A fresh token and its hash (the caller wipes the token when done). */
+void accounts_token_new(char token[ACCOUNTS_TOKEN_HEX + 1], char hash[ACCOUNTS_TOKEN_HEX + 1]);
+/* The hash of a token's text. */
+void accounts_token_hash(const char *token, char hash[ACCOUNTS_TOKEN_HEX + 1]);
+/* Whether s has a token's shape (NULL has not). */
+bool accounts_token_valid(const char *s);
+/* Replies 400 "invalid-token": the link was used, replaced, expired or
+ * never existed (one answer for all). */
+void accounts_reply_bad_token(ct_http_req_t *req);
+/* After a committed change of the password or e-mail (what: "password",
+ * "e-mail") made through a link: ends every session of user_id once more
+ * (one opened while the change was under way ends too), then replies 204.
+ * Redis failing then is logged: the change stands. */
+void accounts_end_sessions_reply(accounts_t *a, ct_http_req_t *req, const char *user_id,
+                                 const char *what);
 /* Replies 503 "the session store is unavailable" with Retry-After. */
 void accounts_reply_unavailable(ct_http_req_t *req);
 /* Replies 429 "too-many-attempts" with Retry-After: retry_after_s. */

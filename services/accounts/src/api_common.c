@@ -10,6 +10,7 @@
 #include "events.h"
 #include "password.h"
 #include "rules.h"
+#include "sessions.h"
 
 bool accounts_require_operator(accounts_t *a, ct_http_req_t *req)
 {
@@ -109,6 +110,67 @@ const char *accounts_password_problem(json_t *password)
     if (accounts_password_is_common(pw, len))
         return "this password is too common: choose another";
     return NULL;
+}
+
+void accounts_token_hash(const char *token, char hash[ACCOUNTS_TOKEN_HEX + 1])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(hash, ACCOUNTS_TOKEN_HEX + 1, digest, sizeof digest);
+}
+
+void accounts_token_new(char token[ACCOUNTS_TOKEN_HEX + 1], char hash[ACCOUNTS_TOKEN_HEX + 1])
+{
+    ct_random_hex(token, ACCOUNTS_TOKEN_HEX / 2);
+    accounts_token_hash(token, hash);
+}
+
+bool accounts_token_valid(const char *s)
+{
+    if (!s || strlen(s) != ACCOUNTS_TOKEN_HEX)
+        return false;
+    for (size_t i = 0; i < ACCOUNTS_TOKEN_HEX; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+void accounts_reply_bad_token(ct_http_req_t *req)
+{
+    ct_http_reply_problem(req, 400, "invalid-token", "This link is not valid",
+                          "it was used, replaced by a newer one or has expired: ask for a new one");
+}
+
+typedef struct {
+    ct_http_req_t *req;
+    char user_id[CT_UUID_STRLEN + 1];
+    const char *what;
+} ended_ctx_t;
+
+static void on_sessions_ended(int status, long long count, void *udata)
+{
+    ended_ctx_t *ctx = udata;
+    if (status != 0)
+        ct_logc_error(ct_http_request_id(ctx->req),
+                      "%s of user %s changed but its sessions could not be ended now", ctx->what,
+                      ctx->user_id);
+    else if (count > 0)
+        ct_logc_warn(ct_http_request_id(ctx->req),
+                     "user %s: %lld session(s) opened during the %s change ended", ctx->user_id,
+                     count, ctx->what);
+    ct_http_reply(ctx->req, 204, NULL, NULL, 0);
+}
+
+void accounts_end_sessions_reply(accounts_t *a, ct_http_req_t *req, const char *user_id,
+                                 const char *what)
+{
+    ended_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
+    ctx->req = req;
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", user_id);
+    ctx->what = what;
+    if (accounts_sessions_revoke_all(a->svc->cache, ctx->user_id, NULL, on_sessions_ended, ctx) !=
+        0)
+        on_sessions_ended(CT_EUNAVAIL, 0, ctx);
 }
 
 void accounts_link_event_append(ct_db_tx_t *tx, const accounts_t *a, const accounts_user_ref_t *u,

@@ -24,12 +24,6 @@ typedef struct {
     char own_session[ACCOUNTS_SESSION_HASH_LEN + 1];
     json_t *doc; /* export: the document being filled */
     /* close */
-    const char *password;
-    size_t password_len;
-    char *password_hash;
-    accounts_pw_job_t job;
-    accounts_throttle_t throttle;
-    char addr[ACCOUNTS_ADDR_MAX];
     char customers[MAX_CUSTOMERS][CT_UUID_STRLEN + 1];
     const char *customer_ptrs[MAX_CUSTOMERS];
     size_t ncustomers;
@@ -204,70 +198,14 @@ static void on_close_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_close_check(tx, ctx->user_id, on_checked);
 }
 
-static void on_password(int status, const char *hash, void *udata)
+/* The password was right. */
+static void on_reauth(ct_http_req_t *req, const accounts_me_t *me, void *udata)
 {
-    (void)hash;
     me_ctx_t *ctx = udata;
-    if (status == UV_ECANCELED) {
-        ct_http_reply_error(ctx->req, CT_ECLOSED, NULL);
-        return;
-    }
-    if (status != 0) {
-        ct_http_reply_problem(ctx->req, 400, "invalid-credentials", "Wrong password",
-                              "closing the account needs your password");
-        return;
-    }
-    accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", me->user_id);
     int rc = ct_db_tx_begin(ctx->a->svc->db, on_close_begun, on_close_done, ctx);
     if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
-}
-
-static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
-{
-    me_ctx_t *ctx = udata;
-    if (err) {
-        accounts_reply_db_error(ctx->req, err);
-        return;
-    }
-    const char *hash = PQntuples(res) == 1 ? ct_db_get(res, 0, "password_hash") : NULL;
-    if (!hash) {
-        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
-        return;
-    }
-    ctx->password_hash = ct_http_strdup(ctx->req, hash);
-    int rc = accounts_pw_verify(&ctx->a->svc->loop, &ctx->job, ctx->password_hash, ctx->password,
-                                ctx->password_len, on_password, ctx);
-    if (rc != 0)
-        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
-}
-
-static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsigned retry_after_s,
-                         void *udata)
-{
-    me_ctx_t *ctx = udata;
-    if (status != 0) {
-        accounts_reply_unavailable(ctx->req);
-        return;
-    }
-    if (verdict != ACCOUNTS_THROTTLE_GO) {
-        accounts_reply_too_many(ctx->req, retry_after_s ? retry_after_s : 60);
-        return;
-    }
-    int rc = accounts_store_totp_get(ctx->a->svc->db, ctx->user_id, on_user, ctx);
-    if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
-}
-
-static void on_close_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
-{
-    me_ctx_t *ctx = udata;
-    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    accounts_client_addr_of(ctx->a, req, ctx->addr);
-    int rc = accounts_throttle_begin(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle,
-                                     ctx->addr, s->user_id, on_throttled, ctx);
-    if (rc != 0)
-        accounts_reply_unavailable(req);
+        accounts_reply_failure(req, rc);
 }
 
 void accounts_api_me_close(ct_http_req_t *req, void *udata)
@@ -285,7 +223,6 @@ void accounts_api_me_close(ct_http_req_t *req, void *udata)
         return;
     }
     me_ctx_t *ctx = ctx_new(req, a);
-    ctx->password = json_string_value(password);
-    ctx->password_len = json_string_length(password);
-    accounts_auth(a, req, on_close_session, ctx);
+    accounts_reauth(a, req, json_string_value(password), json_string_length(password),
+                    "closing the account needs your password", on_reauth, ctx);
 }

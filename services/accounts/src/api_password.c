@@ -13,15 +13,12 @@
 #include "sessions.h"
 #include "store.h"
 
-#define TOKEN_BYTES 32
-#define TOKEN_HEX (2 * TOKEN_BYTES)
-
 typedef struct {
     ct_http_req_t *req;
     accounts_t *a;
     char email[ACCOUNTS_EMAIL_MAX + 1];
-    char token[TOKEN_HEX + 1];
-    char hash[TOKEN_HEX + 1]; /* hex SHA-256 of the token */
+    char token[ACCOUNTS_TOKEN_HEX + 1];
+    char hash[ACCOUNTS_TOKEN_HEX + 1]; /* hex SHA-256 of the token */
     char user_id[CT_UUID_STRLEN + 1];
     const char *password; /* borrowed from the body */
     size_t password_len;
@@ -32,13 +29,6 @@ typedef struct {
     char *customer_id; /* the user's first customer, "" when none */
     accounts_quota_t quota;
 } pw_ctx_t;
-
-static void token_hash(const char *token, char out[TOKEN_HEX + 1])
-{
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
-    sodium_bin2hex(out, TOKEN_HEX + 1, digest, sizeof digest);
-}
 
 static pw_ctx_t *ctx_new(ct_http_req_t *req, accounts_t *a)
 {
@@ -138,8 +128,7 @@ static void on_quota(int status, bool allowed, void *udata)
         reply_sent(ctx->req);
         return;
     }
-    ct_random_hex(ctx->token, TOKEN_BYTES);
-    token_hash(ctx->token, ctx->hash);
+    accounts_token_new(ctx->token, ctx->hash);
     int rc = ct_db_tx_begin(ctx->a->svc->db, on_forgot_begun, on_forgot_done, ctx);
     if (rc != 0) {
         forget(ctx);
@@ -174,31 +163,12 @@ void accounts_api_password_forgot(ct_http_req_t *req, void *udata)
 
 /* ---- reset ---- */
 
-static void reply_bad_token(ct_http_req_t *req)
-{
-    ct_http_reply_problem(req, 400, "invalid-token", "This link is not valid",
-                          "it was used, replaced by a newer one or has expired: ask for a new one");
-}
-
-static void on_revoked_after(int status, long long count, void *udata)
-{
-    pw_ctx_t *ctx = udata;
-    if (status != 0)
-        ct_logc_error(ct_http_request_id(ctx->req),
-                      "password of user %s changed but its sessions could not be ended now",
-                      ctx->user_id);
-    else if (count > 0)
-        ct_logc_warn(ct_http_request_id(ctx->req),
-                     "user %s: %lld session(s) opened during the reset ended", ctx->user_id, count);
-    ct_http_reply(ctx->req, 204, NULL, NULL, 0);
-}
-
 static void on_reset_done(const ct_db_error_t *err, void *udata)
 {
     pw_ctx_t *ctx = udata;
     forget(ctx);
     if (err && err->status == CT_EUNAUTH) {
-        reply_bad_token(ctx->req);
+        accounts_reply_bad_token(ctx->req);
         return;
     }
     if (err) {
@@ -208,9 +178,7 @@ static void on_reset_done(const ct_db_error_t *err, void *udata)
     ct_logc_info(ct_http_request_id(ctx->req), "user %s reset their password", ctx->user_id);
     /* again after the change: a session opened with the old password while
      * the new one was being hashed ends too */
-    if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, NULL, on_revoked_after,
-                                     ctx) != 0)
-        on_revoked_after(CT_EUNAVAIL, 0, ctx);
+    accounts_end_sessions_reply(ctx->a, ctx->req, ctx->user_id, "password");
 }
 
 static void on_changed_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -299,7 +267,7 @@ static void on_link_found(const ct_db_error_t *err, PGresult *res, void *udata)
         return;
     }
     if (PQntuples(res) != 1) {
-        reply_bad_token(ctx->req);
+        accounts_reply_bad_token(ctx->req);
         return;
     }
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", ct_db_get(res, 0, "user_id"));
@@ -307,16 +275,6 @@ static void on_link_found(const ct_db_error_t *err, PGresult *res, void *udata)
     if (accounts_sessions_revoke_all(ctx->a->svc->cache, ctx->user_id, NULL, on_revoked_before,
                                      ctx) != 0)
         accounts_reply_unavailable(ctx->req);
-}
-
-static bool is_token(const char *s)
-{
-    if (!s || strlen(s) != TOKEN_HEX)
-        return false;
-    for (size_t i = 0; i < TOKEN_HEX; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
 }
 
 void accounts_api_password_reset(ct_http_req_t *req, void *udata)
@@ -344,13 +302,13 @@ void accounts_api_password_reset(ct_http_req_t *req, void *udata)
         return;
     }
     json_decref(errors);
-    if (!is_token(json_string_value(token))) {
-        reply_bad_token(req);
+    if (!accounts_token_valid(json_string_value(token))) {
+        accounts_reply_bad_token(req);
         return;
     }
     ctx->password = json_string_value(password);
     ctx->password_len = json_string_length(password);
-    token_hash(json_string_value(token), ctx->hash);
+    accounts_token_hash(json_string_value(token), ctx->hash);
     int rc = accounts_store_reset_find(a->svc->db, ctx->hash, on_link_found, ctx);
     if (rc != 0)
         accounts_reply_failure(req, rc);

@@ -19,12 +19,9 @@ typedef struct {
     accounts_t *a;
     char user_id[CT_UUID_STRLEN + 1];
     char own[ACCOUNTS_SESSION_HASH_LEN + 1];
-    const char *current, *next; /* borrowed from the body */
-    size_t current_len, next_len;
-    char *stored; /* the stored hash, request memory */
+    const char *next; /* borrowed from the body */
+    size_t next_len;
     accounts_pw_job_t job;
-    accounts_throttle_t throttle;
-    char addr[ACCOUNTS_ADDR_MAX];
     accounts_event_t event;
 } change_ctx_t;
 
@@ -108,73 +105,17 @@ static void on_hashed(int status, const char *hash, void *udata)
         accounts_reply_failure(ctx->req, rc);
 }
 
-static void on_verified(int status, const char *hash, void *udata)
+/* The current password was right: hash the new one. */
+static void on_reauth(ct_http_req_t *req, const accounts_me_t *me, void *udata)
 {
-    (void)hash;
     change_ctx_t *ctx = udata;
-    if (status == UV_ECANCELED) {
-        ct_http_reply_error(ctx->req, CT_ECLOSED, NULL);
-        return;
-    }
-    if (status != 0) {
-        ct_http_reply_problem(ctx->req, 400, "invalid-credentials", "Wrong password",
-                              "give your current password");
-        return;
-    }
-    accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", me->user_id);
+    const char *token = ct_http_cookie(req, CT_SESSION_COOKIE);
+    accounts_session_hash(token ? token : "", ctx->own);
     int rc = accounts_pw_hash(&ctx->a->svc->loop, &ctx->job, ctx->next, ctx->next_len,
                               ctx->a->pwhash_ops, ctx->a->pwhash_mem, on_hashed, ctx);
     if (rc != 0)
-        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
-}
-
-static void on_user(const ct_db_error_t *err, PGresult *res, void *udata)
-{
-    change_ctx_t *ctx = udata;
-    if (err) {
-        accounts_reply_db_error(ctx->req, err);
-        return;
-    }
-    const char *stored = PQntuples(res) == 1 ? ct_db_get(res, 0, "password_hash") : NULL;
-    if (!stored) {
-        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
-        return;
-    }
-    ctx->stored = ct_http_strdup(ctx->req, stored);
-    int rc = accounts_pw_verify(&ctx->a->svc->loop, &ctx->job, ctx->stored, ctx->current,
-                                ctx->current_len, on_verified, ctx);
-    if (rc != 0)
-        ct_http_reply_error(ctx->req, CT_EINTERNAL, NULL);
-}
-
-static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsigned retry_after_s,
-                         void *udata)
-{
-    change_ctx_t *ctx = udata;
-    if (status != 0) {
-        accounts_reply_unavailable(ctx->req);
-        return;
-    }
-    if (verdict != ACCOUNTS_THROTTLE_GO) {
-        accounts_reply_too_many(ctx->req, retry_after_s ? retry_after_s : 60);
-        return;
-    }
-    int rc = accounts_store_totp_get(ctx->a->svc->db, ctx->user_id, on_user, ctx);
-    if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
-}
-
-static void on_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
-{
-    change_ctx_t *ctx = udata;
-    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    const char *token = ct_http_cookie(req, CT_SESSION_COOKIE);
-    accounts_session_hash(token ? token : "", ctx->own);
-    accounts_client_addr_of(ctx->a, req, ctx->addr);
-    int rc = accounts_throttle_begin(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle,
-                                     ctx->addr, s->user_id, on_throttled, ctx);
-    if (rc != 0)
-        accounts_reply_unavailable(req);
+        ct_http_reply_error(req, CT_EINTERNAL, NULL);
 }
 
 void accounts_api_password_change(ct_http_req_t *req, void *udata)
@@ -201,9 +142,8 @@ void accounts_api_password_change(ct_http_req_t *req, void *udata)
     change_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
-    ctx->current = json_string_value(current);
-    ctx->current_len = json_string_length(current);
     ctx->next = json_string_value(next);
     ctx->next_len = json_string_length(next);
-    accounts_auth(a, req, on_session, ctx);
+    accounts_reauth(a, req, json_string_value(current), json_string_length(current),
+                    "give your current password", on_reauth, ctx);
 }

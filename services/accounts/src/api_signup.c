@@ -15,8 +15,6 @@
 #include "store.h"
 #include "citerne/validate.h"
 
-#define TOKEN_BYTES 32
-#define TOKEN_HEX (2 * TOKEN_BYTES)
 #define MAX_GRANT_EVENTS 32
 
 typedef struct {
@@ -24,8 +22,8 @@ typedef struct {
     accounts_t *a;
     const char *customer_number, *phone, *invoice_number, *name; /* borrowed */
     char email[ACCOUNTS_EMAIL_MAX + 1];
-    char token[TOKEN_HEX + 1];
-    char hash[TOKEN_HEX + 1];
+    char token[ACCOUNTS_TOKEN_HEX + 1];
+    char hash[ACCOUNTS_TOKEN_HEX + 1];
     char user_id[CT_UUID_STRLEN + 1];
     char customer_id[CT_UUID_STRLEN + 1];
     char *customer_name;
@@ -45,10 +43,7 @@ typedef struct {
 
 static void link_token(signup_ctx_t *ctx)
 {
-    ct_random_hex(ctx->token, TOKEN_BYTES);
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)ctx->token, strlen(ctx->token));
-    sodium_bin2hex(ctx->hash, sizeof ctx->hash, digest, sizeof digest);
+    accounts_token_new(ctx->token, ctx->hash);
 }
 
 static void forget(signup_ctx_t *ctx)
@@ -316,18 +311,12 @@ void accounts_api_signup_resend(ct_http_req_t *req, void *udata)
 
 /* ---- activate ---- */
 
-static void reply_bad_token(ct_http_req_t *req)
-{
-    ct_http_reply_problem(req, 400, "invalid-token", "This link is not valid",
-                          "it was used, replaced by a newer one or has expired: ask for a new one");
-}
-
 static void on_activate_done(const ct_db_error_t *err, void *udata)
 {
     signup_ctx_t *ctx = udata;
     forget(ctx);
     if (err && err->status == CT_EUNAUTH) {
-        reply_bad_token(ctx->req);
+        accounts_reply_bad_token(ctx->req);
         return;
     }
     if (err) {
@@ -414,16 +403,6 @@ static void on_hashed(int status, const char *hash, void *udata)
     }
 }
 
-static bool is_token(const char *s)
-{
-    if (!s || strlen(s) != TOKEN_HEX)
-        return false;
-    for (size_t i = 0; i < TOKEN_HEX; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
 void accounts_api_signup_activate(ct_http_req_t *req, void *udata)
 {
     accounts_t *a = udata;
@@ -446,16 +425,14 @@ void accounts_api_signup_activate(ct_http_req_t *req, void *udata)
         return;
     }
     json_decref(errors);
-    if (!is_token(json_string_value(token))) {
-        reply_bad_token(req);
+    if (!accounts_token_valid(json_string_value(token))) {
+        accounts_reply_bad_token(req);
         return;
     }
     json_t *password = json_object_get(body, "password");
     ctx->password = json_string_value(password);
     ctx->password_len = json_string_length(password);
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)json_string_value(token), TOKEN_HEX);
-    sodium_bin2hex(ctx->hash, sizeof ctx->hash, digest, sizeof digest);
+    accounts_token_hash(json_string_value(token), ctx->hash);
     int rc = accounts_pw_hash(&a->svc->loop, &ctx->job, ctx->password, ctx->password_len,
                               a->pwhash_ops, a->pwhash_mem, on_hashed, ctx);
     if (rc != 0)
