@@ -216,6 +216,50 @@ static void invoice_issued_yields_the_customers_invoice_number(void **state)
     assert_int_equal(accounts_billing_decode("\xff\xff\xff", 3, &seen), CT_EDECODE);
 }
 
+static void email_change_events_carry_both_addresses(void **state)
+{
+    (void)state;
+    accounts_user_ref_t u = {.user_id = "0190a1b2-0000-7000-8000-000000000001",
+                             .customer_id = "0190a1b2-0000-7000-8000-000000000002",
+                             .email = "old@example.test",
+                             .new_email = "new@example.test",
+                             .name = "Marie"};
+    accounts_event_t ev;
+    /* a link for a free address */
+    assert_int_equal(accounts_event_email_change_requested(
+                         &u, "https://portal.test/confirm-email#token=ab", 1900000000000LL, &ev),
+                     0);
+    Citerne__V1__AccountsEvent *m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGE_REQUESTED);
+    Citerne__V1__EmailChangeRequested *r = m->email_change_requested;
+    assert_string_equal(r->user_id, u.user_id);
+    assert_string_equal(r->customer_id, u.customer_id);
+    assert_string_equal(r->old_email, "old@example.test");
+    assert_string_equal(r->new_email, "new@example.test");
+    assert_string_equal(r->name, "Marie");
+    assert_string_equal(r->confirm_url, "https://portal.test/confirm-email#token=ab");
+    assert_int_equal(r->expires_at, 1900000000000LL);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+    /* a taken address: no link, no expiry */
+    assert_int_equal(accounts_event_email_change_requested(&u, NULL, 1900000000000LL, &ev), 0);
+    m = decode(&ev);
+    assert_string_equal(m->email_change_requested->confirm_url, "");
+    assert_int_equal(m->email_change_requested->expires_at, 0);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+    /* the change done */
+    assert_int_equal(accounts_event_email_changed(&u, 1900000000001LL, &ev), 0);
+    m = decode(&ev);
+    assert_int_equal(m->body_case, CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGED);
+    assert_string_equal(m->email_changed->old_email, "old@example.test");
+    assert_string_equal(m->email_changed->new_email, "new@example.test");
+    assert_string_equal(m->email_changed->name, "Marie");
+    assert_int_equal(m->email_changed->changed_at, 1900000000001LL);
+    citerne__v1__accounts_event__free_unpacked(m, NULL);
+    accounts_event_dispose(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +269,7 @@ int main(void)
         cmocka_unit_test(user_created_never_carries_the_password),
         cmocka_unit_test(each_event_gets_its_own_id),
         cmocka_unit_test(link_events_carry_their_url_and_expiry),
+        cmocka_unit_test(email_change_events_carry_both_addresses),
         cmocka_unit_test(invoice_issued_yields_the_customers_invoice_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -379,6 +379,41 @@ int accounts_event_password_changed(const accounts_user_ref_t *u, const char *vi
     return pack(&ev, out);
 }
 
+int accounts_event_email_change_requested(const accounts_user_ref_t *u, const char *confirm_url,
+                                          int64_t expires_at_ms, accounts_event_t *out)
+{
+    Citerne__V1__EmailChangeRequested body = CITERNE__V1__EMAIL_CHANGE_REQUESTED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.old_email = str(u->email);
+    body.new_email = str(u->new_email);
+    body.name = str(u->name);
+    body.confirm_url = str(confirm_url);
+    body.expires_at = confirm_url ? expires_at_ms : 0;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGE_REQUESTED;
+    ev.email_change_requested = &body;
+    return pack(&ev, out);
+}
+
+int accounts_event_email_changed(const accounts_user_ref_t *u, int64_t changed_at_ms,
+                                 accounts_event_t *out)
+{
+    Citerne__V1__EmailChanged body = CITERNE__V1__EMAIL_CHANGED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.old_email = str(u->email);
+    body.new_email = str(u->new_email);
+    body.name = str(u->name);
+    body.changed_at = changed_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGED;
+    ev.email_changed = &body;
+    return pack(&ev, out);
+}
+
 void accounts_event_dispose(accounts_event_t *ev)
 {
     free(ev->data);

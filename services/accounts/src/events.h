@@ -37,6 +37,7 @@ typedef struct {
     const char *customer_id; /* the user's first customer: the record key */
     const char *email;
     const char *name;
+    const char *new_email; /* EmailChangeRequested, EmailChanged: the address asked for */
 } accounts_user_ref_t;
 
 /* PasswordResetRequested: reset_url carries the token (see README). */
@@ -60,6 +61,16 @@ void accounts_link_event_append(ct_db_tx_t *tx, const accounts_t *a, const accou
 /* PasswordChanged, via "reset" or "change". */
 int accounts_event_password_changed(const accounts_user_ref_t *u, const char *via,
                                     int64_t changed_at_ms, accounts_event_t *out);
+
+/* EmailChangeRequested: u->email is the current address, u->new_email the
+ * one asked for; confirm_url carries the token, NULL when new_email is
+ * taken (then no link, expires_at 0). Its signature fits
+ * accounts_link_event_append. */
+int accounts_event_email_change_requested(const accounts_user_ref_t *u, const char *confirm_url,
+                                          int64_t expires_at_ms, accounts_event_t *out);
+/* EmailChanged: u->email is the former address, u->new_email the new one. */
+int accounts_event_email_changed(const accounts_user_ref_t *u, int64_t changed_at_ms,
+                                 accounts_event_t *out);
 
 /* CollaboratorAdded: u is the collaborator (customer_id the customer);
  * activation_url NULL when they already had an account. */
