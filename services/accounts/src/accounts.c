@@ -39,6 +39,8 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
     out->reset_ttl_s = (unsigned)ct_config_int(cfg, "CITERNE_RESET_TTL_S", 1800, 300, 86400);
     out->activation_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_ACTIVATION_TTL_S", 86400, 300, 7L * 86400);
+    out->email_change_ttl_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_EMAIL_CHANGE_TTL_S", 1800, 300, 86400);
     out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
     out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
     out->throttle.addr_max_delay_s =
@@ -72,6 +74,7 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->public_url = settings->public_url ? settings->public_url : "http://127.0.0.1:8080";
     a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
     a->activation_ttl_s = settings->activation_ttl_s ? settings->activation_ttl_s : 86400;
+    a->email_change_ttl_s = settings->email_change_ttl_s ? settings->email_change_ttl_s : 1800;
     if (accounts_common_passwords_load() != 0) {
         ct_log_error("cannot load the list of common passwords");
         return CT_EINTERNAL;
@@ -137,6 +140,8 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"GET", "/api/v1/accounts/me/export", accounts_api_me_export},
         {"POST", "/api/v1/accounts/me/password", accounts_api_password_change},
         {"POST", "/api/v1/accounts/me/close", accounts_api_me_close},
+        {"POST", "/api/v1/accounts/me/email", accounts_api_email_change},
+        {"POST", "/api/v1/accounts/me/email/confirm", accounts_api_email_confirm},
         {"PATCH", "/api/v1/accounts/me/profile", accounts_api_profile_update},
         {"POST", "/api/v1/accounts/signup", accounts_api_signup},
         {"POST", "/api/v1/accounts/signup/resend", accounts_api_signup_resend},

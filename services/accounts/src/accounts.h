@@ -33,6 +33,7 @@ typedef struct {
     const char *public_url;            /* CITERNE_PUBLIC_URL: the portal, for links */
     unsigned reset_ttl_s;              /* CITERNE_RESET_TTL_S, default 30 min */
     unsigned activation_ttl_s;         /* CITERNE_ACTIVATION_TTL_S, default 1 day */
+    unsigned email_change_ttl_s;       /* CITERNE_EMAIL_CHANGE_TTL_S, default 30 min */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -55,6 +56,7 @@ typedef struct {
     const char *public_url;    /* the portal's base URL, for e-mailed links */
     unsigned reset_ttl_s;      /* life of a password reset link */
     unsigned activation_ttl_s; /* life of an activation link */
+    unsigned email_change_ttl_s; /* life of an e-mail change link */
     /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA
      * cannot be turned on (503). */
     bool have_secret_key;
@@ -327,6 +329,16 @@ void accounts_api_import(ct_http_req_t *req, void *udata);
 /* POST /me/password {current_password, new_password} (session + CSRF):
  * PasswordChanged (via "change"), every other session of the user ends. */
 void accounts_api_password_change(ct_http_req_t *req, void *udata);
+
+/* POST /me/email {new_email, password} (session + CSRF): 202 whether or
+ * not the address is taken; when free, a change request (the previous one
+ * void) whose link goes to the new address; in every case
+ * EmailChangeRequested, so the current address hears of it.
+ * POST /me/email/confirm {token} (the link's, no session): the e-mail
+ * changes once per link if the address is still free (409 otherwise),
+ * every session of the user ends, UserProfileUpdated and EmailChanged. */
+void accounts_api_email_change(ct_http_req_t *req, void *udata);
+void accounts_api_email_confirm(ct_http_req_t *req, void *udata);
 
 /* Consumer of citerne.billing.v1 (service udata: the ct_service_t): keeps
  * the invoice numbers of each customer, through the inbox. */

@@ -732,7 +732,8 @@ void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
              " d AS (DELETE FROM user_devices WHERE user_id = $1),"
              " p AS (DELETE FROM user_preferences WHERE user_id = $1),"
              " pr AS (DELETE FROM password_resets WHERE user_id = $1),"
-             " ua AS (DELETE FROM user_activations WHERE user_id = $1)"
+             " ua AS (DELETE FROM user_activations WHERE user_id = $1),"
+             " ec AS (DELETE FROM email_changes WHERE user_id = $1)"
              " UPDATE users SET status = 'disabled', password_hash = NULL, phone = NULL,"
              " name = 'Closed account', email = 'closed-' || id || '@invalid', updated_at = now()"
              " WHERE id = $1 AND status = 'active' RETURNING id",

@@ -202,6 +202,32 @@ void accounts_store_close_check(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb
  * 2FA, devices, preferences, links). */
 void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 
+/* ---- e-mail change (store_links.c) ---- */
+/* In tx: the active user, locked, and whether new_email is anyone's
+ * sign-in address (theirs included): one row (email, name, customer_id:
+ * the first customer or NULL, taken "t"/"f") or none. */
+void accounts_store_email_change_user(ct_db_tx_t *tx, const char *user_id, const char *new_email,
+                                      ct_db_tx_cb next);
+/* In tx: the user's one live change request becomes hash_hex for new_email
+ * for ttl_s (replacing any earlier one): one row (expires_ms). */
+void accounts_store_email_change_put(ct_db_tx_t *tx, const char *user_id, const char *hash_hex,
+                                     const char *new_email, long ttl_s, ct_db_tx_cb next);
+/* In tx: deletes the user's change request, if any. */
+void accounts_store_email_change_void(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* A live request by the hash of its token: one row (user_id, taken: whether
+ * its new address is someone's now, "t"/"f") or none. */
+int accounts_store_email_change_find(ct_db_t *db, const char *hash_hex, ct_db_result_cb cb,
+                                     void *udata);
+/* In tx: uses a live request up: one row (user_id, new_email) or none. */
+void accounts_store_email_change_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next);
+/* In tx: an active user's sign-in address becomes new_email unless someone
+ * has it, and their reset link (sent to the old address) is deleted: one
+ * row (old_email, changed "t"/"f": "f" when taken) or none when the user is
+ * not active. A concurrent transaction taking the address makes this fail
+ * with SQLSTATE 23505. */
+void accounts_store_email_set(ct_db_tx_t *tx, const char *user_id, const char *new_email,
+                              ct_db_tx_cb next);
+
 /* ---- back-office updates (store_update.c) ---- */
 /* In tx: locks the customer for an update: one row (doc: a JSON object of
  * id, customer_number, name, segment, vat_rate_bp, siret, phone) or none. */
