@@ -41,6 +41,10 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         (unsigned)ct_config_int(cfg, "CITERNE_ACTIVATION_TTL_S", 86400, 300, 7L * 86400);
     out->email_change_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_EMAIL_CHANGE_TTL_S", 1800, 300, 86400);
+    out->sweep_interval_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_ACCOUNTS_SWEEP_S", 3600, 60, 7L * 86400);
+    out->pending_keep_days =
+        (unsigned)ct_config_int(cfg, "CITERNE_ACCOUNTS_PENDING_DAYS", 30, 1, 3650);
     out->trusted_proxies = ct_config_str(cfg, "CITERNE_TRUSTED_PROXY", "");
     out->throttle.addr_free = (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ADDR_FREE", 5, 1, 1000);
     out->throttle.addr_max_delay_s =
@@ -75,6 +79,8 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
     a->activation_ttl_s = settings->activation_ttl_s ? settings->activation_ttl_s : 86400;
     a->email_change_ttl_s = settings->email_change_ttl_s ? settings->email_change_ttl_s : 1800;
+    a->sweeper.interval_s = settings->sweep_interval_s ? settings->sweep_interval_s : 3600;
+    a->sweeper.keep_days = settings->pending_keep_days ? (int)settings->pending_keep_days : 30;
     if (accounts_common_passwords_load() != 0) {
         ct_log_error("cannot load the list of common passwords");
         return CT_EINTERNAL;

@@ -18,6 +18,7 @@
 #include "citerne/service.h"
 #include "citerne/session.h"
 #include "sessions.h"
+#include "sweep.h"
 #include "throttle.h"
 
 /* Generated from migrations/ by ct_embed_migrations. */
@@ -34,6 +35,8 @@ typedef struct {
     unsigned reset_ttl_s;              /* CITERNE_RESET_TTL_S, default 30 min */
     unsigned activation_ttl_s;         /* CITERNE_ACTIVATION_TTL_S, default 1 day */
     unsigned email_change_ttl_s;       /* CITERNE_EMAIL_CHANGE_TTL_S, default 30 min */
+    unsigned sweep_interval_s;         /* CITERNE_ACCOUNTS_SWEEP_S, default 1 h */
+    unsigned pending_keep_days;        /* CITERNE_ACCOUNTS_PENDING_DAYS, default 30 */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
@@ -57,6 +60,8 @@ typedef struct {
     unsigned reset_ttl_s;      /* life of a password reset link */
     unsigned activation_ttl_s; /* life of an activation link */
     unsigned email_change_ttl_s; /* life of an e-mail change link */
+    /* Expired links and stale pending users (sweep.h), every interval. */
+    accounts_sweeper_t sweeper;
     /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA
      * cannot be turned on (503). */
     bool have_secret_key;

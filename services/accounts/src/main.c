@@ -15,6 +15,9 @@ int main(void)
         .on_message = accounts_on_message,
         .migrations = accounts_migrations,
         .nmigrations = accounts_migrations_count,
+        /* the sweep of expired links and stale pending users (sweep.h) */
+        .on_start = accounts_on_start,
+        .on_drain = accounts_on_drain,
     };
     static ct_service_t svc;
     static accounts_t accounts;

@@ -228,6 +228,12 @@ void accounts_store_email_change_take(ct_db_tx_t *tx, const char *hash_hex, ct_d
 void accounts_store_email_set(ct_db_tx_t *tx, const char *user_id, const char *new_email,
                               ct_db_tx_cb next);
 
+/* ---- sweep (store_links.c; the kinds in sweep.h) ---- */
+/* Deletes at most limit rows of what, one statement of its own: rows
+ * affected (ct_db_affected). */
+int accounts_store_sweep(ct_db_t *db, accounts_sweep_what_t what, int keep_days, int limit,
+                         ct_db_result_cb cb, void *udata);
+
 /* ---- back-office updates (store_update.c) ---- */
 /* In tx: locks the customer for an update: one row (doc: a JSON object of
  * id, customer_number, name, segment, vat_rate_bp, siret, phone) or none. */

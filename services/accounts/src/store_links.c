@@ -1,5 +1,6 @@
-/* SQL of e-mail change requests (see store.h, "e-mail change"): beside
- * store.c, which would pass the size the house style asks. */
+/* SQL of e-mail change requests and of the sweep of expired rows (see
+ * store.h, "e-mail change" and "sweep"): beside store.c, which would pass
+ * the size the house style asks. */
 #include "store.h"
 
 #include <stdio.h>
@@ -100,4 +101,39 @@ void accounts_store_email_set(ct_db_tx_t *tx, const char *user_id, const char *n
              " resets AS (DELETE FROM password_resets r USING upd WHERE r.user_id = upd.id)"
              " SELECT old.email AS old_email, EXISTS (SELECT 1 FROM upd) AS changed FROM old",
              &p, next);
+}
+
+/* ---- sweep ---- */
+
+/* Each statement deletes at most $1 rows (a short transaction of its own;
+ * the caller repeats it while it deletes that many). Pending users are
+ * locked with SKIP LOCKED: one that a sign-up, resend or invitation is
+ * giving a new link right now is left for the next sweep. */
+static const char *const sweep_sql[] = {
+    [ACCOUNTS_SWEEP_RESETS] =
+        "DELETE FROM password_resets WHERE ctid IN (SELECT ctid FROM password_resets"
+        " WHERE expires_at < now() LIMIT $1)",
+    [ACCOUNTS_SWEEP_EMAIL_CHANGES] =
+        "DELETE FROM email_changes WHERE ctid IN (SELECT ctid FROM email_changes"
+        " WHERE expires_at < now() LIMIT $1)",
+    [ACCOUNTS_SWEEP_PENDING_USERS] =
+        "DELETE FROM users WHERE ctid IN (SELECT u.ctid FROM users u"
+        " WHERE u.status = 'pending' AND u.password_hash IS NULL"
+        " AND u.created_at < now() - make_interval(days => $2)"
+        " AND NOT EXISTS (SELECT 1 FROM user_activations a WHERE a.user_id = u.id"
+        "   AND a.expires_at >= now() - make_interval(days => $2))"
+        " LIMIT $1 FOR UPDATE OF u SKIP LOCKED)",
+};
+
+int accounts_store_sweep(ct_db_t *db, accounts_sweep_what_t what, int keep_days, int limit,
+                         ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add_int(&p, limit);
+    if (what == ACCOUNTS_SWEEP_PENDING_USERS)
+        ct_db_params_add_int(&p, keep_days);
+    int rc = ct_db_query(db, sweep_sql[what], &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
 }
