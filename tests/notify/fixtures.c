@@ -210,6 +210,34 @@ void fx_password_changed(fx_record_t *r, const char *user_id, const char *custom
     ACCOUNTS(r, password_changed, PASSWORD_CHANGED, &b);
 }
 
+void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *customer_id,
+                               const char *old_email, const char *new_email, const char *url,
+                               int64_t expires_at)
+{
+    Citerne__V1__EmailChangeRequested b = CITERNE__V1__EMAIL_CHANGE_REQUESTED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.old_email = (char *)old_email;
+    b.new_email = (char *)new_email;
+    b.name = "Marie Dupont";
+    b.confirm_url = (char *)(url ? url : "");
+    b.expires_at = url ? expires_at : 0;
+    ACCOUNTS(r, email_change_requested, EMAIL_CHANGE_REQUESTED, &b);
+}
+
+void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_id,
+                      const char *old_email, const char *new_email, int64_t at)
+{
+    Citerne__V1__EmailChanged b = CITERNE__V1__EMAIL_CHANGED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.old_email = (char *)old_email;
+    b.new_email = (char *)new_email;
+    b.name = "Marie Dupont";
+    b.changed_at = at;
+    ACCOUNTS(r, email_changed, EMAIL_CHANGED, &b);
+}
+
 void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
                       const char *email, int64_t at)
 {

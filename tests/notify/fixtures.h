@@ -34,6 +34,12 @@ void fx_password_changed(fx_record_t *r, const char *user_id, const char *custom
                          const char *email, const char *via, int64_t at);
 void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
                       const char *email, int64_t at);
+/* url NULL: the new address was taken (no link) */
+void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *customer_id,
+                               const char *old_email, const char *new_email, const char *url,
+                               int64_t expires_at);
+void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_id,
+                      const char *old_email, const char *new_email, int64_t at);
 void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
                    const char *address, int64_t at);
 void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,

@@ -224,6 +224,47 @@ static void account_messages_are_decoded_for_one_address(void **state)
     assert_false(ev.by_self);
 }
 
+static void email_changes_are_decoded_for_both_addresses(void **state)
+{
+    (void)state;
+    fx_record_t r;
+    notify_event_t ev;
+    const char *why;
+    fx_email_change_requested(&r, USER, CUST, "marie@example.com", "marie@example.org", URL, T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.kind, NOTIFY_EV_ACCOUNT);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_EMAIL_CHANGE_REQUESTED);
+    assert_string_equal(ev.email, "marie@example.com");
+    assert_string_equal(ev.new_email, "marie@example.org");
+    assert_string_equal(ev.link, URL);
+    assert_int_equal(ev.link_expires_at, T);
+    assert_int_equal(ev.at, ev.occurred_at); /* the request's time is the event's */
+    notify_event_wipe(&ev);
+    assert_string_equal(ev.link, "");
+    /* the address was taken: no link */
+    fx_email_change_requested(&r, USER, CUST, "marie@example.com", "marie@example.org", NULL, 0);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_string_equal(ev.link, "");
+    assert_int_equal(ev.link_expires_at, 0);
+    fx_email_changed(&r, USER, CUST, "marie@example.com", "marie@example.org", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_EMAIL_CHANGED);
+    assert_string_equal(ev.email, "marie@example.com");
+    assert_string_equal(ev.new_email, "marie@example.org");
+    assert_int_equal(ev.at, T);
+    /* refused by name */
+    fx_email_change_requested(&r, USER, CUST, "marie@example.com", "not an address", URL, T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "new_email");
+    fx_email_change_requested(&r, USER, CUST, "marie@example.com", "marie@example.org",
+                              "ftp://portail.example/x", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "confirm_url");
+    fx_email_changed(&r, USER, CUST, "marie@example.com", "marie@example.org", 0);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "changed_at");
+}
+
 static void profiles_roles_and_closings_are_decoded(void **state)
 {
     (void)state;
@@ -325,6 +366,7 @@ int main(void)
         cmocka_unit_test(out_of_range_fields_are_refused),
         cmocka_unit_test(undecodable_records_are_refused),
         cmocka_unit_test(account_messages_are_decoded_for_one_address),
+        cmocka_unit_test(email_changes_are_decoded_for_both_addresses),
         cmocka_unit_test(profiles_roles_and_closings_are_decoded),
         cmocka_unit_test(bad_account_fields_are_refused_by_name),
     };

@@ -293,6 +293,90 @@ static void an_invitation_to_an_address_without_a_user_is_keyed_on_the_address(v
     stop_sender();
 }
 
+/* The new address gets the link (keyed on it, purged once sent); the
+ * current one a notice, whether the new address was free (link) or taken
+ * (none); after the change, a notice to the former address. */
+static void an_email_change_links_the_new_address_and_tells_the_old_one(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    start_sender(10);
+    people_t p;
+    make_people(&p, "+33612345678", ""); /* a phone: still e-mail only */
+    int before_mail = F.smtp.nmessages, before_sms = F.nsms;
+    const char *url = "https://portail.example/confirm-email#token=Y2hhbmdlbWVudA";
+    fx_record_t r;
+    fx_email_change_requested(&r, p.u1, p.customer, "marie@example.com", "marie@nouveau.example",
+                              url, ct_now_ms() + 1800000);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 2);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 0); /* replayed */
+    char *rows = sql_text("SELECT string_agg(concat_ws('|', kind, recipient, user_id IS NULL,"
+                          " link_expires_at IS NOT NULL), ',' ORDER BY kind) FROM notifications"
+                          " WHERE cause_event_id = $1",
+                          r.event_id);
+    assert_string_equal(rows, "email_change_confirm|marie@nouveau.example|t|t,"
+                              "email_change_requested|marie@example.com|f|f");
+    free(rows);
+    notify_sender_kick(sender);
+    wait_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1 AND status = 'sent'",
+               r.event_id, 2);
+    /* sent: the link's row no longer holds it, the notice keeps its text */
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1"
+                               " AND kind = 'email_change_confirm' AND body = '" PLACEHOLDER "'",
+                               r.event_id),
+                     1);
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE strpos(body, $1) > 0",
+                               "Y2hhbmdlbWVudA"),
+                     0);
+    assert_int_equal(F.smtp.nmessages, before_mail + 2);
+    assert_int_equal(F.nsms, before_sms);
+    int to_new = -1, to_old = -1;
+    for (int i = before_mail; i < F.smtp.nmessages; i++) {
+        if (strstr(F.smtp.envelope[i], "RCPT TO:<marie@nouveau.example>"))
+            to_new = i;
+        if (strstr(F.smtp.envelope[i], "RCPT TO:<marie@example.com>"))
+            to_old = i;
+    }
+    assert_true(to_new >= 0 && to_old >= 0);
+    char *text = qp_decode(F.smtp.messages[to_new]);
+    assert_non_null(strstr(text, url));
+    assert_non_null(strstr(text, "Bonjour Marie Dupont,"));
+    free(text);
+    text = qp_decode(F.smtp.messages[to_old]);
+    assert_null(strstr(text, "Y2hhbmdlbWVudA"));
+    assert_non_null(strstr(text, "utilise désormais l'adresse marie@nouveau.example"));
+    free(text);
+    fx_free(&r);
+
+    /* the new address was someone's: the notice only, nothing to it */
+    fx_email_change_requested(&r, p.u1, p.customer, "marie@example.com", "paul@example.com", NULL,
+                              0);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    rows = sql_text("SELECT concat_ws('|', kind, recipient, link_expires_at IS NOT NULL) FROM"
+                    " notifications WHERE cause_event_id = $1",
+                    r.event_id);
+    assert_string_equal(rows, "email_change_requested|marie@example.com|f");
+    free(rows);
+    fx_free(&r);
+
+    /* done: the former address is told */
+    fx_email_changed(&r, p.u1, p.customer, "marie@example.com", "marie@nouveau.example",
+                     ct_now_ms());
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    rows = sql_text("SELECT concat_ws('|', kind, recipient, user_id, subject) FROM notifications"
+                    " WHERE cause_event_id = $1",
+                    r.event_id);
+    char want[300];
+    snprintf(want, sizeof want,
+             "email_changed|marie@example.com|%s|L'adresse e-mail de votre compte Citerne a été"
+             " changée",
+             p.u1);
+    assert_string_equal(rows, want);
+    free(rows);
+    fx_free(&r);
+    stop_sender();
+}
+
 static void grants_follow_collaborators_and_a_closed_user_hears_nothing_more(void **state)
 {
     (void)state;
@@ -531,6 +615,7 @@ int main(void)
         cmocka_unit_test(an_invitation_to_an_address_without_a_user_is_keyed_on_the_address),
         cmocka_unit_test(grants_follow_collaborators_and_a_closed_user_hears_nothing_more),
         cmocka_unit_test(a_reset_delivered_twice_by_the_bus_is_told_once),
+        cmocka_unit_test(an_email_change_links_the_new_address_and_tells_the_old_one),
         cmocka_unit_test(a_renamed_customer_is_named_anew_in_later_messages_only),
         cmocka_unit_test(an_update_of_an_unknown_customer_adds_it),
     };

@@ -314,6 +314,46 @@ static const account_case_t account_texts[] = {
         "Bonjour Paul,\n\nVous avez quitté l'espace client du client C-0042.\nVotre compte et "
         "vos autres accès ne changent pas.\n" SIGN,
     },
+    {
+        "email_change_confirm",
+        {.kind = NOTIFY_KIND_EMAIL_CONFIRM,
+         .user_name = "Marie Dupont",
+         .new_email = "marie.dupont@example.org",
+         .link = "https://portail.example/confirm-email#token=ZW1haWw",
+         .expires_at = T_NOV},
+        "Confirmez votre nouvelle adresse e-mail Citerne",
+        "Bonjour Marie Dupont,\n\nVous avez demandé à vous connecter à votre compte Citerne avec "
+        "l'adresse marie.dupont@example.org.\nPour confirmer ce changement, ouvrez ce lien" NBSP
+        ":\nhttps://portail.example/confirm-email#token=ZW1haWw\n\nCe lien ne sert qu'une fois "
+        "et expire le " AT_NOV ".\nUne nouvelle demande le remplace. Une fois l'adresse "
+        "confirmée, toutes vos sessions sont fermées" NBSP ": reconnectez-vous avec cette "
+        "adresse.\nSi vous n'avez rien demandé, ignorez ce message" NBSP ": rien ne change.\n" SIGN,
+    },
+    {
+        "email_change_requested",
+        {.kind = NOTIFY_KIND_EMAIL_CHANGE_REQUESTED,
+         .user_name = "Marie Dupont",
+         .new_email = "marie.dupont@example.org",
+         .at = T_NOV},
+        "Changement d'adresse e-mail demandé sur votre compte Citerne",
+        "Bonjour Marie Dupont,\n\nLe " AT_NOV ", quelqu'un connaissant votre mot de passe a "
+        "demandé que votre compte Citerne utilise désormais l'adresse marie.dupont@example.org."
+        "\nRien ne change tant que le lien envoyé à cette adresse n'a pas été ouvert" NBSP
+        ": vous vous connectez toujours avec l'adresse actuelle.\nSi c'est vous, vous n'avez "
+        "rien à faire.\n" NOT_YOU SIGN,
+    },
+    {
+        "email_changed",
+        {.kind = NOTIFY_KIND_EMAIL_CHANGED,
+         .user_name = "Marie Dupont",
+         .new_email = "marie.dupont@example.org",
+         .at = T_NOV},
+        "L'adresse e-mail de votre compte Citerne a été changée",
+        "Bonjour Marie Dupont,\n\nLe " AT_NOV ", l'adresse e-mail de votre compte Citerne est "
+        "devenue marie.dupont@example.org. Toutes vos sessions ont été fermées.\nNos messages "
+        "ne seront plus envoyés à cette adresse-ci.\nSi ce n'est pas vous, contactez tout de "
+        "suite notre service client.\n" SIGN,
+    },
 };
 
 static void every_account_kind_has_its_french_email_and_no_sms(void **state)
@@ -343,6 +383,24 @@ static void a_link_message_without_its_link_or_time_renders_nothing(void **state
     assert_int_equal(notify_render(&no_time, NOTIFY_CHANNEL_EMAIL, &m), -1);
     notify_facts_t no_role = {.kind = NOTIFY_KIND_COLLABORATOR_ADDED, .role = "owner"};
     assert_int_equal(notify_render(&no_role, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    /* the e-mail change's texts name the new address: none, no text */
+    notify_facts_t no_address = {
+        .kind = NOTIFY_KIND_EMAIL_CONFIRM, .user_name = "", .link = LINK, .expires_at = T_NOV};
+    assert_int_equal(notify_render(&no_address, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    no_address.kind = NOTIFY_KIND_EMAIL_CHANGE_REQUESTED;
+    no_address.at = T_NOV;
+    assert_int_equal(notify_render(&no_address, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    no_address.kind = NOTIFY_KIND_EMAIL_CHANGED;
+    no_address.new_email = "";
+    assert_int_equal(notify_render(&no_address, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    notify_facts_t no_confirm_link = {.kind = NOTIFY_KIND_EMAIL_CONFIRM,
+                                      .new_email = "a@example.org",
+                                      .link = "",
+                                      .expires_at = T_NOV};
+    assert_int_equal(notify_render(&no_confirm_link, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    assert_true(notify_kind_has_link(NOTIFY_KIND_EMAIL_CONFIRM));
+    assert_false(notify_kind_has_link(NOTIFY_KIND_EMAIL_CHANGE_REQUESTED));
+    assert_false(notify_kind_has_link(NOTIFY_KIND_EMAIL_CHANGED));
     assert_true(notify_kind_has_link(NOTIFY_KIND_PASSWORD_RESET));
     assert_true(notify_kind_has_link(NOTIFY_KIND_ACTIVATION));
     assert_true(notify_kind_has_link(NOTIFY_KIND_COLLABORATOR_INVITED));
@@ -353,9 +411,12 @@ static void a_link_message_without_its_link_or_time_renders_nothing(void **state
 static void the_longest_names_links_and_devices_still_render(void **state)
 {
     (void)state;
-    char name[201], link[1025], device[201];
+    char name[201], link[1025], device[201], email[255];
     memset(name, 'N', 200);
     name[200] = '\0';
+    memset(email, 'e', 254); /* the longest address accounts accepts */
+    memcpy(email + 64, "@", 1);
+    memcpy(email + 250, ".org", 5);
     memcpy(link, "https://", 8);
     memset(link + 8, 'x', 1016);
     link[1024] = '\0';
@@ -371,7 +432,8 @@ static void the_longest_names_links_and_devices_still_render(void **state)
                             .at = T_NOV,
                             .device = device,
                             .address = "2001:0db8:0000:0000:0000:ff00:0042:8329",
-                            .role = "orderer"};
+                            .role = "orderer",
+                            .new_email = email};
         notify_message_t m;
         if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m) != 0)
             fail_msg("%s: not rendered", notify_kind_name(f.kind));
@@ -499,6 +561,11 @@ static void kinds_and_channels_have_stable_names(void **state)
     assert_string_equal(notify_kind_name(NOTIFY_KIND_COLLABORATOR_INVITED), "collaborator_invited");
     assert_int_equal(notify_kind_parse("new_device_signed_in", &k), 0);
     assert_int_equal(k, NOTIFY_KIND_NEW_DEVICE);
+    /* the names the notifications table's check lists (0004_email_change.sql) */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CONFIRM), "email_change_confirm");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGE_REQUESTED),
+                        "email_change_requested");
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGED), "email_changed");
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_EMAIL), "email");
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_SMS), "sms");
 }

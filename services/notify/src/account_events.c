@@ -115,6 +115,50 @@ static int decode_password_changed(notify_event_t *ev, const Citerne__V1__Passwo
     return 0;
 }
 
+/* An e-mail change: the notice goes to old_email (ev->email), the link, if
+ * any, to new_email. */
+static int decode_email_person(notify_event_t *ev, notify_kind_t kind, const char *user_id,
+                               const char *customer_id, const char *old_email,
+                               const char *new_email, const char *name, const char **why)
+{
+    int rc = decode_person(ev, kind, user_id, customer_id, old_email, name, why);
+    if (rc != 0)
+        return rc;
+    NOTIFY_REQUIRE(new_email && notify_email_valid(new_email), "new_email");
+    snprintf(ev->new_email, sizeof ev->new_email, "%s", new_email);
+    return 0;
+}
+
+/* The request has no time of its own: the event's. */
+static int decode_email_change_requested(notify_event_t *ev,
+                                         const Citerne__V1__EmailChangeRequested *m,
+                                         const char **why)
+{
+    int rc = decode_email_person(ev, NOTIFY_KIND_EMAIL_CHANGE_REQUESTED, m->user_id, m->customer_id,
+                                 m->old_email, m->new_email, m->name, why);
+    if (rc != 0)
+        return rc;
+    if (m->confirm_url && *m->confirm_url) {
+        NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->confirm_url), "confirm_url");
+        NOTIFY_REQUIRE(time_ok(m->expires_at), "expires_at");
+        ev->link_expires_at = m->expires_at;
+    }
+    ev->at = ev->occurred_at;
+    return 0;
+}
+
+static int decode_email_changed(notify_event_t *ev, const Citerne__V1__EmailChanged *m,
+                                const char **why)
+{
+    int rc = decode_email_person(ev, NOTIFY_KIND_EMAIL_CHANGED, m->user_id, m->customer_id,
+                                 m->old_email, m->new_email, m->name, why);
+    if (rc != 0)
+        return rc;
+    NOTIFY_REQUIRE(time_ok(m->changed_at), "changed_at");
+    ev->at = m->changed_at;
+    return 0;
+}
+
 static int decode_totp_disabled(notify_event_t *ev, const Citerne__V1__TotpDisabled *m,
                                 const char **why)
 {
@@ -276,6 +320,10 @@ int notify_account_decode(notify_event_t *ev, const Citerne__V1__AccountsEvent *
         return decode_password_changed(ev, m->password_changed, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_TOTP_DISABLED:
         return decode_totp_disabled(ev, m->totp_disabled, why);
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGE_REQUESTED:
+        return decode_email_change_requested(ev, m->email_change_requested, why);
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGED:
+        return decode_email_changed(ev, m->email_changed, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_NEW_DEVICE_SIGNED_IN:
         return decode_new_device(ev, m->new_device_signed_in, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_LINKED:
@@ -309,7 +357,7 @@ static void on_grant_done(ct_db_tx_t *tx, PGresult *res, void *udata)
 static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     notify_event_t *ev = udata;
-    ev->created = res ? ct_db_affected(res) : 0;
+    ev->created += res ? ct_db_affected(res) : 0;
     ev->outcome = NOTIFY_OUT_QUEUED;
     ct_logc_debug(ev->correlation_id, "event %s: %ld %s notification(s) queued", ev->event_id,
                   ev->created, notify_kind_name(ev->nkind));
@@ -320,6 +368,37 @@ static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
         notify_store_revoke(tx, ev->user_id, ev->customer_id, on_grant_done);
     else
         ct_db_tx_commit(tx);
+}
+
+/* An e-mail change request: after the notice to the current address, the
+ * link to the new one, keyed on that address (the notice holds the user's
+ * row of this event) and with its own kind, so that its body is purged like
+ * every link's. */
+static void on_notice_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    ev->created += res ? ct_db_affected(res) : 0;
+    ev->nkind = NOTIFY_KIND_EMAIL_CONFIRM;
+    notify_facts_t f = {.kind = ev->nkind,
+                        .user_name = ev->name,
+                        .link = ev->link,
+                        .expires_at = ev->link_expires_at,
+                        .new_email = ev->new_email};
+    json_t *rows = json_array();
+    notify_message_t *msg = malloc(sizeof *msg);
+    if (!msg || !rows) {
+        free(msg);
+        json_decref(rows);
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
+        notify_rows_add(rows, NULL, NOTIFY_CHANNEL_EMAIL, ev->new_email, msg);
+    else
+        ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
+    sodium_memzero(msg, sizeof *msg);
+    free(msg);
+    notify_rows_insert(tx, ev, rows, on_account_inserted);
 }
 
 static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -352,7 +431,11 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
         .address = ev->address,
         .role = ev->role,
         .by_self = ev->by_self,
+        .new_email = ev->new_email,
     };
+    /* the link's e-mail, next, greets by the same name */
+    if (!ev->name[0] && known_name)
+        snprintf(ev->name, sizeof ev->name, "%s", known_name);
     notify_message_t *msg = malloc(sizeof *msg);
     if (!msg || !rows) {
         free(msg);
@@ -372,7 +455,8 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     sodium_memzero(msg, sizeof *msg);
     free(msg);
-    notify_rows_insert(tx, ev, rows, on_account_inserted);
+    bool link_next = ev->nkind == NOTIFY_KIND_EMAIL_CHANGE_REQUESTED && ev->link[0];
+    notify_rows_insert(tx, ev, rows, link_next ? on_notice_inserted : on_account_inserted);
 }
 
 void notify_account_apply(ct_db_tx_t *tx, notify_event_t *ev)

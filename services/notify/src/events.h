@@ -65,7 +65,9 @@ typedef struct {
     int64_t total_incl_cents;
     char issue_date[11];
     /* account */
-    char link[1025]; /* reset, activation or invitation URL: a secret, never logged */
+    char link[1025];     /* reset, activation, invitation or e-mail confirmation URL: a secret,
+                            never logged */
+    char new_email[255]; /* EmailChangeRequested, EmailChanged: the address asked for */
     int64_t link_expires_at;
     int64_t at; /* changed_at, disabled_at, signed_in_at, linked_at, closed_at */
     bool via_reset;

@@ -247,6 +247,9 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_COLLABORATOR_ADDED] = "collaborator_added",
     [NOTIFY_KIND_COLLABORATOR_INVITED] = "collaborator_invited",
     [NOTIFY_KIND_COLLABORATOR_REMOVED] = "collaborator_removed",
+    [NOTIFY_KIND_EMAIL_CONFIRM] = "email_change_confirm",
+    [NOTIFY_KIND_EMAIL_CHANGE_REQUESTED] = "email_change_requested",
+    [NOTIFY_KIND_EMAIL_CHANGED] = "email_changed",
 };
 
 bool notify_kind_has_preference(notify_kind_t kind)
@@ -257,7 +260,7 @@ bool notify_kind_has_preference(notify_kind_t kind)
 bool notify_kind_has_link(notify_kind_t kind)
 {
     return kind == NOTIFY_KIND_PASSWORD_RESET || kind == NOTIFY_KIND_ACTIVATION ||
-           kind == NOTIFY_KIND_COLLABORATOR_INVITED;
+           kind == NOTIFY_KIND_COLLABORATOR_INVITED || kind == NOTIFY_KIND_EMAIL_CONFIRM;
 }
 
 int notify_kind_parse(const char *s, notify_kind_t *out)
@@ -343,9 +346,12 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
     case NOTIFY_KIND_PASSWORD_RESET:
     case NOTIFY_KIND_ACTIVATION:
     case NOTIFY_KIND_COLLABORATOR_INVITED:
+    case NOTIFY_KIND_EMAIL_CONFIRM:
         if (!f->link || !*f->link)
             return -1;
         if (f->kind == NOTIFY_KIND_COLLABORATOR_INVITED && !role_text(f->role))
+            return -1;
+        if (f->kind == NOTIFY_KIND_EMAIL_CONFIRM && !(f->new_email && *f->new_email))
             return -1;
         return notify_format_time(f->expires_at, style, p->expires, sizeof p->expires) < 0 ? -1 : 0;
     case NOTIFY_KIND_PASSWORD_CHANGED:
@@ -360,6 +366,11 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         return role_text(f->role) ? 0 : -1;
     case NOTIFY_KIND_COLLABORATOR_REMOVED:
         return 0;
+    case NOTIFY_KIND_EMAIL_CHANGE_REQUESTED:
+    case NOTIFY_KIND_EMAIL_CHANGED:
+        if (!f->new_email || !*f->new_email)
+            return -1;
+        return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
     }
     return -1;
 }
@@ -494,6 +505,40 @@ static void account_email_text(const notify_facts_t *f, const parts_t *p, sb_t *
                          "demandez à l'un d'eux de vous inviter à nouveau.\n");
         }
         sb_add(body, "Votre compte et vos autres accès ne changent pas.\n");
+        break;
+    case NOTIFY_KIND_EMAIL_CONFIRM:
+        sb_add(subject, "Confirmez votre nouvelle adresse e-mail Citerne");
+        sb_addf(body,
+                "Vous avez demandé à vous connecter à votre compte Citerne avec l'adresse %s.\n"
+                "Pour confirmer ce changement, ouvrez ce lien%s\n",
+                f->new_email, c);
+        add_link(body, f, p);
+        sb_addf(body,
+                "Une nouvelle demande le remplace. Une fois l'adresse confirmée, toutes vos "
+                "sessions sont fermées%s reconnectez-vous avec cette adresse.\nSi vous n'avez "
+                "rien demandé, ignorez ce message%s rien ne change.\n",
+                c, c);
+        break;
+    case NOTIFY_KIND_EMAIL_CHANGE_REQUESTED:
+        /* the same words whether or not the new address was free: the
+         * requester learns nothing of who has an account */
+        sb_add(subject, "Changement d'adresse e-mail demandé sur votre compte Citerne");
+        sb_addf(body,
+                "Le %s, quelqu'un connaissant votre mot de passe a demandé que votre compte "
+                "Citerne utilise désormais l'adresse %s.\nRien ne change tant que le lien envoyé "
+                "à cette adresse n'a pas été ouvert%s vous vous connectez toujours avec "
+                "l'adresse actuelle.\n",
+                p->at, f->new_email, c);
+        sb_add(body, "Si c'est vous, vous n'avez rien à faire.\n" NOT_YOU);
+        break;
+    case NOTIFY_KIND_EMAIL_CHANGED:
+        sb_add(subject, "L'adresse e-mail de votre compte Citerne a été changée");
+        sb_addf(body,
+                "Le %s, l'adresse e-mail de votre compte Citerne est devenue %s. Toutes vos "
+                "sessions ont été fermées.\nNos messages ne seront plus envoyés à cette "
+                "adresse-ci.\nSi ce n'est pas vous, contactez tout de suite notre service "
+                "client.\n",
+                p->at, f->new_email);
         break;
     default:
         break;

@@ -13,18 +13,21 @@ typedef enum {
     NOTIFY_KIND_DELIVERY_CONFIRMED,
     NOTIFY_KIND_INVOICE_ISSUED,
     /* account messages: e-mail only, to the address the event names */
-    NOTIFY_KIND_PASSWORD_RESET,       /* link */
-    NOTIFY_KIND_ACTIVATION,           /* link */
-    NOTIFY_KIND_PASSWORD_CHANGED,     /* sensitive activity */
-    NOTIFY_KIND_TOTP_DISABLED,        /* sensitive activity */
-    NOTIFY_KIND_NEW_DEVICE,           /* sensitive activity */
-    NOTIFY_KIND_CUSTOMER_LINKED,      /* sensitive activity */
-    NOTIFY_KIND_COLLABORATOR_ADDED,   /* sensitive activity: an existing account got access */
-    NOTIFY_KIND_COLLABORATOR_INVITED, /* link: someone without an account was invited */
-    NOTIFY_KIND_COLLABORATOR_REMOVED, /* sensitive activity */
+    NOTIFY_KIND_PASSWORD_RESET,         /* link */
+    NOTIFY_KIND_ACTIVATION,             /* link */
+    NOTIFY_KIND_PASSWORD_CHANGED,       /* sensitive activity */
+    NOTIFY_KIND_TOTP_DISABLED,          /* sensitive activity */
+    NOTIFY_KIND_NEW_DEVICE,             /* sensitive activity */
+    NOTIFY_KIND_CUSTOMER_LINKED,        /* sensitive activity */
+    NOTIFY_KIND_COLLABORATOR_ADDED,     /* sensitive activity: an existing account got access */
+    NOTIFY_KIND_COLLABORATOR_INVITED,   /* link: someone without an account was invited */
+    NOTIFY_KIND_COLLABORATOR_REMOVED,   /* sensitive activity */
+    NOTIFY_KIND_EMAIL_CONFIRM,          /* link: to the address a user asked to sign in with */
+    NOTIFY_KIND_EMAIL_CHANGE_REQUESTED, /* sensitive activity: to the current address */
+    NOTIFY_KIND_EMAIL_CHANGED,          /* sensitive activity: to the former address */
 } notify_kind_t;
 
-#define NOTIFY_KIND_COUNT (NOTIFY_KIND_COLLABORATOR_REMOVED + 1)
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_EMAIL_CHANGED + 1)
 
 /* True for the kinds a user chooses channels for (order_proposed ..
  * invoice_issued); the account kinds always go by e-mail. */
@@ -59,7 +62,7 @@ typedef struct {
     int64_t total_incl_cents;
     const char *issue_date; /* YYYY-MM-DD */
     /* account kinds */
-    const char *link;        /* reset, activation, invitation: the URL (a secret) */
+    const char *link;        /* reset, activation, invitation, e-mail: the URL (a secret) */
     int64_t expires_at;      /* of the link, Unix ms */
     int64_t at;              /* when it happened, Unix ms (changed, disabled, signed in, linked) */
     bool via_reset;          /* password_changed: by a reset link, not while signed in */
@@ -69,6 +72,7 @@ typedef struct {
     const char *role;        /* customer_linked, collaborator_*: "admin", "orderer", "viewer" */
     const char *customer_name; /* customer_linked, collaborator_*: may be "" */
     bool by_self;              /* collaborator_removed: the user left on their own */
+    const char *new_email;     /* email_*: the address asked for, or now in use */
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 400 /* room for a 200-byte customer name */
