@@ -348,11 +348,33 @@ static void closing_the_account_voids_a_change_request(void **state)
     assert_int_equal(sql_count("SELECT count(*) FROM users WHERE email = $1", addr), 0);
 }
 
+static void a_new_password_voids_a_change_request(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PW);
+    signed_in_t si;
+    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    char addr[64], token[65];
+    snprintf(addr, sizeof addr, "hijack%d@example.test", F.seq);
+    assert_int_equal(ask(&si, addr, PW, NULL), 202);
+    last_request(&m, m.email, addr, token);
+    /* the owner, told of the request, changes the password */
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/me/password", si.with_csrf,
+         "{\"current_password\":\"" PW "\",\"new_password\":\"brand new password\"}", &r);
+    expect_status(&r, 204, "password change");
+    test_resp_dispose(&r);
+    assert_int_equal(requests_of(m.user_id), 0);
+    assert_int_equal(confirm(token, NULL), 400);
+    assert_int_equal(login_status(m.email, "brand new password"), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(email_change_needs_the_password_a_good_address_and_csrf,
-                               test_setup),
+        cmocka_unit_test_setup(email_change_needs_the_password_a_good_address_and_csrf, test_setup),
         cmocka_unit_test_setup(email_change_answers_the_same_whether_or_not_the_address_is_taken,
                                test_setup),
         cmocka_unit_test_setup(confirmed_link_changes_the_email_once_and_ends_every_session,
@@ -361,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup(address_taken_before_the_link_is_used_is_refused, test_setup),
         cmocka_unit_test_setup(email_change_links_to_one_address_are_capped_per_hour, test_setup),
         cmocka_unit_test_setup(closing_the_account_voids_a_change_request, test_setup),
+        cmocka_unit_test_setup(a_new_password_voids_a_change_request, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -316,8 +316,11 @@ void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char
     ct_db_params_init(&p);
     ct_db_params_add(&p, user_id);
     ct_db_params_add(&p, password_hash);
+    /* a pending e-mail change goes too: the one who asked may be who the
+     * new password shuts out */
     tx_query(tx,
-             "UPDATE users u SET password_hash = $2, updated_at = now()"
+             "WITH ec AS (DELETE FROM email_changes WHERE user_id = $1)"
+             " UPDATE users u SET password_hash = $2, updated_at = now()"
              " WHERE u.id = $1 AND u.status = 'active'"
              " RETURNING u.id, u.email, u.name, " FIRST_CUSTOMER,
              &p, next);

@@ -86,8 +86,8 @@ void accounts_store_reset_put(ct_db_tx_t *tx, const char *user_id, const char *h
 int accounts_store_reset_find(ct_db_t *db, const char *hash_hex, ct_db_result_cb cb, void *udata);
 /* In tx: uses the link up: one row (user_id) when it was live, none otherwise. */
 void accounts_store_reset_take(ct_db_tx_t *tx, const char *hash_hex, ct_db_tx_cb next);
-/* In tx: sets an active user's password hash: one row (id, email, name,
- * customer_id) or none. */
+/* In tx: sets an active user's password hash, and voids their e-mail
+ * change request if any: one row (id, email, name, customer_id) or none. */
 void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char *password_hash,
                                  ct_db_tx_cb next);
 
