@@ -9,11 +9,12 @@
 static void user_row(char id[37], const char *status, int days_ago)
 {
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO users (id, email, name, status, password_hash, created_at)"
-             " VALUES (gen_random_uuid(), 'swept%d.' || (random() * 1e9)::bigint || '@example.test',"
-             " 'Someone', '%s', %s, now() - interval '%d days') RETURNING id",
-             F.seq, status, strcmp(status, "active") == 0 ? "'$argon2id$x'" : "NULL", days_ago);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO users (id, email, name, status, password_hash, created_at)"
+        " VALUES (gen_random_uuid(), 'swept%d.' || (random() * 1e9)::bigint || '@example.test',"
+        " 'Someone', '%s', %s, now() - interval '%d days') RETURNING id",
+        F.seq, status, strcmp(status, "active") == 0 ? "'$argon2id$x'" : "NULL", days_ago);
     PGresult *res = PQexec(F.pg, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
@@ -90,8 +91,7 @@ static void sweep_deletes_exactly_the_expired_links_and_stale_pending_users(void
     user_row(live_change, "active", 1);
     link_row("email_changes", live_change, "10 minutes");
     /* pending users */
-    char invited_long_ago[37], expired_recently[37], resent[37], linkless_old[37],
-        linkless_new[37];
+    char invited_long_ago[37], expired_recently[37], resent[37], linkless_old[37], linkless_new[37];
     user_row(invited_long_ago, "pending", 40); /* link dead for 31 days, a grant */
     link_row("user_activations", invited_long_ago, "-31 days");
     char sql[256];
@@ -113,8 +113,8 @@ static void sweep_deletes_exactly_the_expired_links_and_stale_pending_users(void
 
     /* what else the binary's other tests left (nothing expected, but the
      * counts below are exact whatever it is) */
-    long long resets = sql_count("SELECT count(*) FROM password_resets WHERE expires_at < now()",
-                                 NULL);
+    long long resets =
+        sql_count("SELECT count(*) FROM password_resets WHERE expires_at < now()", NULL);
     long long changes =
         sql_count("SELECT count(*) FROM email_changes WHERE expires_at < now()", NULL);
     assert_int_equal(resets, 5);

@@ -55,10 +55,10 @@ typedef struct {
     /* Peers whose X-Forwarded-For names the client (comma-separated IPs). */
     const char *trusted_proxies;
     accounts_throttle_opts_t throttle;
-    unsigned mfa_ttl_s;        /* life of a pending second step (5 min) */
-    const char *public_url;    /* the portal's base URL, for e-mailed links */
-    unsigned reset_ttl_s;      /* life of a password reset link */
-    unsigned activation_ttl_s; /* life of an activation link */
+    unsigned mfa_ttl_s;          /* life of a pending second step (5 min) */
+    const char *public_url;      /* the portal's base URL, for e-mailed links */
+    unsigned reset_ttl_s;        /* life of a password reset link */
+    unsigned activation_ttl_s;   /* life of an activation link */
     unsigned email_change_ttl_s; /* life of an e-mail change link */
     /* Expired links and stale pending users (sweep.h), every interval. */
     accounts_sweeper_t sweeper;

@@ -172,8 +172,9 @@ static void on_reauth(ct_http_req_t *req, const accounts_me_t *me, void *udata)
     }
     /* a quota per address asked for, free or not, so that nobody floods a
      * mailbox by asking for it again and again, from one account or many */
-    int rc = accounts_quota_take(ctx->a->svc->cache, &ctx->quota, "acct:mail:email:",
-                                 ctx->new_email, ACCOUNTS_MAILS_PER_HOUR, 3600, on_quota, ctx);
+    int rc =
+        accounts_quota_take(ctx->a->svc->cache, &ctx->quota, "acct:mail:email:", ctx->new_email,
+                            ACCOUNTS_MAILS_PER_HOUR, 3600, on_quota, ctx);
     if (rc != 0)
         accounts_reply_unavailable(req);
 }
@@ -240,10 +241,10 @@ static void on_changed_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     email_ctx_t *ctx = udata;
-    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "email_changed",
-                      json_pack("{s:s, s:s}", "old_email", ctx->u.email, "new_email",
-                                ctx->u.new_email),
-                      accounts_step_commit);
+    accounts_audit_tx(
+        ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "email_changed",
+        json_pack("{s:s, s:s}", "old_email", ctx->u.email, "new_email", ctx->u.new_email),
+        accounts_step_commit);
 }
 
 static void on_profile_appended(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -274,8 +275,7 @@ static void on_profile(ct_db_tx_t *tx, PGresult *res, void *udata)
     now.email = ctx->u.new_email;
     json_error_t jerr;
     json_t *prefs = json_loads(ct_db_get(res, 0, "prefs"), 0, &jerr);
-    int rc =
-        accounts_event_profile_updated(&now, ct_db_get(res, 0, "phone"), prefs, &ctx->event);
+    int rc = accounts_event_profile_updated(&now, ct_db_get(res, 0, "phone"), prefs, &ctx->event);
     json_decref(prefs);
     if (rc != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");

@@ -105,8 +105,8 @@ static void on_tick(uv_timer_t *t)
     accounts_sweeper_t *s = t->data;
     if (s->running || s->stopping)
         return; /* a slow sweep is still at work: it finishes first */
-    int rc = accounts_sweep_once(&s->run, s->svc->db, s->keep_days, ACCOUNTS_SWEEP_BATCH,
-                                 on_swept, s);
+    int rc =
+        accounts_sweep_once(&s->run, s->svc->db, s->keep_days, ACCOUNTS_SWEEP_BATCH, on_swept, s);
     if (rc != 0)
         ct_log_warn("sweep: not started (%s); next in %u s", ct_strerror(rc), s->interval_s);
     else
