@@ -70,14 +70,30 @@ static long long requests_of(const char *user_id)
     return sql_count("SELECT count(*) FROM email_changes WHERE user_id = $1", user_id);
 }
 
+/* A household customer and its user, signed in (from 127.0.0.5). */
+static void signed_in_user(made_t *m, signed_in_t *si)
+{
+    make_customer(m, "household");
+    make_user(m, PW);
+    sign_in(si, "127.0.0.5", NULL, m->email, PW);
+}
+
+/* The signed-in user asks for <prefix><seq>@example.test: addr and the
+ * link's token out. */
+static void requested(const made_t *m, const signed_in_t *si, const char *prefix, char addr[64],
+                      char token[65])
+{
+    snprintf(addr, 64, "%s%d@example.test", prefix, F.seq);
+    assert_int_equal(ask(si, addr, PW, NULL), 202);
+    last_request(m, m->email, addr, token);
+}
+
 static void email_change_needs_the_password_a_good_address_and_csrf(void **state)
 {
     REQUIRE_STACK();
     made_t m;
-    make_customer(&m, "household");
-    make_user(&m, PW);
     signed_in_t si;
-    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    signed_in_user(&m, &si);
     long long events = outbox_rows();
     char fresh[64];
     snprintf(fresh, sizeof fresh, "fresh%d@example.test", F.seq);
@@ -260,10 +276,8 @@ static void email_change_link_expires(void **state)
 {
     REQUIRE_STACK();
     made_t m;
-    make_customer(&m, "household");
-    make_user(&m, PW);
     signed_in_t si;
-    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    signed_in_user(&m, &si);
     char addr[64], token[65];
     snprintf(addr, sizeof addr, "later%d@example.test", F.seq);
     unsigned saved = F.accounts.email_change_ttl_s;
@@ -282,14 +296,10 @@ static void address_taken_before_the_link_is_used_is_refused(void **state)
 {
     REQUIRE_STACK();
     made_t m;
-    make_customer(&m, "household");
-    make_user(&m, PW);
     signed_in_t si;
-    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    signed_in_user(&m, &si);
     char addr[64], token[65];
-    snprintf(addr, sizeof addr, "contested%d@example.test", F.seq);
-    assert_int_equal(ask(&si, addr, PW, NULL), 202);
-    last_request(&m, m.email, addr, token);
+    requested(&m, &si, "contested", addr, token);
     /* someone else gets the address first */
     char body[512];
     snprintf(body, sizeof body,
@@ -314,10 +324,8 @@ static void email_change_links_to_one_address_are_capped_per_hour(void **state)
 {
     REQUIRE_STACK();
     made_t m;
-    make_customer(&m, "household");
-    make_user(&m, PW);
     signed_in_t si;
-    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    signed_in_user(&m, &si);
     char addr[64];
     snprintf(addr, sizeof addr, "flooded%d@example.test", F.seq);
     long long events = outbox_rows();
@@ -336,9 +344,7 @@ static void closing_the_account_voids_a_change_request(void **state)
     signed_in_t si;
     sign_in(&si, "127.0.0.5", NULL, m.email, PW);
     char addr[64], token[65];
-    snprintf(addr, sizeof addr, "leaving%d@example.test", F.seq);
-    assert_int_equal(ask(&si, addr, PW, NULL), 202);
-    last_request(&m, m.email, addr, token);
+    requested(&m, &si, "leaving", addr, token);
     test_resp_t r;
     call("POST", "/api/v1/accounts/me/close", si.with_csrf, "{\"password\":\"" PW "\"}", &r);
     expect_status(&r, 204, "close");
@@ -352,14 +358,10 @@ static void a_new_password_voids_a_change_request(void **state)
 {
     REQUIRE_STACK();
     made_t m;
-    make_customer(&m, "household");
-    make_user(&m, PW);
     signed_in_t si;
-    sign_in(&si, "127.0.0.5", NULL, m.email, PW);
+    signed_in_user(&m, &si);
     char addr[64], token[65];
-    snprintf(addr, sizeof addr, "hijack%d@example.test", F.seq);
-    assert_int_equal(ask(&si, addr, PW, NULL), 202);
-    last_request(&m, m.email, addr, token);
+    requested(&m, &si, "hijack", addr, token);
     /* the owner, told of the request, changes the password */
     test_resp_t r;
     call("POST", "/api/v1/accounts/me/password", si.with_csrf,
