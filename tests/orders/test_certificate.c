@@ -2,10 +2,11 @@
  * database and the Redis of the test stack: an update is applied only over
  * an older version (an unknown entity takes it as its state); no first
  * delivery without a certificate: an order of such a site is held (not
- * scheduled, not deliverable), the SiteUpdated that brings the certificate
- * schedules it exactly once (also when the bus hands it twice, through a
- * real consumer and the inbox), and a site that had a delivery is never
- * held. The clock is pinned. */
+ * scheduled, not deliverable) with exactly one OrderHeld, the SiteUpdated
+ * that brings the certificate schedules it exactly once and emits no other
+ * OrderHeld (also when the bus hands it twice, through a real consumer and
+ * the inbox), and a site that had a delivery is never held. The clock is
+ * pinned. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +139,36 @@ static void order_opened(const char *site, int level, const char *want, char id[
     test_resp_dispose(&o);
 }
 
+/* ev is the OrderHeld of order id of s, caused by cause in its chain. */
+static void expect_held_event(const Citerne__V1__OrdersEvent *ev, const site_t *s, const char *id,
+                              const Citerne__V1__OrdersEvent *cause)
+{
+    if (ev->body_case != CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD)
+        fail_msg("body %d, want OrderHeld (%d)", (int)ev->body_case,
+                 (int)CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD);
+    const Citerne__V1__OrderHeld *h = ev->order_held;
+    assert_string_equal(h->order_id, id);
+    assert_string_equal(h->customer_id, s->customer);
+    assert_string_equal(h->site_id, s->site);
+    assert_string_equal(h->reason, "certificate_missing");
+    assert_true(h->held_at > 0);
+    assert_true(h->held_at == ev->meta->occurred_at);
+    assert_string_equal(ev->meta->producer, "orders");
+    assert_string_equal(ev->meta->correlation_id, cause->meta->correlation_id);
+    assert_string_equal(ev->meta->causation_id, cause->meta->event_id);
+}
+
+/* The number of OrderHeld among the outbox's events of site. */
+static int held_events(const char *site)
+{
+    int n, held = 0;
+    Citerne__V1__OrdersEvent **evs = events_of(site, &n);
+    for (int i = 0; i < n; i++)
+        held += evs[i]->body_case == CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD;
+    events_free(evs, n);
+    return held;
+}
+
 /* ---- tests: versions ---- */
 
 static void an_update_is_applied_only_over_an_older_version(void **state)
@@ -260,12 +291,14 @@ static void an_order_of_a_site_without_certificate_is_held(void **state)
     assert_true(json_is_null(json_object_get(o.json, "delivery_date")));
     assert_int_equal(json_integer_value(json_object_get(o.json, "quantity_kg")), 600);
     test_resp_dispose(&o);
-    /* the customer hears of it; no delivery is scheduled */
+    /* the customer hears of it, and of what it waits for; no delivery is
+     * scheduled */
     int n;
     Citerne__V1__OrdersEvent **evs = events_of(s.site, &n);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     assert_int_equal(evs[0]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED);
     assert_string_equal(evs[0]->order_proposed->order_id, id);
+    expect_held_event(evs[1], &s, id, evs[0]);
     events_free(evs, n);
     char path[160];
     snprintf(path, sizeof path, "/api/v1/orders/deliveries?site_id=%s", s.site);
@@ -288,7 +321,10 @@ static void an_order_of_a_site_without_certificate_is_held(void **state)
     char *status = sql_value("SELECT status FROM orders WHERE order_id = $1", id);
     assert_string_equal(status, "awaiting_certificate");
     free(status);
-    assert_int_equal(count_events(s.site), 1);
+    /* refused confirmations, the ignored crossing and that update told
+     * nothing more: one OrderHeld per hold */
+    assert_int_equal(count_events(s.site), 2);
+    assert_int_equal(held_events(s.site), 1);
 }
 
 static void on_flag(void *udata)
@@ -360,25 +396,28 @@ static void the_certificate_schedules_a_held_order_exactly_once(void **state)
     /* counted from the day the certificate came: Monday + 2 working days */
     assert_string_equal(jstr(&r, "delivery_date"), "2026-11-25");
     test_resp_dispose(&r);
+    /* OrderProposed, OrderHeld, then the release's DeliveryScheduled only
+     * (no second OrderHeld, none for the duplicate) */
     int n;
     Citerne__V1__OrdersEvent **evs = events_of(s.site, &n);
-    assert_int_equal(n, 2);
-    assert_int_equal(evs[1]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED);
-    const Citerne__V1__DeliveryScheduled *d = evs[1]->delivery_scheduled;
+    assert_int_equal(n, 3);
+    expect_held_event(evs[1], &s, id, evs[0]);
+    assert_int_equal(evs[2]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED);
+    const Citerne__V1__DeliveryScheduled *d = evs[2]->delivery_scheduled;
     assert_string_equal(d->order_id, id);
     assert_string_equal(d->delivery_date, "2026-11-25");
     assert_int_equal(d->quantity_kg, 600);
     assert_string_equal(d->speed, "standard");
-    /* the order's chain goes on */
-    assert_string_equal(evs[1]->meta->correlation_id, evs[0]->meta->correlation_id);
-    assert_string_equal(evs[1]->meta->causation_id, evs[0]->meta->event_id);
+    /* the order's chain goes on, from its hold */
+    assert_string_equal(evs[2]->meta->correlation_id, evs[0]->meta->correlation_id);
+    assert_string_equal(evs[2]->meta->causation_id, evs[1]->meta->event_id);
     events_free(evs, n);
     expect_site(s.site, "version", "3");
 
     /* a newer certificate past the inbox (another event id) finds nothing
      * held any more */
     assert_int_equal(apply_site_updated(&s, 4, 1100, true), 0);
-    assert_int_equal(count_events(s.site), 2);
+    assert_int_equal(count_events(s.site), 3);
     /* the driver may now deliver it */
     driver_confirm(id, &r);
     expect_status(&r, 200, "driver confirms the released order");
@@ -405,26 +444,33 @@ static void an_on_demand_confirmation_waits_for_the_certificate(void **state)
     assert_true(json_is_null(json_object_get(r.json, "delivery_date")));
     test_resp_dispose(&r);
     assert_true(held_count() == held + 1);
-    assert_int_equal(count_events(s.site), 1); /* OrderProposed only */
+    /* OrderProposed, then the confirmation's OrderHeld */
+    int n;
+    Citerne__V1__OrdersEvent **evs = events_of(s.site, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(evs[0]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED);
+    expect_held_event(evs[1], &s, id, evs[0]);
+    events_free(evs, n);
     customer_confirm(s.customer, id, "{}", &r);
     expect_problem(&r, "/problems/certificate-missing", "second confirm");
     test_resp_dispose(&r);
     driver_confirm(id, &r);
     expect_problem(&r, "/problems/certificate-missing", "driver");
     test_resp_dispose(&r);
+    assert_int_equal(count_events(s.site), 2); /* the refusals told nothing */
 
     test_now = FRIDAY_MS + 3 * 24 * 60 * MINUTE_MS; /* Monday 2026-11-23 */
     assert_int_equal(apply_site_updated(&s, 2, 2000, true), 0);
-    int n;
-    Citerne__V1__OrdersEvent **evs = events_of(s.site, &n);
-    assert_int_equal(n, 2);
-    assert_int_equal(evs[1]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED);
-    const Citerne__V1__DeliveryScheduled *d = evs[1]->delivery_scheduled;
+    evs = events_of(s.site, &n);
+    assert_int_equal(n, 3); /* the release: DeliveryScheduled, no OrderHeld */
+    assert_int_equal(evs[2]->body_case, CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED);
+    const Citerne__V1__DeliveryScheduled *d = evs[2]->delivery_scheduled;
     assert_string_equal(d->delivery_date, "2026-11-25"); /* the chosen speed, from Monday */
     assert_string_equal(d->speed, "express_48h");
     assert_int_equal(d->quantity_kg, 500);
-    assert_string_equal(evs[1]->meta->causation_id, evs[0]->meta->event_id);
+    assert_string_equal(evs[2]->meta->causation_id, evs[1]->meta->event_id);
     events_free(evs, n);
+    assert_int_equal(held_events(s.site), 1);
     char *status = sql_value("SELECT status FROM orders WHERE order_id = $1", id);
     assert_string_equal(status, "scheduled");
     free(status);
@@ -467,6 +513,8 @@ static void a_site_that_had_a_delivery_is_never_held(void **state)
     test_resp_dispose(&r);
     free(next);
     assert_true(held_count() == held);
+    assert_int_equal(held_events(s.site), 0);
+    assert_int_equal(held_events(od.site), 0);
 }
 
 static int group_setup(void **state)

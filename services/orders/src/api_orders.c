@@ -242,11 +242,8 @@ static void on_scheduled(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     orders_store_order_from_row(res, 0, &ctx->order);
-    if (ctx->must_wait) {
-        /* no DeliveryScheduled until the certificate comes (events.c) */
-        ct_db_tx_commit(tx);
-        return;
-    }
+    /* DeliveryScheduled, or OrderHeld (DeliveryScheduled comes with the
+     * certificate, events.c) */
     ct_outbox_append(tx, ctx->app->svc->topic, ctx->order.site_id, ctx->packed.payload,
                      ctx->packed.len, ctx->packed.meta.event_id, step_commit);
 }
@@ -307,19 +304,20 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     o->quantity_kg = quantity;
     snprintf(o->speed, sizeof o->speed, "%s", ctx->speed);
     if (ctx->must_wait) {
-        /* accepted as chosen, scheduled from the day the certificate comes */
+        /* accepted as chosen, scheduled from the day the certificate comes;
+         * OrderHeld tells the customer what is missing */
         snprintf(o->status, sizeof o->status, "awaiting_certificate");
         o->delivery_date[0] = '\0';
-        orders_store_schedule(tx, o, "proposed", on_scheduled);
-        return;
+    } else {
+        snprintf(o->status, sizeof o->status, "scheduled");
+        int32_t today = orders_paris_day(orders_now(ctx->app));
+        orders_date_format(orders_delivery_day(today, ctx->speed), o->delivery_date,
+                           sizeof o->delivery_date);
     }
-    snprintf(o->status, sizeof o->status, "scheduled");
-    int32_t today = orders_paris_day(orders_now(ctx->app));
-    orders_date_format(orders_delivery_day(today, ctx->speed), o->delivery_date,
-                       sizeof o->delivery_date);
     Citerne__V1__EventMeta cause;
     orders_order_cause(o, &cause);
-    if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &cause, &ctx->packed) != 0) {
+    if (orders_pack(ctx->must_wait ? ORDERS_EVENT_HELD : ORDERS_EVENT_SCHEDULED, o, &cause,
+                    &ctx->packed) != 0) {
         ct_db_tx_rollback(tx, CT_EUNAVAIL, "out of memory");
         return;
     }

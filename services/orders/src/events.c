@@ -34,6 +34,7 @@ int orders_pack(orders_event_kind_t kind, const orders_order_t *o,
     Citerne__V1__OrderProposed proposed = CITERNE__V1__ORDER_PROPOSED__INIT;
     Citerne__V1__DeliveryScheduled scheduled = CITERNE__V1__DELIVERY_SCHEDULED__INIT;
     Citerne__V1__DeliveryConfirmed confirmed = CITERNE__V1__DELIVERY_CONFIRMED__INIT;
+    Citerne__V1__OrderHeld held = CITERNE__V1__ORDER_HELD__INIT;
     ev.meta = &out->meta.meta;
     /* protobuf-c wants char *; the message only lives in this function */
     char *order_id = (char *)o->order_id, *site_id = (char *)o->site_id,
@@ -72,6 +73,16 @@ int orders_pack(orders_event_kind_t kind, const orders_order_t *o,
         confirmed.level_after_pct = o->level_after_pct;
         ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED;
         ev.delivery_confirmed = &confirmed;
+        break;
+    case ORDERS_EVENT_HELD:
+        held.order_id = order_id;
+        held.customer_id = customer_id;
+        held.site_id = site_id;
+        /* the only reason there is: no first delivery without it */
+        held.reason = "certificate_missing";
+        held.held_at = out->meta.meta.occurred_at;
+        ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD;
+        ev.order_held = &held;
         break;
     }
     out->len = citerne__v1__orders_event__get_packed_size(&ev);
@@ -478,9 +489,11 @@ static void on_open_order(ct_db_tx_t *tx, PGresult *res, void *udata)
         return;
     }
     ev->npacked = 1;
-    if (automatic && !ev->held) {
-        /* the schedule is caused by the proposal, in the same chain */
-        if (orders_pack(ORDERS_EVENT_SCHEDULED, o, &ev->packed[0].meta.meta, &ev->packed[1]) != 0) {
+    if (automatic) {
+        /* the schedule, or the hold that tells the customer what is
+         * missing, is caused by the proposal, in the same chain */
+        if (orders_pack(ev->held ? ORDERS_EVENT_HELD : ORDERS_EVENT_SCHEDULED, o,
+                        &ev->packed[0].meta.meta, &ev->packed[1]) != 0) {
             ct_db_tx_rollback(tx, CT_EUNAVAIL, "out of memory");
             return;
         }

@@ -6,7 +6,7 @@
  * are acknowledged with no effect) and citerne.telemetry.v1
  * (TankThresholdCrossed opens an order).
  * Emitted on citerne.orders.v1, keyed by site id: OrderProposed,
- * DeliveryScheduled, DeliveryConfirmed. */
+ * DeliveryScheduled, DeliveryConfirmed, OrderHeld. */
 #ifndef ORDERS_EVENTS_H
 #define ORDERS_EVENTS_H
 
@@ -23,6 +23,7 @@ typedef enum {
     ORDERS_EVENT_PROPOSED,  /* OrderProposed */
     ORDERS_EVENT_SCHEDULED, /* DeliveryScheduled */
     ORDERS_EVENT_CONFIRMED, /* DeliveryConfirmed */
+    ORDERS_EVENT_HELD,      /* OrderHeld: waits for the site's certificate of conformity */
 } orders_event_kind_t;
 
 /* An emitted event, packed. meta points into itself: never copy by value. */
