@@ -353,3 +353,20 @@ void fx_free(fx_record_t *r)
     free(r->data);
     r->data = NULL;
 }
+
+void fx_order_held(fx_record_t *r, const char *customer_id, const char *reason, int64_t held_at)
+{
+    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    ct_uuid_v7(other_id);
+    Citerne__V1__OrderHeld b = CITERNE__V1__ORDER_HELD__INIT;
+    b.order_id = other_id;
+    b.customer_id = (char *)customer_id;
+    b.site_id = other_id;
+    b.reason = (char *)reason;
+    b.held_at = held_at ? held_at : meta.occurred_at;
+    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
+    ev.meta = &meta;
+    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD;
+    ev.order_held = &b;
+    PACK(orders_event, r, &ev);
+}

@@ -57,5 +57,8 @@ void fx_profile(fx_record_t *r, const char *user_id, const char *customer_id, co
                 const char *phone, const char *name, const char *const *prefs);
 void fx_user_closed(fx_record_t *r, const char *user_id, const char *customer_id);
 void fx_free(fx_record_t *r);
+/* orders' OrderHeld (reason "certificate_missing" as orders sends it);
+ * held_at 0: the event's time */
+void fx_order_held(fx_record_t *r, const char *customer_id, const char *reason, int64_t held_at);
 
 #endif

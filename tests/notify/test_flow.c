@@ -112,6 +112,76 @@ static void every_notifiable_event_is_queued_with_its_kind(void **state)
     free(kinds);
 }
 
+/* A held order waits for the customer to send the certificate: told on
+ * every channel the user has, even when the profile turned order messages
+ * off (accounts offers no preference for it; one listed anyway is not
+ * read). */
+static void a_held_order_is_told_on_every_channel_whatever_the_preferences(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    start_sender(10);
+    people_t p;
+    make_people(&p, "+33612345678", "paul@example.com");
+    /* proposals off, and an order_held entry accounts would never send */
+    static const char *const none[] = {"order_proposed", "none", "order_held", "none", NULL};
+    fx_record_t r;
+    fx_profile(&r, p.u1, p.customer, "marie@example.com", "+33612345678", "Marie Dupont", none);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).outcome, NOTIFY_OUT_STORED);
+    fx_free(&r);
+    /* the proposal reaches Paul only; the hold reaches both, Marie twice */
+    fx_order_proposed(&r, p.customer, "automatic", 600, 0);
+    assert_int_equal(apply(&r, "citerne.orders.v1", NULL).created, 1);
+    fx_free(&r);
+    fx_order_held(&r, p.customer, "certificate_missing", 0);
+    notify_event_t ev = apply(&r, "citerne.orders.v1", NULL);
+    assert_int_equal(ev.outcome, NOTIFY_OUT_QUEUED);
+    assert_int_equal(ev.created, 3);
+    char *rows = sql_text("SELECT string_agg(concat_ws('|', kind, channel, recipient, subject),"
+                          " ';' ORDER BY channel, recipient)"
+                          " FROM notifications WHERE cause_event_id = $1",
+                          r.event_id);
+    assert_string_equal(rows, "order_held|email|marie@example.com|Livraison en attente de votre "
+                              "certificat de conformité;"
+                              "order_held|email|paul@example.com|Livraison en attente de votre "
+                              "certificat de conformité;"
+                              "order_held|sms|+33612345678|");
+    free(rows);
+    /* sent (the proposal's e-mail to Paul too), and reported with its kind */
+    int before_sms = F.nsms;
+    notify_sender_kick(sender);
+    wait_count("SELECT count(*) FROM notifications WHERE customer_id = $1 AND status = 'sent'",
+               p.customer, 4);
+    assert_int_equal(F.nsms, before_sms + 1);
+    json_t *sms = json_loads(F.sms[before_sms].body, 0, NULL);
+    assert_non_null(sms);
+    assert_string_equal(json_string_value(json_object_get(sms, "text")),
+                        "Citerne : votre livraison de propane attend le certificat de conformité "
+                        "de votre installation, obligatoire pour une première livraison. "
+                        "Envoyez-le à notre service client : nous planifierons la livraison dès "
+                        "sa réception.");
+    json_decref(sms);
+    PGresult *res = PQexecParams(F.pg, "SELECT payload FROM ct_outbox WHERE key = $1", 1, NULL,
+                                 (const char *const[]){p.customer}, NULL, NULL, 1);
+    assert_int_equal(PQntuples(res), 4);
+    int held = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        Citerne__V1__NotifyEvent *ne = citerne__v1__notify_event__unpack(
+            NULL, (size_t)PQgetlength(res, i, 0), (const uint8_t *)PQgetvalue(res, i, 0));
+        assert_non_null(ne);
+        assert_int_equal(ne->body_case, CITERNE__V1__NOTIFY_EVENT__BODY_NOTIFICATION_SENT);
+        if (strcmp(ne->notification_sent->cause_event_id, r.event_id) == 0) {
+            assert_string_equal(ne->notification_sent->kind, "order_held");
+            held++;
+        }
+        citerne__v1__notify_event__free_unpacked(ne, NULL);
+    }
+    PQclear(res);
+    assert_int_equal(held, 3);
+    fx_free(&r);
+    stop_sender();
+}
+
 static void an_event_for_an_unknown_customer_is_retried_then_skipped(void **state)
 {
     (void)state;
@@ -422,6 +492,8 @@ int main(void)
         cmocka_unit_test(closing_the_sender_mid_send_leaves_the_row_for_later),
         cmocka_unit_test(closing_the_sender_aborts_an_email_the_server_does_not_answer),
         cmocka_unit_test(the_operator_lists_a_customers_notifications),
+        /* after the sender's tests: they read the first message to Marie */
+        cmocka_unit_test(a_held_order_is_told_on_every_channel_whatever_the_preferences),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

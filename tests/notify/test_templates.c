@@ -163,6 +163,21 @@ static const text_case_t texts[] = {
         "Citerne : facture FA2026-000001 du 25 novembre 2026 disponible dans votre espace "
         "client. Montant TTC : 1 234,56 €.",
     },
+    {
+        "order_held",
+        {.kind = NOTIFY_KIND_ORDER_HELD, .user_name = "Marie Dupont", .customer_number = "C-0042"},
+        "Livraison en attente de votre certificat de conformité",
+        "Bonjour Marie Dupont,\n\nVotre livraison de propane est en attente" NBSP ": la "
+        "réglementation interdit une première livraison de gaz sans le certificat de conformité "
+        "de votre installation, et nous ne l'avons pas encore reçu.\nEnvoyez-le à notre service "
+        "client, rempli, signé et daté, avec le cachet de l'installateur et le visa de Qualigaz. "
+        "Si vous avez acheté une maison équipée d'une citerne, envoyez celui que le notaire vous "
+        "a remis lors de la vente.\nDès sa réception, nous planifierons la livraison sans autre "
+        "démarche de votre part, et vous en indiquerons la date.\n" SIGNATURE,
+        "Citerne : votre livraison de propane attend le certificat de conformité de votre "
+        "installation, obligatoire pour une première livraison. Envoyez-le à notre service "
+        "client : nous planifierons la livraison dès sa réception.",
+    },
 };
 
 /* 2026-11-24 09:30 UTC: 10 h 30 in Paris (winter time). */
@@ -495,6 +510,65 @@ static void sms_texts_fit_in_one_or_two_parts(void **state)
     }
 }
 
+/* The length in bytes of the GSM 03.38 character at s (basic table, or the
+ * extension table reached by an escape), 0 for one outside it. */
+static size_t gsm_char(const char *s)
+{
+    static const char *const multibyte[] = {"£", "¥", "è", "é", "ù", "ì", "ò", "Ç", "Ø", "ø",
+                                            "Å", "å", "Δ", "Φ", "Γ", "Λ", "Ω", "Π", "Ψ", "Σ",
+                                            "Θ", "Ξ", "Æ", "æ", "ß", "É", "¤", "¡", "Ä", "Ö",
+                                            "Ñ", "Ü", "§", "¿", "ä", "ö", "ñ", "ü", "à", "€"};
+    unsigned char c = (unsigned char)*s;
+    if (c == '\n' || c == '\r' || (c >= 0x20 && c < 0x7f && c != '`'))
+        return 1; /* [ ] { } \\ ^ ~ | are in the extension table */
+    for (size_t i = 0; i < sizeof multibyte / sizeof multibyte[0]; i++)
+        if (strncmp(s, multibyte[i], strlen(multibyte[i])) == 0)
+            return strlen(multibyte[i]);
+    return 0;
+}
+
+static void sms_texts_stay_in_the_gsm_alphabet(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        notify_message_t m;
+        assert_int_equal(notify_render(&texts[i].facts, NOTIFY_CHANNEL_SMS, &m), 0);
+        for (const char *p = m.body; *p;) {
+            size_t n = gsm_char(p);
+            if (n == 0)
+                fail_msg("%s: byte %zu (0x%02x) is outside the GSM alphabet", texts[i].name,
+                         (size_t)(p - m.body), (unsigned char)*p);
+            p += n;
+        }
+    }
+}
+
+/* order_held is told like the chain (every user of the customer, e-mail and
+ * SMS, signed with the customer number) but has no preference: accounts
+ * offers none for it, and it is sent whatever the profile says. */
+static void a_held_order_is_a_chain_kind_without_a_preference(void **state)
+{
+    (void)state;
+    assert_true(notify_kind_is_chain(NOTIFY_KIND_ORDER_HELD));
+    assert_false(notify_kind_has_preference(NOTIFY_KIND_ORDER_HELD));
+    for (int k = NOTIFY_KIND_ORDER_PROPOSED; k <= NOTIFY_KIND_INVOICE_ISSUED; k++) {
+        assert_true(notify_kind_is_chain((notify_kind_t)k));
+        assert_true(notify_kind_has_preference((notify_kind_t)k));
+    }
+    for (int k = NOTIFY_KIND_PASSWORD_RESET; k < NOTIFY_KIND_COUNT; k++) {
+        assert_false(notify_kind_is_chain((notify_kind_t)k));
+        assert_false(notify_kind_has_preference((notify_kind_t)k));
+    }
+    assert_false(notify_kind_has_link(NOTIFY_KIND_ORDER_HELD));
+    /* the same words without a name or a customer number */
+    notify_facts_t f = {.kind = NOTIFY_KIND_ORDER_HELD, .user_name = "", .customer_number = ""};
+    notify_message_t m;
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), 0);
+    assert_non_null(strstr(m.body, "Bonjour,\n\nVotre livraison de propane est en attente"));
+    assert_null(strstr(m.body, "Numéro client"));
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), 0);
+}
+
 static void greeting_without_a_name_and_signature_without_a_number(void **state)
 {
     (void)state;
@@ -566,6 +640,10 @@ static void kinds_and_channels_have_stable_names(void **state)
     assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGE_REQUESTED),
                         "email_change_requested");
     assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGED), "email_changed");
+    /* and 0005_order_held.sql */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_HELD), "order_held");
+    assert_int_equal(notify_kind_parse("order_held", &k), 0);
+    assert_int_equal(k, NOTIFY_KIND_ORDER_HELD);
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_EMAIL), "email");
     assert_string_equal(notify_channel_name(NOTIFY_CHANNEL_SMS), "sms");
 }
@@ -578,6 +656,8 @@ int main(void)
         cmocka_unit_test(dates_are_written_in_french_with_the_weekday),
         cmocka_unit_test(every_kind_has_its_french_email_and_sms),
         cmocka_unit_test(sms_texts_fit_in_one_or_two_parts),
+        cmocka_unit_test(sms_texts_stay_in_the_gsm_alphabet),
+        cmocka_unit_test(a_held_order_is_a_chain_kind_without_a_preference),
         cmocka_unit_test(greeting_without_a_name_and_signature_without_a_number),
         cmocka_unit_test(express_speeds_are_named_in_the_proposal),
         cmocka_unit_test(a_bad_date_or_missing_number_renders_nothing),

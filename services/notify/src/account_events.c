@@ -16,12 +16,6 @@
 
 /* ---- decoding ---- */
 
-/* 2000-01-01 .. 9999-12-30, as notify_format_time takes. */
-static bool time_ok(int64_t ms)
-{
-    return ms >= 946684800000LL && ms <= 253402128000000LL;
-}
-
 /* An http(s) URL of printable ASCII without spaces (it goes into an
  * e-mail line as is). */
 static bool copy_url(char *dst, size_t size, const char *s)
@@ -82,7 +76,7 @@ static int decode_reset(notify_event_t *ev, const Citerne__V1__PasswordResetRequ
     if (rc != 0)
         return rc;
     NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->reset_url), "reset_url");
-    NOTIFY_REQUIRE(time_ok(m->expires_at), "expires_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
     ev->link_expires_at = m->expires_at;
     return 0;
 }
@@ -95,7 +89,7 @@ static int decode_activation(notify_event_t *ev, const Citerne__V1__ActivationRe
     if (rc != 0)
         return rc;
     NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->activation_url), "activation_url");
-    NOTIFY_REQUIRE(time_ok(m->expires_at), "expires_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
     ev->link_expires_at = m->expires_at;
     return 0;
 }
@@ -110,7 +104,7 @@ static int decode_password_changed(notify_event_t *ev, const Citerne__V1__Passwo
         return rc;
     NOTIFY_REQUIRE(notify_field_one_of(m->via, vias), "via");
     ev->via_reset = strcmp(m->via, "reset") == 0;
-    NOTIFY_REQUIRE(time_ok(m->changed_at), "changed_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->changed_at), "changed_at");
     ev->at = m->changed_at;
     return 0;
 }
@@ -140,7 +134,7 @@ static int decode_email_change_requested(notify_event_t *ev,
         return rc;
     if (m->confirm_url && *m->confirm_url) {
         NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->confirm_url), "confirm_url");
-        NOTIFY_REQUIRE(time_ok(m->expires_at), "expires_at");
+        NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
         ev->link_expires_at = m->expires_at;
     }
     ev->at = ev->occurred_at;
@@ -154,7 +148,7 @@ static int decode_email_changed(notify_event_t *ev, const Citerne__V1__EmailChan
                                  m->old_email, m->new_email, m->name, why);
     if (rc != 0)
         return rc;
-    NOTIFY_REQUIRE(time_ok(m->changed_at), "changed_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->changed_at), "changed_at");
     ev->at = m->changed_at;
     return 0;
 }
@@ -167,7 +161,7 @@ static int decode_totp_disabled(notify_event_t *ev, const Citerne__V1__TotpDisab
     if (rc != 0)
         return rc;
     ev->with_recovery_code = m->with_recovery_code;
-    NOTIFY_REQUIRE(time_ok(m->disabled_at), "disabled_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->disabled_at), "disabled_at");
     ev->at = m->disabled_at;
     return 0;
 }
@@ -185,7 +179,7 @@ static int decode_new_device(notify_event_t *ev, const Citerne__V1__NewDeviceSig
     if (strcmp(ev->device, "Unknown device") == 0) /* accounts' label: the text says "inconnu" */
         ev->device[0] = '\0';
     NOTIFY_REQUIRE(copy_address(ev->address, sizeof ev->address, m->address), "address");
-    NOTIFY_REQUIRE(time_ok(m->signed_in_at), "signed_in_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->signed_in_at), "signed_in_at");
     ev->at = m->signed_in_at;
     return 0;
 }
@@ -199,7 +193,7 @@ static int decode_customer_linked(notify_event_t *ev, const Citerne__V1__Custome
         return rc;
     NOTIFY_REQUIRE(notify_field_one_of(m->role, notify_roles), "role");
     snprintf(ev->role, sizeof ev->role, "%s", m->role);
-    NOTIFY_REQUIRE(time_ok(m->linked_at), "linked_at");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->linked_at), "linked_at");
     ev->at = m->linked_at;
     ev->grant = true;
     return 0;
@@ -220,7 +214,7 @@ static int decode_collaborator_added(notify_event_t *ev, const Citerne__V1__Coll
                    "added_by");
     if (invited) {
         NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->activation_url), "activation_url");
-        NOTIFY_REQUIRE(time_ok(m->expires_at), "expires_at");
+        NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
         ev->link_expires_at = m->expires_at;
     } else {
         ev->grant = true; /* an account: it acts for the customer from now on */

@@ -74,6 +74,11 @@ bool notify_field_uuid(const char *s, char *dst)
     return true;
 }
 
+bool notify_field_time_ok(int64_t ms)
+{
+    return ms >= 946684800000LL && ms <= 253402128000000LL;
+}
+
 bool notify_field_one_of(const char *s, const char *const *choices)
 {
     for (size_t i = 0; s && choices[i]; i++)
@@ -177,6 +182,24 @@ static int decode_delivery_confirmed(notify_event_t *ev, const Citerne__V1__Deli
     return 0;
 }
 
+/* The only reason orders holds an order for; another one has no text here:
+ * refused (logged and counted), so that a new reason is noticed rather than
+ * silently untold. */
+static const char *const hold_reasons[] = {"certificate_missing", NULL};
+
+static int decode_order_held(notify_event_t *ev, const Citerne__V1__OrderHeld *m, const char **why)
+{
+    ev->kind = NOTIFY_EV_NOTIFIABLE;
+    ev->nkind = NOTIFY_KIND_ORDER_HELD;
+    NOTIFY_REQUIRE(notify_field_uuid(m->order_id, NULL), "order_id");
+    NOTIFY_REQUIRE(notify_field_uuid(m->customer_id, ev->customer_id), "customer_id");
+    NOTIFY_REQUIRE(notify_field_uuid(m->site_id, NULL), "site_id");
+    NOTIFY_REQUIRE(notify_field_one_of(m->reason, hold_reasons), "reason");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->held_at), "held_at");
+    ev->at = m->held_at;
+    return 0;
+}
+
 static int decode_invoice_issued(notify_event_t *ev, const Citerne__V1__InvoiceIssued *m,
                                  const char **why)
 {
@@ -253,6 +276,9 @@ int notify_event_decode(notify_event_t *ev, const char *topic, const void *data,
                 break;
             case CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED:
                 rc = decode_delivery_confirmed(ev, m->delivery_confirmed, why);
+                break;
+            case CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD:
+                rc = decode_order_held(ev, m->order_held, why);
                 break;
             default:
                 ev->kind = NOTIFY_EV_IGNORED;
@@ -386,7 +412,9 @@ static void on_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
         const char *email = ct_db_get(res, i, "email");
         const char *phone = ct_db_get(res, i, "phone");
         const char *pref = ct_db_get(res, i, "channel_pref"); /* email, sms, both, none */
-        if (!pref)
+        /* a held order waits for the customer: told on every channel, like
+         * a kind the profile does not list */
+        if (!pref || !notify_kind_has_preference(ev->nkind))
             pref = "both";
         if (strcmp(pref, "email") != 0 && strcmp(pref, "both") != 0)
             email = NULL;

@@ -17,7 +17,7 @@ typedef enum {
     NOTIFY_EV_IGNORED = 0, /* a body kind notify does not use */
     NOTIFY_EV_CUSTOMER,
     NOTIFY_EV_USER,
-    NOTIFY_EV_NOTIFIABLE, /* order proposed, delivery scheduled/confirmed, invoice issued */
+    NOTIFY_EV_NOTIFIABLE, /* order proposed/held, delivery scheduled/confirmed, invoice issued */
     NOTIFY_EV_ACCOUNT,    /* an e-mail to one person (nkind), maybe a grant given or ended */
     NOTIFY_EV_ROLE,       /* CollaboratorRoleChanged: the read model's role */
     NOTIFY_EV_PROFILE,    /* UserProfileUpdated: contact details and preferences */
@@ -69,7 +69,7 @@ typedef struct {
                             never logged */
     char new_email[255]; /* EmailChangeRequested, EmailChanged: the address asked for */
     int64_t link_expires_at;
-    int64_t at; /* changed_at, disabled_at, signed_in_at, linked_at, closed_at */
+    int64_t at; /* changed_at, disabled_at, signed_in_at, linked_at, closed_at, held_at */
     bool via_reset;
     bool with_recovery_code;
     bool by_self; /* CollaboratorRemoved by the user themselves */

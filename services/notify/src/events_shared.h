@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "citerne/db.h"
 #include "citerne/v1/accounts.pb-c.h"
@@ -28,6 +29,9 @@ bool notify_field_text_ok(const char *s);
 bool notify_field_text(char *dst, size_t size, const char *s, size_t minlen, size_t maxlen);
 /* A UUID, copied into dst (NOTIFY_UUID_BUF) unless dst is NULL. */
 bool notify_field_uuid(const char *s, char *dst);
+/* A time in Unix ms that notify_format_time takes: 2000-01-01 ..
+ * 9999-12-30. */
+bool notify_field_time_ok(int64_t ms);
 /* s is one of the NULL-terminated choices. */
 bool notify_field_one_of(const char *s, const char *const *choices);
 /* "admin", "orderer", "viewer", NULL */

@@ -238,6 +238,7 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_DELIVERY_SCHEDULED] = "delivery_scheduled",
     [NOTIFY_KIND_DELIVERY_CONFIRMED] = "delivery_confirmed",
     [NOTIFY_KIND_INVOICE_ISSUED] = "invoice_issued",
+    [NOTIFY_KIND_ORDER_HELD] = "order_held",
     [NOTIFY_KIND_PASSWORD_RESET] = "password_reset_requested",
     [NOTIFY_KIND_ACTIVATION] = "activation_requested",
     [NOTIFY_KIND_PASSWORD_CHANGED] = "password_changed",
@@ -251,6 +252,11 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_EMAIL_CHANGE_REQUESTED] = "email_change_requested",
     [NOTIFY_KIND_EMAIL_CHANGED] = "email_changed",
 };
+
+bool notify_kind_is_chain(notify_kind_t kind)
+{
+    return kind <= NOTIFY_KIND_ORDER_HELD;
+}
 
 bool notify_kind_has_preference(notify_kind_t kind)
 {
@@ -343,6 +349,8 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
             notify_format_amount(f->total_incl_cents, style, p->amount, sizeof p->amount) < 0)
             return -1;
         return notify_format_date(f->issue_date, false, p->date, sizeof p->date) < 0 ? -1 : 0;
+    case NOTIFY_KIND_ORDER_HELD:
+        return 0;
     case NOTIFY_KIND_PASSWORD_RESET:
     case NOTIFY_KIND_ACTIVATION:
     case NOTIFY_KIND_COLLABORATOR_INVITED:
@@ -552,7 +560,7 @@ static void email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject,
         sb_addf(body, "Bonjour %s,\n\n", f->user_name);
     else
         sb_add(body, "Bonjour,\n\n");
-    if (!notify_kind_has_preference(f->kind))
+    if (!notify_kind_is_chain(f->kind))
         account_email_text(f, p, subject, body);
     switch (f->kind) {
     case NOTIFY_KIND_ORDER_PROPOSED:
@@ -591,11 +599,26 @@ static void email_text(const notify_facts_t *f, const parts_t *p, sb_t *subject,
                 "TTC%s %s\n",
                 f->invoice_number, p->date, c, p->amount);
         break;
+    case NOTIFY_KIND_ORDER_HELD:
+        /* what to send and how it must be filled in: the distributor's
+         * booklet (certificate of conformity, arrêté du 2 août 1977) */
+        sb_add(subject, "Livraison en attente de votre certificat de conformité");
+        sb_addf(body,
+                "Votre livraison de propane est en attente%s la réglementation interdit une "
+                "première livraison de gaz sans le certificat de conformité de votre "
+                "installation, et nous ne l'avons pas encore reçu.\n"
+                "Envoyez-le à notre service client, rempli, signé et daté, avec le cachet de "
+                "l'installateur et le visa de Qualigaz. Si vous avez acheté une maison équipée "
+                "d'une citerne, envoyez celui que le notaire vous a remis lors de la vente.\n"
+                "Dès sa réception, nous planifierons la livraison sans autre démarche de votre "
+                "part, et vous en indiquerons la date.\n",
+                c);
+        break;
     default: /* account kinds, above */
         break;
     }
     sb_add(body, "\n-- \nCiterne, votre fournisseur de propane\n");
-    if (notify_kind_has_preference(f->kind) && has(f->customer_number))
+    if (notify_kind_is_chain(f->kind) && has(f->customer_number))
         sb_addf(body, "Numéro client%s %s\n", c, f->customer_number);
 }
 
@@ -628,6 +651,14 @@ static void sms_text(const notify_facts_t *f, const parts_t *p, sb_t *body)
         sb_addf(body, "facture %s du %s disponible dans votre espace client. Montant TTC%s %s.",
                 f->invoice_number, p->date, c, p->amount);
         break;
+    case NOTIFY_KIND_ORDER_HELD:
+        /* no "ç" nor "ê": outside the GSM 7-bit alphabet */
+        sb_addf(body,
+                "votre livraison de propane attend le certificat de conformité de votre "
+                "installation, obligatoire pour une première livraison. Envoyez-le à notre "
+                "service client%s nous planifierons la livraison dès sa réception.",
+                c);
+        break;
     default: /* account kinds go by e-mail only */
         break;
     }
@@ -642,7 +673,7 @@ int notify_render(const notify_facts_t *f, notify_channel_t channel, notify_mess
         return -1;
     /* account messages are e-mails: a link must not sit at an SMS provider,
      * and the preferences do not cover them */
-    if (channel == NOTIFY_CHANNEL_SMS && !notify_kind_has_preference(f->kind))
+    if (channel == NOTIFY_CHANNEL_SMS && !notify_kind_is_chain(f->kind))
         return -1;
     sb_t subject, body;
     sb_init(&subject, out->subject, sizeof out->subject);

@@ -12,6 +12,7 @@ typedef enum {
     NOTIFY_KIND_DELIVERY_SCHEDULED,
     NOTIFY_KIND_DELIVERY_CONFIRMED,
     NOTIFY_KIND_INVOICE_ISSUED,
+    NOTIFY_KIND_ORDER_HELD, /* the chain, but no preference: always sent (README) */
     /* account messages: e-mail only, to the address the event names */
     NOTIFY_KIND_PASSWORD_RESET,         /* link */
     NOTIFY_KIND_ACTIVATION,             /* link */
@@ -29,8 +30,14 @@ typedef enum {
 
 #define NOTIFY_KIND_COUNT (NOTIFY_KIND_EMAIL_CHANGED + 1)
 
+/* True for the kinds of the gas chain (order_proposed .. order_held): told
+ * to every user of the customer, by e-mail and SMS, signed with the
+ * customer number. The others are account messages: e-mail only. */
+bool notify_kind_is_chain(notify_kind_t kind);
 /* True for the kinds a user chooses channels for (order_proposed ..
- * invoice_issued); the account kinds always go by e-mail. */
+ * invoice_issued, as accounts offers them); order_held goes by every
+ * channel the user has, whatever the preferences, and the account kinds
+ * always go by e-mail. */
 bool notify_kind_has_preference(notify_kind_t kind);
 /* True for the kinds whose text carries a single-use link. */
 bool notify_kind_has_link(notify_kind_t kind);
