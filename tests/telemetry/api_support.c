@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "citerne/cache.h"
 #include "citerne/db.h"
 #include "citerne/http.h"
 #include "citerne/log.h"
@@ -16,6 +17,7 @@
 #include "citerne/migrate.h"
 
 #include "rfc3339.h"
+#include "session_cookie.h"
 #include "stack.h"
 
 extern const ct_migration_t telemetry_migrations[];
@@ -46,6 +48,10 @@ int api_setup(const char *db_prefix)
     snprintf(svc->topic, sizeof svc->topic, "citerne.telemetry.v1");
     F.pg_url = ct_test_create_db(db_prefix);
     assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 3, &svc->db), 0);
+    const char *redis = ct_test_env("CITERNE_REDIS_URL");
+    assert_non_null(redis);
+    assert_int_equal(ct_cache_new(&svc->loop, redis, &F.cache), 0);
+    F.app.cache = F.cache;
     assert_int_equal(ct_migrate_run(svc->db, telemetry_migrations, telemetry_migrations_count,
                                     on_migrated, NULL),
                      0);
@@ -56,13 +62,25 @@ int api_setup(const char *db_prefix)
     assert_int_equal(ct_auth_key_init(&F.app.gateway_key, GATEWAY_KEY), 0);
     assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
     F.app.now_ms = ct_now_ms;
+    F.app.csv_max_rows = TELEMETRY_CSV_MAX_ROWS;
     svc->udata = &F.app;
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
     assert_int_equal(telemetry_api_register(svc->http, &F.app), 0);
     assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
     F.port = ct_http_port(svc->http);
+    for (int i = 0; i < 300 && !ct_cache_ready(F.cache); i++)
+        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
+    assert_true(ct_cache_ready(F.cache));
     F.pg = PQconnectdb(F.pg_url);
     assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
+    return 0;
+}
+
+int api_reset(void **state)
+{
+    (void)state;
+    F.app.cache = F.cache;
+    F.app.csv_max_rows = TELEMETRY_CSV_MAX_ROWS;
     return 0;
 }
 
@@ -78,9 +96,10 @@ int api_teardown(void)
 {
     if (!F.pg_url)
         return 0;
-    closes = 2;
+    closes = 3;
     ct_http_server_close(F.svc.http, on_closed, NULL);
     ct_db_close(F.svc.db, on_closed, NULL);
+    ct_cache_close(F.cache, on_closed, NULL);
     for (int i = 0; i < 1000 && closes > 0; i++)
         uv_run(&F.svc.loop, UV_RUN_ONCE);
     assert_int_equal(closes, 0);
@@ -146,6 +165,16 @@ void seed_site(char site[CT_UUID_STRLEN + 1], int capacity, int threshold)
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         fail_msg("seed: %s", PQresultErrorMessage(res));
     PQclear(res);
+}
+
+char *customer_of(const char *site)
+{
+    return sql_value("SELECT customer_id::text FROM sites WHERE site_id = $1", site);
+}
+
+void session_for(const char *customer_id, ct_role_t role, char *out, size_t size)
+{
+    ct_test_session_cookie(&F.svc.loop, F.cache, customer_id, role, out, size);
 }
 
 char *batch_json(const rd_t *rd, size_t n)

@@ -1,7 +1,7 @@
 /* The fixture of telemetry's stack tests: a loop with the test stack's
- * Postgres (a fresh database, migrated) and the telemetry API on a loopback
- * port, and helpers to post readings, query the database and read the
- * events left in the outbox. */
+ * Postgres (a fresh database, migrated), its Redis (sessions) and the
+ * telemetry API on a loopback port, and helpers to post readings, make
+ * sessions, query the database and read the events left in the outbox. */
 #ifndef TELEMETRY_TEST_API_SUPPORT_H
 #define TELEMETRY_TEST_API_SUPPORT_H
 
@@ -11,6 +11,7 @@
 
 #include "citerne/id.h"
 #include "citerne/service.h"
+#include "citerne/session.h"
 #include "citerne/v1/telemetry.pb-c.h"
 
 #include "app.h"
@@ -25,16 +26,20 @@ typedef struct {
     ct_service_t svc;
     telemetry_app_t app;
     char *pg_url;
-    PGconn *pg; /* the test's own synchronous connection, for checks */
+    PGconn *pg;        /* the test's own synchronous connection, for checks */
+    ct_cache_t *cache; /* the stack's Redis; app.cache unless a test swaps it */
     int port;
 } fixture_t;
 
 extern fixture_t F;
 
 /* cmocka group set-up and teardown; db_prefix names the test's database.
+ * api_reset (a test's set-up) puts back what a failed test may have left
+ * swapped: the app's Redis and CSV cap.
  * Without the test stack the set-up does nothing and REQUIRE_STACK skips. */
 int api_setup(const char *db_prefix);
 int api_teardown(void);
+int api_reset(void **state);
 
 #define REQUIRE_STACK()                                                                            \
     do {                                                                                           \
@@ -55,6 +60,12 @@ long sql_long(const char *sql, const char *param);
 
 /* A site of a new customer in the read model, as SiteCreated leaves it. */
 void seed_site(char site[CT_UUID_STRLEN + 1], int capacity, int threshold);
+/* The customer of a site of the read model (malloc'ed). */
+char *customer_of(const char *site);
+
+/* A session in the stack's Redis of a user with `role` on customer_id; the
+ * Cookie header line into out (at least 128 bytes). */
+void session_for(const char *customer_id, ct_role_t role, char *out, size_t size);
 
 /* One reading: level at `minute` minutes after BASE_MS. */
 typedef struct {

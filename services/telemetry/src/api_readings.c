@@ -1,4 +1,4 @@
-/* HTTP: readings in (gateway key), readings out (operator key). */
+/* HTTP: readings in (gateway key). Readings out are in api_history.c. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +63,7 @@ typedef struct {
 
 /* ---- validation ---- */
 
-static void lower(char *s)
+void telemetry_lower(char *s)
 {
     for (; *s; s++)
         *s = (char)tolower((unsigned char)*s);
@@ -112,7 +112,7 @@ static bool validate_reading(ct_valid_t *v, json_t *obj, size_t i, int64_t now_m
     bool ok = ct_valid_ok(&one);
     if (ok) {
         snprintf(out->site_id, sizeof out->site_id, "%s", site_id);
-        lower(out->site_id);
+        telemetry_lower(out->site_id);
         out->level_pct = (int)level;
         out->measured_ms = ms;
         out->source = sources[0];
@@ -143,9 +143,7 @@ static int cmp_site(const void *key, const void *elem)
     return strcmp(key, ((const site_t *)elem)->site_id);
 }
 
-/* The reply for a failed statement: 503 (retry) for what is transient (no
- * connection, closing, a deadlock or serialization failure), 500 otherwise. */
-static int db_error_code(const ct_db_error_t *err)
+int telemetry_db_error_code(const ct_db_error_t *err)
 {
     if (err->status == CT_EUNAVAIL || err->status == CT_ECLOSED)
         return err->status;
@@ -194,7 +192,7 @@ static void on_committed(const ct_db_error_t *err, void *udata)
     } else {
         ct_logc_error(ct_http_request_id(ctx->req), "storing readings failed: %s %s",
                       err->sqlstate ? err->sqlstate : "", err->message ? err->message : "");
-        ct_http_reply_error(ctx->req, db_error_code(err), NULL);
+        ct_http_reply_error(ctx->req, telemetry_db_error_code(err), NULL);
     }
     json_decref(ctx->unknown);
     ctx->unknown = NULL;
@@ -399,69 +397,10 @@ static void post_readings(ct_http_req_t *req, void *udata)
         ct_http_reply_error(req, rc == CT_ECLOSED ? CT_ECLOSED : CT_EUNAVAIL, NULL);
 }
 
-/* ---- GET /api/v1/telemetry/sites/{site_id}/readings ---- */
-
-static void on_listed(const ct_db_error_t *err, PGresult *res, void *udata)
-{
-    ct_http_req_t *req = udata;
-    if (err) {
-        ct_logc_error(ct_http_request_id(req), "listing readings failed: %s",
-                      err->message ? err->message : "");
-        ct_http_reply_error(req, db_error_code(err), NULL);
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        ct_http_reply_error(req, CT_ENOTFOUND, "no such site");
-        return;
-    }
-    json_t *list = json_array();
-    for (int row = 0; row < PQntuples(res); row++) {
-        if (!ct_db_get(res, row, "level_pct"))
-            continue; /* the site has no reading */
-        json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, s:s}", "site_id",
-                                              ct_db_get(res, row, "site_id"), "level_pct",
-                                              (json_int_t)ct_db_get_int(res, row, "level_pct", 0),
-                                              "measured_at", ct_db_get(res, row, "measured_at"),
-                                              "source", ct_db_get(res, row, "source"),
-                                              "received_at", ct_db_get(res, row, "received_at")));
-    }
-    ct_http_reply_json(req, 200, json_pack("{s:o}", "readings", list));
-}
-
-static void get_readings(ct_http_req_t *req, void *udata)
-{
-    telemetry_app_t *app = udata;
-    if (!ct_auth_require(req, &app->operator_key, "a valid API key is required"))
-        return;
-    const char *site = ct_http_param(req, "site_id");
-    if (!site || !ct_uuid_valid(site) || site[CT_UUID_STRLEN] != '\0') {
-        ct_http_reply_error(req, CT_ENOTFOUND, "no such site");
-        return;
-    }
-    long limit = TELEMETRY_DEFAULT_LIMIT;
-    const char *q = ct_http_query(req, "limit");
-    if (q) {
-        char *end = NULL;
-        limit = strtol(q, &end, 10);
-        if (!*q || *end || limit < 1 || limit > TELEMETRY_MAX_LIMIT) {
-            json_t *errors = json_pack("[{s:s, s:s}]", "field", "limit", "message",
-                                       "must be an integer from 1 to 1000");
-            ct_http_reply_invalid(req, errors);
-            return;
-        }
-    }
-    char *site_lc = ct_http_strdup(req, site);
-    lower(site_lc);
-    int rc = telemetry_store_list_readings(app->svc->db, site_lc, (int)limit, on_listed, req);
-    if (rc != 0)
-        ct_http_reply_error(req, rc == CT_ECLOSED ? CT_ECLOSED : CT_EUNAVAIL, NULL);
-}
-
 int telemetry_api_register(ct_http_server_t *srv, telemetry_app_t *app)
 {
     int rc = ct_http_route(srv, "POST", "/api/v1/telemetry/readings", post_readings, app);
     if (rc == 0)
-        rc = ct_http_route(srv, "GET", "/api/v1/telemetry/sites/{site_id}/readings", get_readings,
-                           app);
+        rc = telemetry_history_register(srv, app);
     return rc;
 }

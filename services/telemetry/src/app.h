@@ -4,14 +4,21 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "citerne/auth.h"
 #include "citerne/bus.h"
+#include "citerne/cache.h"
+#include "citerne/db.h"
 #include "citerne/http.h"
 #include "citerne/service.h"
 
 #define TELEMETRY_MAX_BATCH 1000
 #define TELEMETRY_DEFAULT_LIMIT 100
 #define TELEMETRY_MAX_LIMIT 1000
+/* Readings in one CSV download (the newest ones when a site has more; the
+ * paged JSON list reaches the rest). About 9 MB of CSV, built by Postgres. */
+#define TELEMETRY_CSV_MAX_ROWS 100000
 /* Threshold of a site whose SiteCreated carries none (proto3 zero). */
 #define TELEMETRY_DEFAULT_THRESHOLD_PCT 30
 /* A reading may be at most this far in the future of our clock (sensor
@@ -23,10 +30,35 @@ typedef struct {
     ct_auth_key_t gateway_key;  /* CITERNE_GATEWAY_KEY: POST readings */
     ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY: GET readings */
     int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
+    /* Redis, for sessions only: telemetry's own connection, not the
+     * platform's (see cache.c). NULL until the service runs: a session is
+     * then answered 503, like when Redis is down. */
+    const char *redis_url; /* CITERNE_REDIS_URL */
+    ct_cache_t *cache;
+    size_t csv_max_rows; /* TELEMETRY_CSV_MAX_ROWS (tests may lower it) */
+    /* internal to cache.c: the drain */
+    uv_timer_t drain_timer;
+    int drain_closes;
+    ct_service_drained_cb drained;
 } telemetry_app_t;
 
-/* Registers the telemetry routes on srv; app must outlive the server. */
+/* Registers the telemetry routes on srv (readings in, and the history of
+ * api_history.c); app must outlive the server. */
 int telemetry_api_register(ct_http_server_t *srv, telemetry_app_t *app);
+/* Registers the GET routes of a site's history. */
+int telemetry_history_register(ct_http_server_t *srv, telemetry_app_t *app);
+
+/* The reply for a failed statement: 503 (retry) for what is transient (no
+ * connection, closing, a deadlock or serialization failure), 500 otherwise. */
+int telemetry_db_error_code(const ct_db_error_t *err);
+/* Lower-cases s in place (uuids as Postgres prints them). */
+void telemetry_lower(char *s);
+
+/* The service's on_start and on_drain hooks (cache.c): connect Redis once
+ * the service runs, and close it once the drain has no request left. Loop
+ * thread. */
+int telemetry_cache_start(ct_service_t *svc);
+void telemetry_cache_drain(ct_service_t *svc, ct_service_drained_cb done);
 
 /* The service's ct_bus_msg_cb for citerne.accounts.v1: udata is the
  * ct_service_t whose udata is the telemetry_app_t. Acknowledges msg exactly

@@ -139,25 +139,101 @@ void telemetry_store_save_site(ct_db_tx_t *tx, const char *site_id, const char *
     ct_db_params_dispose(&p);
 }
 
-int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
-                                  void *udata)
+/* One place for the text of a time, so that the JSON and the CSV agree. */
+#define UTC_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* The site when the caller may read it: $1 the site, $2 the customers. */
+#define VISIBLE_SITE "s.site_id = $1 AND ($2::uuid[] IS NULL OR s.customer_id = ANY($2::uuid[]))"
+
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, const char *customers,
+                                  const char *before_us, const char *before_id, int limit,
+                                  ct_db_result_cb cb, void *udata)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, site_id);
+    ct_db_params_add(&p, customers);
     ct_db_params_add_int(&p, limit);
+    ct_db_params_add(&p, before_us);
+    ct_db_params_add(&p, before_id);
+    /* the cursor as a row comparison on the index's own order (site_id,
+     * measured_at DESC, id DESC); the microseconds go back to a timestamptz
+     * by integer arithmetic, exactly */
     int rc = ct_db_query(
         db,
-        "SELECT true AS known, s.site_id, r.level_pct,"
-        " to_char(r.measured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        " AS measured_at, r.source,"
-        " to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-        " AS received_at"
-        " FROM sites s LEFT JOIN LATERAL (SELECT id, level_pct, measured_at, source, received_at"
-        " FROM readings WHERE site_id = s.site_id"
-        " ORDER BY measured_at DESC, id DESC LIMIT $2) r ON true"
-        " WHERE s.site_id = $1"
-        " ORDER BY r.measured_at DESC, r.id DESC",
+        "SELECT s.site_id, r.level_pct, " UTC_MS(
+            "r.measured_at") " AS measured_at, r.source, " UTC_MS("r.received_at") " AS "
+                                                                                   "received_at,"
+                                                                                   " (extract("
+                                                                                   "epoch FROM "
+                                                                                   "r.measured_at) "
+                                                                                   "* "
+                                                                                   "1000000)::"
+                                                                                   "bigint AS "
+                                                                                   "at_us, r.id"
+                                                                                   " FROM sites s "
+                                                                                   "LEFT JOIN "
+                                                                                   "LATERAL "
+                                                                                   "(SELECT id, "
+                                                                                   "level_pct, "
+                                                                                   "measured_at, "
+                                                                                   "source, "
+                                                                                   "received_at"
+                                                                                   " FROM readings "
+                                                                                   "WHERE site_id "
+                                                                                   "= s.site_id "
+                                                                                   "AND "
+                                                                                   "($4::bigint IS "
+                                                                                   "NULL OR "
+                                                                                   "(measured_at, "
+                                                                                   "id) <"
+                                                                                   " (timestamptz "
+                                                                                   "'epoch' + "
+                                                                                   "$4::bigint * "
+                                                                                   "interval '1 "
+                                                                                   "microsecond',"
+                                                                                   " $5::bigint))"
+                                                                                   " ORDER BY "
+                                                                                   "measured_at "
+                                                                                   "DESC, id DESC "
+                                                                                   "LIMIT $3) r ON "
+                                                                                   "true"
+                                                                                   " WHERE"
+                                                                                   " " VISIBLE_SITE
+                                                                                   " ORDER BY "
+                                                                                   "r.measured_at "
+                                                                                   "DESC, r.id "
+                                                                                   "DESC",
+        &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}
+
+int telemetry_store_readings_csv(ct_db_t *db, const char *site_id, const char *customers,
+                                 long max_rows, ct_db_result_cb cb, void *udata)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, site_id);
+    ct_db_params_add(&p, customers);
+    ct_db_params_add_int(&p, max_rows);
+    /* one more row than the cap tells a truncated history; no field needs
+     * quoting (uuids, integers, times, the source words) */
+    int rc = ct_db_query(
+        db,
+        "WITH r AS (SELECT r.id, r.level_pct, r.measured_at, r.source, r.received_at,"
+        " row_number() OVER (ORDER BY r.measured_at DESC, r.id DESC) AS n"
+        " FROM sites s JOIN readings r ON r.site_id = s.site_id WHERE " VISIBLE_SITE
+        " ORDER BY r.measured_at DESC, r.id DESC LIMIT $3::bigint + 1)"
+        " SELECT E'site_id,measured_at,level_pct,source,received_at\\r\\n' || coalesce("
+        "string_agg(s.site_id::text || ',' || " UTC_MS(
+            "r.measured_at") " || ',' || r.level_pct"
+                             " || ',' || r.source || ',' || " UTC_MS(
+                                 "r.received_at") " || E'\\r\\n', ''"
+                                                  " ORDER BY r.measured_at, r.id) FILTER (WHERE "
+                                                  "r.n <= $3::bigint), '') AS csv,"
+                                                  " count(r.id) > $3::bigint AS truncated"
+                                                  " FROM sites s LEFT JOIN r ON true "
+                                                  "WHERE " VISIBLE_SITE " GROUP BY s.site_id",
         &p, cb, udata);
     ct_db_params_dispose(&p);
     return rc;

@@ -55,11 +55,28 @@ void telemetry_store_save_site(ct_db_tx_t *tx, const char *site_id, const char *
                                int capacity_kg, int threshold_pct, int version, bool armed,
                                ct_db_tx_cb next);
 
-/* Newest first, at most limit readings of site_id. No row at all when the
- * site is unknown; otherwise rows of: site_id, level_pct, measured_at,
- * source, received_at (times as RFC 3339 UTC text; one row with level_pct
- * NULL when the site has no reading yet). */
-int telemetry_store_list_readings(ct_db_t *db, const char *site_id, int limit, ct_db_result_cb cb,
-                                  void *udata);
+/* The sites a caller may read: the operator reads every site (customers
+ * NULL); a session the sites of its customers, a uuid[] literal of their
+ * ids. A site outside them is answered as if it did not exist. */
+
+/* Newest first (measured_at, then id), at most limit readings of site_id;
+ * with a cursor (before_us, before_id: decimal text, both or neither) only
+ * those strictly older than the reading it names. No row at all when the
+ * site is unknown or not among customers; otherwise rows of: site_id,
+ * level_pct, measured_at, source, received_at (times as RFC 3339 UTC text
+ * to the millisecond), at_us (measured_at in Unix microseconds) and id, the
+ * cursor of that reading; one row with level_pct NULL when no reading is
+ * left. */
+int telemetry_store_list_readings(ct_db_t *db, const char *site_id, const char *customers,
+                                  const char *before_us, const char *before_id, int limit,
+                                  ct_db_result_cb cb, void *udata);
+
+/* The newest max_rows readings of site_id as CSV (RFC 4180, CRLF), oldest
+ * first, built by Postgres in one statement. No row when the site is unknown
+ * or not among customers (see above); otherwise one row: csv (the header
+ * line "site_id,measured_at,level_pct,source,received_at" then one line per
+ * reading), truncated ("t" when the site has more than max_rows readings). */
+int telemetry_store_readings_csv(ct_db_t *db, const char *site_id, const char *customers,
+                                 long max_rows, ct_db_result_cb cb, void *udata);
 
 #endif
