@@ -4,7 +4,8 @@
  * a session gets 503 and the keys keep working; with Redis up a session of
  * the site's customer reads its readings; SIGTERM drains to exit status 0
  * (the service exits 1 when a handle, Redis's included, is left open, and
- * the sanitizers fail it on a leak); CITERNE_REDIS_URL is required. */
+ * the sanitizers fail it on a leak); CITERNE_REDIS_URL is required and a
+ * malformed one stops the service. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,6 +242,13 @@ static void without_a_redis_url_it_refuses_to_start(void **state)
     assert_int_equal(stop(false), 2); /* a setting error */
 }
 
+static void with_a_malformed_redis_url_it_stops_with_status_1(void **state)
+{
+    (void)state;
+    start("http://127.0.0.1:6379/");
+    assert_int_equal(stop(false), 1); /* on_start refused it: nothing left open */
+}
+
 static int set_up(void **state)
 {
     (void)state;
@@ -278,6 +286,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             with_redis_up_a_session_of_the_customer_reads_and_it_drains_clean, set_up, tear_down),
         cmocka_unit_test_setup_teardown(without_a_redis_url_it_refuses_to_start, set_up, tear_down),
+        cmocka_unit_test_setup_teardown(with_a_malformed_redis_url_it_stops_with_status_1, set_up,
+                                        tear_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,7 +23,7 @@ int telemetry_cache_start(ct_service_t *svc)
     telemetry_app_t *app = svc->udata;
     int rc = ct_cache_new(&svc->loop, app->redis_url, &app->cache);
     if (rc != 0) {
-        ct_log_error("redis: cannot use CITERNE_REDIS_URL; sessions would all be refused");
+        ct_log_error("redis: CITERNE_REDIS_URL cannot be used: not starting");
         app->cache = NULL;
     }
     return rc;
