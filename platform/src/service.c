@@ -415,7 +415,7 @@ int ct_service_run(ct_service_t *svc)
         goto fail;
     }
     ct_health_add_check(svc->health, "postgres", check_db, svc);
-    if (desc->use_cache)
+    if (desc->use_cache && !desc->cache_optional)
         ct_health_add_check(svc->health, "redis", check_cache, svc);
     ct_health_add_check(svc->health, "kafka", check_bus, svc);
     ct_health_add_check(svc->health, "migrations", check_migrated, svc);

@@ -51,7 +51,7 @@ int api_setup(const char *db_prefix)
     const char *redis = ct_test_env("CITERNE_REDIS_URL");
     assert_non_null(redis);
     assert_int_equal(ct_cache_new(&svc->loop, redis, &F.cache), 0);
-    F.app.cache = F.cache;
+    svc->cache = F.cache;
     assert_int_equal(ct_migrate_run(svc->db, telemetry_migrations, telemetry_migrations_count,
                                     on_migrated, NULL),
                      0);
@@ -79,7 +79,7 @@ int api_setup(const char *db_prefix)
 int api_reset(void **state)
 {
     (void)state;
-    F.app.cache = F.cache;
+    F.svc.cache = F.cache;
     F.app.csv_max_rows = TELEMETRY_CSV_MAX_ROWS;
     return 0;
 }

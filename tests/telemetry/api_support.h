@@ -27,7 +27,7 @@ typedef struct {
     telemetry_app_t app;
     char *pg_url;
     PGconn *pg;        /* the test's own synchronous connection, for checks */
-    ct_cache_t *cache; /* the stack's Redis; app.cache unless a test swaps it */
+    ct_cache_t *cache; /* the stack's Redis; svc.cache unless a test swaps it */
     int port;
 } fixture_t;
 

@@ -186,7 +186,7 @@ static void while_redis_is_down_sessions_get_503_and_keys_still_work(void **stat
     /* Redis configured but down: nothing listens on port 1 */
     ct_cache_t *dead = NULL;
     assert_int_equal(ct_cache_new(&F.svc.loop, "redis://127.0.0.1:1/0", &dead), 0);
-    F.app.cache = dead;
+    F.svc.cache = dead;
     test_resp_t r;
     get(path, cookie, 503, &r);
     test_resp_dispose(&r);
@@ -202,7 +202,7 @@ static void while_redis_is_down_sessions_get_503_and_keys_still_work(void **stat
     get(csv, OP, 200, &r);
     test_resp_dispose(&r);
 
-    F.app.cache = F.cache;
+    F.svc.cache = F.cache;
     get(path, cookie, 200, &r);
     assert_int_equal(count_readings(&r), 1);
     test_resp_dispose(&r);

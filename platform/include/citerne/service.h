@@ -50,6 +50,11 @@ typedef struct {
     const char *name;             /* "orders": topic, group, database, log field */
     const char *default_http_addr; /* "127.0.0.1:8082" */
     bool use_cache;               /* connect Redis (sessions) */
+    /* With use_cache: Redis serves only some requests (sessions), and the
+     * service does useful work without it (telemetry's gateway). /readyz
+     * then leaves Redis out, so an outage does not take the whole service
+     * out of rotation; session requests still fail closed (503). */
+    bool cache_optional;
     /* Topics consumed, NULL-terminated; NULL: no consumer. Each topic gets its
      * own consumer (same group, <name>), so a message waiting for a read model
      * fed by another topic never stalls that other topic. */

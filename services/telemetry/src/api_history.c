@@ -92,7 +92,9 @@ static void authorise(ct_http_req_t *req, telemetry_app_t *app, authorised_fn th
         then(ctx);
         return;
     }
-    ct_session_lookup(app->cache, req, on_session, ctx);
+    /* svc->cache: Redis, for sessions only (cache_optional: /readyz leaves
+     * it out; while it is down a session gets 503) */
+    ct_session_lookup(app->svc->cache, req, on_session, ctx);
 }
 
 /* ---- GET /api/v1/telemetry/sites/{site_id}/readings ---- */

@@ -30,16 +30,7 @@ typedef struct {
     ct_auth_key_t gateway_key;  /* CITERNE_GATEWAY_KEY: POST readings */
     ct_auth_key_t operator_key; /* CITERNE_OPERATOR_KEY: GET readings */
     int64_t (*now_ms)(void);    /* the clock (ct_now_ms; tests may pin it) */
-    /* Redis, for sessions only: telemetry's own connection, not the
-     * platform's (see cache.c). NULL until the service runs: a session is
-     * then answered 503, like when Redis is down. */
-    const char *redis_url; /* CITERNE_REDIS_URL */
-    ct_cache_t *cache;
     size_t csv_max_rows; /* TELEMETRY_CSV_MAX_ROWS (tests may lower it) */
-    /* internal to cache.c: the drain */
-    uv_timer_t drain_timer;
-    int drain_closes;
-    ct_service_drained_cb drained;
 } telemetry_app_t;
 
 /* Registers the telemetry routes on srv (readings in, and the history of
@@ -53,12 +44,6 @@ int telemetry_history_register(ct_http_server_t *srv, telemetry_app_t *app);
 int telemetry_db_error_code(const ct_db_error_t *err);
 /* Lower-cases s in place (uuids as Postgres prints them). */
 void telemetry_lower(char *s);
-
-/* The service's on_start and on_drain hooks (cache.c): connect Redis once
- * the service runs, and close it once the drain has no request left. Loop
- * thread. */
-int telemetry_cache_start(ct_service_t *svc);
-void telemetry_cache_drain(ct_service_t *svc, ct_service_drained_cb done);
 
 /* The service's ct_bus_msg_cb for citerne.accounts.v1: udata is the
  * ct_service_t whose udata is the telemetry_app_t. Acknowledges msg exactly

@@ -15,13 +15,12 @@ int main(void)
     ct_service_desc_t desc = {
         .name = "telemetry",
         .default_http_addr = "127.0.0.1:8085",
-        .use_cache = false, /* Redis is telemetry's own: see cache.c */
+        .use_cache = true,      /* sessions, for the history endpoints */
+        .cache_optional = true, /* the gateway's POST needs no Redis: /readyz leaves it out */
         .consumes = consumes,
         .on_message = telemetry_on_message,
         .migrations = telemetry_migrations,
         .nmigrations = telemetry_migrations_count,
-        .on_start = telemetry_cache_start,
-        .on_drain = telemetry_cache_drain,
     };
     static ct_service_t svc;
     if (ct_service_init(&svc, &desc) != 0)
@@ -30,7 +29,6 @@ int main(void)
     app.svc = &svc;
     ct_auth_key_config(&app.gateway_key, &svc.cfg, "CITERNE_GATEWAY_KEY", true);
     ct_auth_key_config(&app.operator_key, &svc.cfg, "CITERNE_OPERATOR_KEY", true);
-    app.redis_url = ct_config_str(&svc.cfg, "CITERNE_REDIS_URL", NULL);
     app.csv_max_rows = TELEMETRY_CSV_MAX_ROWS;
     app.now_ms = ct_now_ms;
     svc.udata = &app;
