@@ -268,7 +268,7 @@ class System:
     def create_customer(self, number, segment="household", mode="automatic",
                         price_cents=180000, plan="none", capacity=1000, threshold=30,
                         email=None, phone="+33612345678", password="correct horse battery",
-                        role="admin", vat_rate_bp=2000, wait=True):
+                        role="admin", vat_rate_bp=2000, wait=True, certificate=True):
         body = {"customer_number": number, "name": "Client " + number, "segment": segment,
                 "vat_rate_bp": vat_rate_bp}
         if segment == "business":
@@ -284,7 +284,7 @@ class System:
         r = self.op("accounts", "POST", "/api/v1/accounts/sites",
                     {"contract_id": contract["id"], "capacity_kg": capacity,
                      "threshold_pct": threshold, "address": "1 rue des Lilas, 69001 Lyon",
-                     "certificate_received": True})
+                     "certificate_received": certificate})
         check(r.status == 201, "create site: %r" % r)
         site = r.json
         user = None
@@ -570,3 +570,39 @@ def notifications(system, customer_id):
     r = system.op("notify", "GET", "/api/v1/notify/notifications?customer_id=" + customer_id)
     check(r.status == 200, "notifications of %s: %r" % (customer_id, r))
     return r.json["notifications"]
+
+
+# ------------------------------------------------------------ events of a topic
+
+META_FIELDS = {1: "event_id", 2: "occurred_at", 3: "producer", 4: "correlation_id",
+               5: "causation_id"}
+
+
+def _pb_value(wt, v):
+    """A field's value: text when it is UTF-8, else its bytes (a nested
+    message); varints as ints."""
+    if wt != 2:
+        return v
+    try:
+        return v.decode()
+    except UnicodeDecodeError:
+        return v
+
+
+def topic_events(system, service, body_field):
+    """[(meta, body)] of the records of citerne.<service>.v1 whose body is
+    field body_field of the <Service>Event (the oneof's number in the .proto),
+    in topic order: meta as {"event_id", "correlation_id", ...}, body as
+    {field number: value} (strings and ints; proto3 leaves out zero values)."""
+    out = []
+    for value in system.topic_records(service):
+        meta, body = {}, None
+        for f, wt, v in pb_fields(value):
+            if f == 1 and wt == 2:
+                meta = {META_FIELDS.get(mf, mf): _pb_value(mwt, mv)
+                        for mf, mwt, mv in pb_fields(v)}
+            elif f == body_field and wt == 2:
+                body = {bf: _pb_value(bwt, bv) for bf, bwt, bv in pb_fields(v)}
+        if body is not None:
+            out.append((meta, body))
+    return out
