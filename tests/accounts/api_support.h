@@ -84,8 +84,6 @@ void redis_delete(const char *pattern);
 int test_setup(void **state);
 void call(const char *method, const char *path, const char *headers, const char *body,
           test_resp_t *r);
-void expect_status(const test_resp_t *r, int want, const char *what);
-const char *jstr(const test_resp_t *r, const char *field);
 void expect_problem_type(const test_resp_t *r, const char *type);
 /* Whether the errors array of a 400 names field. */
 bool names_field(const test_resp_t *r, const char *field);

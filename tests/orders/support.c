@@ -329,21 +329,6 @@ void call(const char *method, const char *path, const char *headers, const char 
         fail_msg("%s %s: no response", method, path);
 }
 
-void expect_status(const test_resp_t *r, int want, const char *what)
-{
-    if (r->status != want)
-        fail_msg("%s: status %d, want %d; body %s", what, r->status, want,
-                 r->body ? r->body : "(none)");
-}
-
-const char *jstr(const test_resp_t *r, const char *field)
-{
-    json_t *v = json_object_get(r->json, field);
-    if (!json_is_string(v))
-        fail_msg("%s is not a string in %s", field, r->body ? r->body : "(none)");
-    return json_string_value(v);
-}
-
 /* The only order of a site, as the operator sees it; its id into id. */
 void only_order(const char *site, char id[CT_UUID_STRLEN + 1], test_resp_t *order)
 {

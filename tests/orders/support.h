@@ -109,9 +109,6 @@ int crossing(const char *site, int level);
 
 void call(const char *method, const char *path, const char *headers, const char *body,
           test_resp_t *r);
-void expect_status(const test_resp_t *r, int want, const char *what);
-/* The string field of r's JSON object; fails the test otherwise. */
-const char *jstr(const test_resp_t *r, const char *field);
 /* The only order of a site, as the operator sees it; its id into id. */
 void only_order(const char *site, char id[CT_UUID_STRLEN + 1], test_resp_t *order);
 /* Headers of a session with role on customer: cookie and (csrf) the token

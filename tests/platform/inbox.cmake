@@ -1,1 +1,1 @@
-ct_add_test(test_inbox SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_inbox.c ${CMAKE_CURRENT_LIST_DIR}/fixture.c STACK)
+ct_add_test(test_inbox SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_inbox.c STACK)

@@ -1,1 +1,1 @@
-ct_add_test(test_migrate SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c ${CMAKE_CURRENT_LIST_DIR}/fixture.c STACK)
+ct_add_test(test_migrate SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_migrate.c STACK)

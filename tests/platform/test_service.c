@@ -11,12 +11,10 @@
 
 #include <cmocka.h>
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "citerne/error.h"
@@ -92,19 +90,6 @@ static void on_drain(ct_service_t *svc, ct_service_drained_cb done)
     uv_close((uv_handle_t *)&T.own, on_own_closed);
 }
 
-/* A port nobody listens on now (CITERNE_HTTP_ADDR wants one, not 0). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Runs a service with the hooks; returns its exit status. */
 static int run_service(void)
 {
@@ -113,7 +98,7 @@ static int run_service(void)
     const char *brokers = NULL;
     rd_kafka_t *mock = ct_test_mock_new("citerne.servicetest.v1", 1, &brokers);
     char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ct_test_free_port());
     setenv("CITERNE_PG_URL", url, 1);
     setenv("CITERNE_KAFKA_BROKERS", brokers, 1);
     setenv("CITERNE_HTTP_ADDR", addr, 1);

@@ -4,6 +4,7 @@
 #ifndef CT_TEST_SESSION_COOKIE_H
 #define CT_TEST_SESSION_COOKIE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -16,5 +17,9 @@
  * (at least 128 bytes). Fails the test when Redis refuses. */
 void ct_test_session_cookie(uv_loop_t *loop, ct_cache_t *cache, const char *customer_id,
                             ct_role_t role, char *out, size_t size);
+/* The same, followed (csrf true) by the session's "X-CSRF-Token: ...\r\n"
+ * line, which writes through a session need; out at least 256 bytes then. */
+void ct_test_session_headers(uv_loop_t *loop, ct_cache_t *cache, const char *customer_id,
+                             ct_role_t role, bool csrf, char *out, size_t size);
 
 #endif

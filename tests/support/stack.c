@@ -8,6 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 #include <libpq-fe.h>
 
@@ -96,6 +100,28 @@ char *ct_test_create_db(const char *prefix)
     PQclear(r);
     PQfinish(c);
     return with_dbname(admin, name);
+}
+
+void ct_test_drop_db(const char *url)
+{
+    PGconn *admin = PQconnectdb(ct_test_env("CITERNE_PG_URL"));
+    const char *dbname = strrchr(url, '/') + 1;
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s", (int)strcspn(dbname, "?"), dbname);
+    PQclear(PQexec(admin, sql));
+    PQfinish(admin);
+}
+
+int ct_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 static void on_timeout(uv_timer_t *t)

@@ -126,13 +126,6 @@ void call(const char *method, const char *path, const char *headers, const char 
         fail_msg("%s %s: no response", method, path);
 }
 
-void expect_status(const test_resp_t *r, int want, const char *what)
-{
-    if (r->status != want)
-        fail_msg("%s: status %d, want %d; body %s", what, r->status, want,
-                 r->body ? r->body : "(none)");
-}
-
 char *sql_value(const char *sql, const char *param)
 {
     const char *params[1] = {param};

@@ -51,7 +51,6 @@ int api_reset(void **state);
 /* One request to the API; fails the test when nothing answers. */
 void call(const char *method, const char *path, const char *headers, const char *body,
           test_resp_t *r);
-void expect_status(const test_resp_t *r, int want, const char *what);
 
 /* The value of one row of SQL (the test's own connection), malloc'ed;
  * "(null)" for NULL. param may be NULL (no parameter). */

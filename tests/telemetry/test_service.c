@@ -14,13 +14,11 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,25 +42,12 @@ static struct {
     char site[CT_UUID_STRLEN + 1], customer[CT_UUID_STRLEN + 1];
 } T;
 
-/* A port nobody listens on now (CITERNE_HTTP_ADDR wants one, not 0). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Starts the binary with the stack's settings and redis_url (NULL: unset). */
 static void start(const char *redis_url)
 {
     ct_test_require_stack();
     T.pg_url = ct_test_create_db("telemetry_svc");
-    T.port = free_port();
+    T.port = ct_test_free_port();
     char addr[64], pg[512], brokers[256], redis[256];
     snprintf(addr, sizeof addr, "CITERNE_HTTP_ADDR=127.0.0.1:%d", T.port);
     snprintf(pg, sizeof pg, "CITERNE_PG_URL=%s", T.pg_url);

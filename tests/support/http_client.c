@@ -177,6 +177,29 @@ void test_http_from(uv_loop_t *loop, int port, const char *src, const char *meth
     test_http_finish(test_http_start_from(loop, port, src, method, path, headers, body), out);
 }
 
+void test_request(uv_loop_t *loop, int port, const char *method, const char *path,
+                  const char *headers, const char *body, test_resp_t *out)
+{
+    test_http(loop, port, method, path, headers, body, out);
+    if (out->status == 0)
+        fail_msg("%s %s: no response", method, path);
+}
+
+void expect_status(const test_resp_t *r, int want, const char *what)
+{
+    if (r->status != want)
+        fail_msg("%s: status %d, want %d; body %s", what, r->status, want,
+                 r->body ? r->body : "(none)");
+}
+
+const char *jstr(const test_resp_t *r, const char *field)
+{
+    json_t *v = json_object_get(r->json, field);
+    if (!json_is_string(v))
+        fail_msg("field %s missing or not a string in %s", field, r->body ? r->body : "(none)");
+    return json_string_value(v);
+}
+
 char *test_resp_header(const test_resp_t *r, const char *name)
 {
     size_t n = strlen(name);

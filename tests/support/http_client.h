@@ -1,8 +1,9 @@
-/* A minimal HTTP/1.1 client for tests, on the test's own loop (the server
- * under test runs on the same loop): one connection per request,
- * "Connection: close", the response read until its Content-Length or EOF. */
-#ifndef ACCOUNTS_TEST_HTTP_CLIENT_H
-#define ACCOUNTS_TEST_HTTP_CLIENT_H
+/* Test support: a minimal HTTP/1.1 client for tests, on the test's own loop
+ * (the server under test runs on the same loop): one connection per request,
+ * "Connection: close", the response read until its Content-Length or EOF;
+ * and the checks every service's API tests make of a response. */
+#ifndef CT_TEST_HTTP_CLIENT_H
+#define CT_TEST_HTTP_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +39,16 @@ void test_http_from(uv_loop_t *loop, int port, const char *src, const char *meth
                     const char *path, const char *headers, const char *body, test_resp_t *out);
 bool test_http_done(const test_call_t *call);
 void test_http_finish(test_call_t *call, test_resp_t *out);
+
+/* test_http that fails the test when no response came. */
+void test_request(uv_loop_t *loop, int port, const char *method, const char *path,
+                  const char *headers, const char *body, test_resp_t *out);
+/* Fails the test unless r's status is want (what names the request in the
+ * message, with the body). */
+void expect_status(const test_resp_t *r, int want, const char *what);
+/* The string field of r's JSON object (borrowed from r); fails the test
+ * when it is missing or not a string. */
+const char *jstr(const test_resp_t *r, const char *field);
 
 /* Value of the first header name (case-insensitive), malloc'ed, or NULL. */
 char *test_resp_header(const test_resp_t *r, const char *name);
