@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "http_client.h"
+#include "stack.h"
 
 #define OPERATOR_KEY "test-operator-key-0123456789"
 #define DRIVER_KEY "test-driver-key-0123456789"
@@ -49,12 +50,7 @@ int orders_fixture_teardown(void);
 /* cmocka per-test set-up: pins the clock to FRIDAY_MS. */
 int test_setup(void **state);
 
-#define REQUIRE_STACK()                                                                            \
-    do {                                                                                           \
-        (void)state;                                                                               \
-        if (!F.pg_url)                                                                             \
-            ct_test_require_stack();                                                               \
-    } while (0)
+#define REQUIRE_STACK() CT_TEST_REQUIRE_STACK(F.pg_url)
 
 /* ---- SQL (the test's own connection) ---- */
 
