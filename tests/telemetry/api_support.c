@@ -13,10 +13,11 @@
 #include "citerne/db.h"
 #include "citerne/http.h"
 #include "citerne/log.h"
-#include "citerne/metrics.h"
 #include "citerne/migrate.h"
 
+#include "fixture.h"
 #include "rfc3339.h"
+#include "service_fixture.h"
 #include "session_cookie.h"
 #include "stack.h"
 
@@ -25,55 +26,37 @@ extern const size_t telemetry_migrations_count;
 
 fixture_t F;
 
-static bool migrated;
-static int migrate_status;
-
-static void on_migrated(int status, const char *message, void *udata)
+static int routes(ct_service_t *svc, void *udata)
 {
-    (void)udata;
-    migrate_status = status;
-    if (status != 0)
-        fprintf(stderr, "migrations: %s\n", message ? message : "?");
-    migrated = true;
+    return telemetry_api_register(svc->http, udata);
 }
 
 int api_setup(const char *db_prefix)
 {
-    if (!ct_test_env("CITERNE_PG_URL"))
-        return 0;
-    ct_log_init("telemetry", CT_LOG_WARN);
     memset(&F, 0, sizeof F);
-    ct_service_t *svc = &F.svc;
-    assert_int_equal(uv_loop_init(&svc->loop), 0);
-    snprintf(svc->topic, sizeof svc->topic, "citerne.telemetry.v1");
-    F.pg_url = ct_test_create_db(db_prefix);
-    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 3, &svc->db), 0);
-    const char *redis = ct_test_env("CITERNE_REDIS_URL");
-    assert_non_null(redis);
-    assert_int_equal(ct_cache_new(&svc->loop, redis, &F.cache), 0);
-    svc->cache = F.cache;
-    assert_int_equal(ct_migrate_run(svc->db, telemetry_migrations, telemetry_migrations_count,
-                                    on_migrated, NULL),
-                     0);
-    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
-    assert_int_equal(migrate_status, 0);
-
-    F.app.svc = svc;
+    F.app.svc = &F.svc;
     assert_int_equal(ct_auth_key_init(&F.app.gateway_key, GATEWAY_KEY), 0);
     assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
     F.app.now_ms = ct_now_ms;
     F.app.csv_max_rows = TELEMETRY_CSV_MAX_ROWS;
-    svc->udata = &F.app;
-    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
-    assert_int_equal(telemetry_api_register(svc->http, &F.app), 0);
-    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    F.port = ct_http_port(svc->http);
-    for (int i = 0; i < 300 && !ct_cache_ready(F.cache); i++)
-        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
-    assert_true(ct_cache_ready(F.cache));
-    F.pg = PQconnectdb(F.pg_url);
-    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
-    return 0;
+    F.svc.udata = &F.app;
+    const ct_test_service_opts_t o = {
+        .name = "telemetry",
+        .log_level = CT_LOG_WARN,
+        .db_prefix = db_prefix,
+        .db_connections = 3,
+        .migrations = telemetry_migrations,
+        .nmigrations = telemetry_migrations_count,
+        .redis = true,
+        .routes = routes,
+        .udata = &F.app,
+    };
+    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg);
+    if (F.pg_url) {
+        F.cache = F.svc.cache;
+        F.port = ct_http_port(F.svc.http);
+    }
+    return rc;
 }
 
 int api_reset(void **state)
@@ -84,35 +67,10 @@ int api_reset(void **state)
     return 0;
 }
 
-static int closes;
-
-static void on_closed(void *udata)
-{
-    (void)udata;
-    closes--;
-}
-
 int api_teardown(void)
 {
-    if (!F.pg_url)
-        return 0;
-    closes = 3;
-    ct_http_server_close(F.svc.http, on_closed, NULL);
-    ct_db_close(F.svc.db, on_closed, NULL);
-    ct_cache_close(F.cache, on_closed, NULL);
-    for (int i = 0; i < 1000 && closes > 0; i++)
-        uv_run(&F.svc.loop, UV_RUN_ONCE);
-    assert_int_equal(closes, 0);
-    ct_test_loop_close(&F.svc.loop);
-    PQfinish(F.pg);
-    PGconn *admin = PQconnectdb(ct_test_env("CITERNE_PG_URL"));
-    const char *dbname = strrchr(F.pg_url, '/') + 1;
-    char sql[160];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s", (int)strcspn(dbname, "?"), dbname);
-    PQclear(PQexec(admin, sql));
-    PQfinish(admin);
-    free(F.pg_url);
-    ct_metrics_reset();
+    F.svc.cache = F.cache; /* the stack's Redis, whatever a failed test swapped in */
+    ct_test_service_close(&F.svc, F.pg, F.pg_url);
     return 0;
 }
 
@@ -121,20 +79,12 @@ int api_teardown(void)
 void call(const char *method, const char *path, const char *headers, const char *body,
           test_resp_t *r)
 {
-    test_http(&F.svc.loop, F.port, method, path, headers, body, r);
-    if (r->status == 0)
-        fail_msg("%s %s: no response", method, path);
+    test_request(&F.svc.loop, F.port, method, path, headers, body, r);
 }
 
 char *sql_value(const char *sql, const char *param)
 {
-    const char *params[1] = {param};
-    PGresult *res = PQexecParams(F.pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-    char *v = strdup(PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return v;
+    return ct_test_sql_one(F.pg, sql, param);
 }
 
 long sql_long(const char *sql, const char *param)
@@ -211,19 +161,14 @@ long readings_of(const char *site)
 
 Citerne__V1__TelemetryEvent *event_of(const char *site, int n)
 {
-    const char *params[1] = {site};
-    PGresult *res = PQexecParams(F.pg,
-                                 "SELECT payload, event_id::text FROM ct_outbox WHERE key = $1"
-                                 " ORDER BY id",
-                                 1, NULL, params, NULL, NULL, 1 /* binary */);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) <= n)
+    size_t count = 0;
+    ProtobufCMessage **evs = ct_test_outbox_events(F.pg, &citerne__v1__telemetry_event__descriptor,
+                                                   NULL, site, NULL, &count);
+    if (count <= (size_t)n)
         fail_msg("no event %d of %s", n, site);
-    Citerne__V1__TelemetryEvent *ev = citerne__v1__telemetry_event__unpack(
-        NULL, (size_t)PQgetlength(res, n, 0), (const uint8_t *)PQgetvalue(res, n, 0));
-    assert_non_null(ev);
-    assert_non_null(ev->meta);
-    assert_string_equal(ev->meta->event_id, PQgetvalue(res, n, 1));
-    PQclear(res);
+    Citerne__V1__TelemetryEvent *ev = (Citerne__V1__TelemetryEvent *)evs[n];
+    evs[n] = evs[count - 1];
+    ct_test_outbox_free(evs, count - 1);
     assert_int_equal(ev->body_case, CITERNE__V1__TELEMETRY_EVENT__BODY_THRESHOLD_CROSSED);
     return ev;
 }

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "http_client.h"
+#include "stack.h"
 
 #define GATEWAY_KEY "test-gateway-key-0123456789"
 #define OPERATOR_KEY "test-operator-key-0123456789"
@@ -41,12 +42,7 @@ int api_setup(const char *db_prefix);
 int api_teardown(void);
 int api_reset(void **state);
 
-#define REQUIRE_STACK()                                                                            \
-    do {                                                                                           \
-        (void)state;                                                                               \
-        if (!F.pg_url)                                                                             \
-            ct_test_require_stack();                                                               \
-    } while (0)
+#define REQUIRE_STACK() CT_TEST_REQUIRE_STACK(F.pg_url)
 
 /* One request to the API; fails the test when nothing answers. */
 void call(const char *method, const char *path, const char *headers, const char *body,
