@@ -8,70 +8,32 @@
 #include "citerne/v1/accounts.pb-c.h"
 #include "citerne/v1/orders.pb-c.h"
 
-static Citerne__V1__EventMeta meta_for(fx_record_t *r, int64_t occurred_at)
-{
-    Citerne__V1__EventMeta m = CITERNE__V1__EVENT_META__INIT;
-    ct_uuid_v7(r->event_id);
-    memcpy(r->correlation_id, r->event_id, sizeof r->correlation_id);
-    m.event_id = r->event_id;
-    m.correlation_id = r->correlation_id;
-    m.causation_id = "";
-    m.producer = "test";
-    m.occurred_at = occurred_at ? occurred_at : ct_now_ms();
-    return m;
-}
-
-static void pack_accounts(fx_record_t *r, Citerne__V1__AccountsEvent *ev)
-{
-    r->len = citerne__v1__accounts_event__get_packed_size(ev);
-    r->data = malloc(r->len + 1);
-    citerne__v1__accounts_event__pack(ev, r->data);
-}
-
-static void pack_orders(fx_record_t *r, Citerne__V1__OrdersEvent *ev)
-{
-    r->len = citerne__v1__orders_event__get_packed_size(ev);
-    r->data = malloc(r->len + 1);
-    citerne__v1__orders_event__pack(ev, r->data);
-}
-
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number, const char *segment,
                  int64_t occurred_at)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, occurred_at);
     Citerne__V1__CustomerCreated b = CITERNE__V1__CUSTOMER_CREATED__INIT;
     b.customer_id = (char *)customer_id;
     b.customer_number = (char *)number;
     b.segment = (char *)segment;
     b.vat_rate_bp = 2000;
     b.name = "Famille Martin";
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
-    ev.customer_created = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, occurred_at, customer_created, CUSTOMER_CREATED, &b);
 }
 
 void fx_contract(fx_record_t *r, const char *contract_id, const char *customer_id, const char *mode,
                  int64_t price_per_tonne_cents, const char *plan)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__ContractCreated b = CITERNE__V1__CONTRACT_CREATED__INIT;
     b.contract_id = (char *)contract_id;
     b.customer_id = (char *)customer_id;
     b.delivery_mode = (char *)mode;
     b.price_per_tonne_cents = price_per_tonne_cents;
     b.maintenance_plan = (char *)plan;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_CREATED;
-    ev.contract_created = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, contract_created, CONTRACT_CREATED, &b);
 }
 
 void fx_site(fx_record_t *r, const char *site_id, const char *contract_id, const char *customer_id)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__SiteCreated b = CITERNE__V1__SITE_CREATED__INIT;
     b.site_id = (char *)site_id;
     b.contract_id = (char *)contract_id;
@@ -81,16 +43,11 @@ void fx_site(fx_record_t *r, const char *site_id, const char *contract_id, const
     b.address = "1 rue de la Paix, 75002 Paris";
     b.delivery_mode = "on_demand";
     b.certificate_received = 1;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_CREATED;
-    ev.site_created = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, site_created, SITE_CREATED, &b);
 }
 
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__UserCreated b = CITERNE__V1__USER_CREATED__INIT;
     b.user_id = (char *)user_id;
     b.customer_id = (char *)customer_id;
@@ -98,17 +55,12 @@ void fx_user(fx_record_t *r, const char *user_id, const char *customer_id)
     b.phone = "";
     b.role = "admin";
     b.name = "Marie";
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED;
-    ev.user_created = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, user_created, USER_CREATED, &b);
 }
 
 void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
                          const char *segment, int vat_rate_bp, const char *name, int version)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__CustomerUpdated b = CITERNE__V1__CUSTOMER_UPDATED__INIT;
     b.customer_id = (char *)customer_id;
     b.customer_number = (char *)number;
@@ -116,18 +68,13 @@ void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *nu
     b.vat_rate_bp = vat_rate_bp;
     b.name = (char *)name;
     b.version = version;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED;
-    ev.customer_updated = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, customer_updated, CUSTOMER_UPDATED, &b);
 }
 
 void fx_contract_updated(fx_record_t *r, const char *contract_id, const char *customer_id,
                          const char *mode, int64_t price_per_tonne_cents, const char *plan,
                          int version)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__ContractUpdated b = CITERNE__V1__CONTRACT_UPDATED__INIT;
     b.contract_id = (char *)contract_id;
     b.customer_id = (char *)customer_id;
@@ -135,17 +82,12 @@ void fx_contract_updated(fx_record_t *r, const char *contract_id, const char *cu
     b.price_per_tonne_cents = price_per_tonne_cents;
     b.maintenance_plan = (char *)plan;
     b.version = version;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CONTRACT_UPDATED;
-    ev.contract_updated = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, contract_updated, CONTRACT_UPDATED, &b);
 }
 
 void fx_site_updated(fx_record_t *r, const char *site_id, const char *contract_id,
                      const char *customer_id, int version)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__SiteUpdated b = CITERNE__V1__SITE_UPDATED__INIT;
     b.site_id = (char *)site_id;
     b.contract_id = (char *)contract_id;
@@ -156,16 +98,11 @@ void fx_site_updated(fx_record_t *r, const char *site_id, const char *contract_i
     b.delivery_mode = "on_demand";
     b.certificate_received = 1;
     b.version = version;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_SITE_UPDATED;
-    ev.site_updated = &b;
-    pack_accounts(r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, site_updated, SITE_UPDATED, &b);
 }
 
 void fx_delivery(fx_record_t *r, const fx_delivery_t *d)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, d->occurred_at);
     Citerne__V1__DeliveryConfirmed b = CITERNE__V1__DELIVERY_CONFIRMED__INIT;
     b.order_id = (char *)d->order_id;
     b.site_id = (char *)d->site_id;
@@ -176,17 +113,12 @@ void fx_delivery(fx_record_t *r, const fx_delivery_t *d)
     b.speed = (char *)d->speed;
     b.delivery_mode = (char *)d->mode;
     b.level_after_pct = d->level_after_pct;
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED;
-    ev.delivery_confirmed = &b;
-    pack_orders(r, &ev);
+    CT_TEST_ORDERS_RECORD(r, d->occurred_at, delivery_confirmed, DELIVERY_CONFIRMED, &b);
 }
 
 void fx_order_proposed(fx_record_t *r, const char *order_id, const char *site_id,
                        const char *customer_id)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__OrderProposed b = CITERNE__V1__ORDER_PROPOSED__INIT;
     b.order_id = (char *)order_id;
     b.site_id = (char *)site_id;
@@ -194,15 +126,10 @@ void fx_order_proposed(fx_record_t *r, const char *order_id, const char *site_id
     b.delivery_mode = "on_demand";
     b.quantity_kg = 500;
     b.speed = "standard";
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED;
-    ev.order_proposed = &b;
-    pack_orders(r, &ev);
+    CT_TEST_ORDERS_RECORD(r, 0, order_proposed, ORDER_PROPOSED, &b);
 }
 
 void fx_free(fx_record_t *r)
 {
-    free(r->data);
-    r->data = NULL;
+    ct_test_record_free(r);
 }

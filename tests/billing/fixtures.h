@@ -7,12 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    char event_id[37];
-    char correlation_id[37];
-} fx_record_t;
+#include "records.h"
+
+typedef ct_test_record_t fx_record_t;
 
 /* occurred_at: Unix ms; 0 means now. */
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number, const char *segment,

@@ -10,11 +10,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "citerne/cache.h"
-#include "citerne/error.h"
 #include "citerne/log.h"
-#include "citerne/metrics.h"
 #include "citerne/migrate.h"
+#include "fixture.h"
+#include "service_fixture.h"
 #include "stack.h"
 
 extern const ct_migration_t billing_migrations[];
@@ -24,137 +23,71 @@ fixture_t F;
 
 /* ---- set-up ---- */
 
-static bool migrated;
-static int migrate_status;
-
-static void on_migrated(int status, const char *message, void *udata)
+static int routes(ct_service_t *svc, void *udata)
 {
-    (void)udata;
-    migrate_status = status;
-    if (status != 0)
-        fprintf(stderr, "migrations: %s\n", message ? message : "?");
-    migrated = true;
+    return billing_api_register(svc->http, udata);
 }
 
 int flow_setup(const char *db_prefix)
 {
-    if (!ct_test_env("CITERNE_PG_URL") || !ct_test_env("CITERNE_REDIS_URL"))
-        return 0; /* each test fails or skips in ct_test_require_stack */
-    ct_log_init("billing", CT_LOG_ERROR);
     memset(&F, 0, sizeof F);
-    ct_service_t *svc = &F.svc;
-    assert_int_equal(uv_loop_init(&svc->loop), 0);
-    snprintf(svc->topic, sizeof svc->topic, "citerne.billing.v1");
-    F.pg_url = ct_test_create_db(db_prefix);
-    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
-    assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
-    assert_int_equal(
-        ct_migrate_run(svc->db, billing_migrations, billing_migrations_count, on_migrated, NULL),
-        0);
-    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
-    assert_int_equal(migrate_status, 0);
-
-    F.app.svc = svc;
-    svc->udata = &F.app;
+    F.app.svc = &F.svc;
+    F.svc.udata = &F.app;
     assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
-    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
-    assert_int_equal(billing_api_register(svc->http, &F.app), 0);
-    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    F.port = ct_http_port(svc->http);
-    for (int i = 0; i < 300 && !ct_cache_ready(svc->cache); i++)
-        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
-    assert_true(ct_cache_ready(svc->cache));
-    F.pg = PQconnectdb(F.pg_url);
-    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
-    return 0;
-}
-
-static int closes;
-
-static void on_closed(void *udata)
-{
-    (void)udata;
-    closes--;
+    const ct_test_service_opts_t o = {
+        .name = "billing",
+        .log_level = CT_LOG_ERROR,
+        .db_prefix = db_prefix,
+        .db_connections = 2,
+        .migrations = billing_migrations,
+        .nmigrations = billing_migrations_count,
+        .redis = true,
+        .routes = routes,
+        .udata = &F.app,
+    };
+    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg);
+    if (F.pg_url)
+        F.port = ct_http_port(F.svc.http);
+    return rc;
 }
 
 int flow_teardown(void)
 {
-    if (!F.pg_url)
-        return 0;
-    ct_service_t *svc = &F.svc;
-    closes = 3;
-    ct_http_server_close(svc->http, on_closed, NULL);
-    ct_db_close(svc->db, on_closed, NULL);
-    ct_cache_close(svc->cache, on_closed, NULL);
-    for (int i = 0; i < 1000 && closes > 0; i++)
-        uv_run(&svc->loop, UV_RUN_ONCE);
-    assert_int_equal(closes, 0);
-    ct_test_loop_close(&svc->loop);
-    PQfinish(F.pg);
-    free(F.pg_url);
-    ct_metrics_reset();
+    ct_test_service_close(&F.svc, F.pg, F.pg_url);
     return 0;
 }
 
 /* ---- helpers ---- */
 
-typedef struct {
-    billing_event_t ev;
-    applied_t *out;
-} run_t;
-
-static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    (void)res;
-    billing_event_apply(tx, udata);
-}
-
-static void on_tx_done(const ct_db_error_t *err, void *udata)
-{
-    run_t *run = udata;
-    run->out->status = err ? err->status : 0;
-    if (err && err->status == CT_EDB)
-        fprintf(stderr, "transaction failed: %s (%s)\n", err->message, err->sqlstate);
-    run->out->outcome = run->ev.outcome;
-    run->out->done = true;
-    billing_event_dispose(&run->ev);
-    free(run);
-}
-
 applied_t apply(fx_record_t *r, const char *topic)
 {
     applied_t out = {0};
-    run_t *run = calloc(1, sizeof *run);
-    run->out = &out;
-    run->ev.topic = topic;
-    run->ev.out_topic = F.svc.topic;
+    /* on the heap: a transaction that outlives a failed test still has it */
+    billing_event_t *ev = calloc(1, sizeof *ev);
+    assert_non_null(ev);
+    ev->topic = topic;
+    ev->out_topic = F.svc.topic;
     const char *why = NULL;
-    int rc = billing_event_decode(&run->ev, topic, r->data, r->len, &why);
+    int rc = billing_event_decode(ev, topic, r->data, r->len, &why);
     fx_free(r);
     if (rc != 0)
         fail_msg("decode: %d (%s)", rc, why ? why : "");
-    assert_int_equal(ct_db_tx_begin(F.svc.db, on_begun, on_tx_done, run), 0);
-    assert_true(ct_test_run_until(&F.svc.loop, &out.done, 10000));
+    out.status = ct_test_tx_apply(&F.svc.loop, F.svc.db, billing_event_apply, ev);
+    out.outcome = ev->outcome;
+    out.done = true;
+    billing_event_dispose(ev);
+    free(ev);
     return out;
 }
 
 char *sql_text(const char *sql, const char *arg)
 {
-    const char *params[1] = {arg};
-    PGresult *res = PQexecParams(F.pg, sql, arg ? 1 : 0, NULL, arg ? params : NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
-    char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
-    PQclear(res);
-    return v;
+    return ct_test_sql_text(F.pg, sql, arg);
 }
 
 long long sql_count(const char *sql, const char *arg)
 {
-    char *v = sql_text(sql, arg);
-    long long n = v ? atoll(v) : -1;
-    free(v);
-    return n;
+    return ct_test_sql_number(F.pg, sql, arg);
 }
 
 void make_customer(customer_t *c, const char *segment, const char *mode, int64_t price,

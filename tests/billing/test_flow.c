@@ -23,6 +23,7 @@
 #include "citerne/v1/billing.pb-c.h"
 #include "flow_support.h"
 #include "http_client.h"
+#include "session_cookie.h"
 #include "stack.h"
 #include "store.h"
 
@@ -263,36 +264,10 @@ static void issued_invoices_cannot_be_edited(void **state)
 
 /* ---- the API ---- */
 
-typedef struct {
-    bool done;
-    int status;
-    char token[65];
-} created_t;
-
-static void on_created(int status, const char *token, const ct_session_t *s, void *udata)
-{
-    (void)s;
-    created_t *c = udata;
-    c->status = status;
-    if (token)
-        snprintf(c->token, sizeof c->token, "%s", token);
-    c->done = true;
-}
-
 /* A session with a viewer grant on customer_id; the Cookie header into out. */
 static void session_for(const char *customer_id, char *out, size_t size)
 {
-    ct_session_t s;
-    memset(&s, 0, sizeof s);
-    ct_uuid_v7(s.user_id);
-    s.ngrants = 1;
-    snprintf(s.grants[0].customer_id, sizeof s.grants[0].customer_id, "%s", customer_id);
-    s.grants[0].role = CT_ROLE_VIEWER;
-    created_t c = {0};
-    assert_int_equal(ct_session_create(F.svc.cache, &s, 600, on_created, &c), 0);
-    assert_true(ct_test_run_until(&F.svc.loop, &c.done, 5000));
-    assert_int_equal(c.status, 0);
-    snprintf(out, size, "Cookie: " CT_SESSION_COOKIE "=%s\r\n", c.token);
+    ct_test_session_cookie(&F.svc.loop, F.svc.cache, customer_id, CT_ROLE_VIEWER, out, size);
 }
 
 static void get(const char *path, const char *headers, int want, test_resp_t *r)
