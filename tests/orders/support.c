@@ -62,10 +62,7 @@ int orders_fixture_setup(const char *db_prefix)
         .routes = routes,
         .udata = &F.app,
     };
-    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg);
-    if (F.pg_url)
-        F.port = ct_http_port(F.svc.http);
-    return rc;
+    return ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg, &F.port);
 }
 
 int orders_fixture_teardown(void)

@@ -19,10 +19,11 @@
 #include "stack.h"
 
 int ct_test_service_open(ct_service_t *svc, const ct_test_service_opts_t *o, char **pg_url,
-                         PGconn **pg)
+                         PGconn **pg, int *port)
 {
     *pg_url = NULL;
     *pg = NULL;
+    *port = 0;
     if (!ct_test_env("CITERNE_PG_URL"))
         return 0;
     const char *redis = ct_test_env("CITERNE_REDIS_URL");
@@ -40,7 +41,8 @@ int ct_test_service_open(ct_service_t *svc, const ct_test_service_opts_t *o, cha
     assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
     assert_int_equal(o->routes(svc, o->udata), 0);
     assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    assert_true(ct_http_port(svc->http) > 0);
+    *port = ct_http_port(svc->http);
+    assert_true(*port > 0);
     for (int i = 0; o->redis && i < 300 && !ct_cache_ready(svc->cache); i++)
         uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
     if (o->redis)

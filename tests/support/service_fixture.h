@@ -34,13 +34,12 @@ typedef struct {
 /* For a cmocka group set-up: initialises svc's loop and topic, makes the
  * database, its pool (svc->db) and migrations, Redis (svc->cache) when
  * o->redis, the HTTP server (svc->http) with o->routes, listening on
- * 127.0.0.1 (ct_http_port gives the port), and the test's own connection
- * (*pg). Returns 0 with *pg_url NULL when there is no test stack (run by hand:
- * each test then skips, CT_TEST_REQUIRE_STACK), -1 when Redis is wanted and
- * the stack has none, else 0 with *pg_url (malloc'ed); any other failure
- * fails the test. */
+ * 127.0.0.1 (its port in *port), and the test's own connection (*pg). Returns 0 with *pg_url NULL
+ * when there is no test stack (run by hand: each test then skips, CT_TEST_REQUIRE_STACK), -1 when
+ * Redis is wanted and the stack has none, else 0 with *pg_url (malloc'ed); any other failure fails
+ * the test. */
 int ct_test_service_open(ct_service_t *svc, const ct_test_service_opts_t *o, char **pg_url,
-                         PGconn **pg);
+                         PGconn **pg, int *port);
 /* For the group's tear-down: closes what ct_test_service_open made (svc->cache
  * too when it is not NULL), asserts the loop closes clean, finishes pg, drops
  * the database, frees pg_url and resets the metrics. Nothing when pg_url is

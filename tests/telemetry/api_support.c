@@ -51,11 +51,8 @@ int api_setup(const char *db_prefix)
         .routes = routes,
         .udata = &F.app,
     };
-    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg);
-    if (F.pg_url) {
-        F.cache = F.svc.cache;
-        F.port = ct_http_port(F.svc.http);
-    }
+    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg, &F.port);
+    F.cache = F.svc.cache;
     return rc;
 }
 
