@@ -11,45 +11,20 @@
 
 static char other_id[37];
 
-static Citerne__V1__EventMeta meta_for(fx_record_t *r, int64_t occurred_at)
-{
-    Citerne__V1__EventMeta m = CITERNE__V1__EVENT_META__INIT;
-    ct_uuid_v7(r->event_id);
-    m.event_id = r->event_id;
-    m.correlation_id = r->event_id;
-    m.causation_id = "";
-    m.producer = "test";
-    m.occurred_at = occurred_at ? occurred_at : ct_now_ms();
-    return m;
-}
-
-#define PACK(kind, r, ev)                                                                          \
-    do {                                                                                           \
-        (r)->len = citerne__v1__##kind##__get_packed_size(ev);                                     \
-        (r)->data = malloc((r)->len + 1);                                                          \
-        citerne__v1__##kind##__pack((ev), (r)->data);                                              \
-    } while (0)
-
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__CustomerCreated b = CITERNE__V1__CUSTOMER_CREATED__INIT;
     b.customer_id = (char *)customer_id;
     b.customer_number = (char *)number;
     b.segment = "household";
     b.vat_rate_bp = 2000;
     b.name = "Famille Dupont";
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_CREATED;
-    ev.customer_created = &b;
-    PACK(accounts_event, r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, customer_created, CUSTOMER_CREATED, &b);
 }
 
 void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *number,
                          const char *name, int version)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__CustomerUpdated b = CITERNE__V1__CUSTOMER_UPDATED__INIT;
     b.customer_id = (char *)customer_id;
     b.customer_number = (char *)number;
@@ -57,17 +32,12 @@ void fx_customer_updated(fx_record_t *r, const char *customer_id, const char *nu
     b.vat_rate_bp = 2000;
     b.name = (char *)name;
     b.version = version;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_UPDATED;
-    ev.customer_updated = &b;
-    PACK(accounts_event, r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, customer_updated, CUSTOMER_UPDATED, &b);
 }
 
 void fx_user(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
              const char *phone, const char *name)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     Citerne__V1__UserCreated b = CITERNE__V1__USER_CREATED__INIT;
     b.user_id = (char *)user_id;
     b.customer_id = (char *)customer_id;
@@ -75,17 +45,12 @@ void fx_user(fx_record_t *r, const char *user_id, const char *customer_id, const
     b.phone = (char *)phone;
     b.role = "admin";
     b.name = (char *)name;
-    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_USER_CREATED;
-    ev.user_created = &b;
-    PACK(accounts_event, r, &ev);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, user_created, USER_CREATED, &b);
 }
 
 void fx_order_proposed(fx_record_t *r, const char *customer_id, const char *mode, int kg,
                        int64_t occurred_at)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, occurred_at);
     ct_uuid_v7(other_id);
     Citerne__V1__OrderProposed b = CITERNE__V1__ORDER_PROPOSED__INIT;
     b.order_id = other_id;
@@ -94,16 +59,11 @@ void fx_order_proposed(fx_record_t *r, const char *customer_id, const char *mode
     b.delivery_mode = (char *)mode;
     b.quantity_kg = kg;
     b.speed = "standard";
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_PROPOSED;
-    ev.order_proposed = &b;
-    PACK(orders_event, r, &ev);
+    CT_TEST_ORDERS_RECORD(r, occurred_at, order_proposed, ORDER_PROPOSED, &b);
 }
 
 void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *date, int kg)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     ct_uuid_v7(other_id);
     Citerne__V1__DeliveryScheduled b = CITERNE__V1__DELIVERY_SCHEDULED__INIT;
     b.order_id = other_id;
@@ -112,16 +72,11 @@ void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *
     b.delivery_date = (char *)date;
     b.quantity_kg = kg;
     b.speed = "standard";
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED;
-    ev.delivery_scheduled = &b;
-    PACK(orders_event, r, &ev);
+    CT_TEST_ORDERS_RECORD(r, 0, delivery_scheduled, DELIVERY_SCHEDULED, &b);
 }
 
 void fx_delivery_confirmed(fx_record_t *r, const char *customer_id, const char *date, int kg)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     ct_uuid_v7(other_id);
     Citerne__V1__DeliveryConfirmed b = CITERNE__V1__DELIVERY_CONFIRMED__INIT;
     b.order_id = other_id;
@@ -133,17 +88,12 @@ void fx_delivery_confirmed(fx_record_t *r, const char *customer_id, const char *
     b.speed = "standard";
     b.delivery_mode = "on_demand";
     b.level_after_pct = 80;
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_CONFIRMED;
-    ev.delivery_confirmed = &b;
-    PACK(orders_event, r, &ev);
+    CT_TEST_ORDERS_RECORD(r, 0, delivery_confirmed, DELIVERY_CONFIRMED, &b);
 }
 
 void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *number,
                        int64_t total_incl_cents, const char *issue_date)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
     ct_uuid_v7(other_id);
     Citerne__V1__InvoiceIssued b = CITERNE__V1__INVOICE_ISSUED__INIT;
     b.invoice_id = other_id;
@@ -154,22 +104,8 @@ void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *numb
     b.issue_date = (char *)issue_date;
     b.total_incl_cents = total_incl_cents;
     b.customer_number = "C-1";
-    Citerne__V1__BillingEvent ev = CITERNE__V1__BILLING_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__BILLING_EVENT__BODY_INVOICE_ISSUED;
-    ev.invoice_issued = &b;
-    PACK(billing_event, r, &ev);
+    CT_TEST_BILLING_RECORD(r, 0, invoice_issued, INVOICE_ISSUED, &b);
 }
-
-#define ACCOUNTS(r, field, BODY, b)                                                                \
-    do {                                                                                           \
-        Citerne__V1__EventMeta meta = meta_for(r, 0);                                              \
-        Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;                         \
-        ev.meta = &meta;                                                                           \
-        ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_##BODY;                                   \
-        ev.field = (b);                                                                            \
-        PACK(accounts_event, r, &ev);                                                              \
-    } while (0)
 
 void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
               const char *url, int64_t expires_at)
@@ -181,7 +117,7 @@ void fx_reset(fx_record_t *r, const char *user_id, const char *customer_id, cons
     b.name = "Marie Dupont";
     b.reset_url = (char *)url;
     b.expires_at = expires_at;
-    ACCOUNTS(r, password_reset_requested, PASSWORD_RESET_REQUESTED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, password_reset_requested, PASSWORD_RESET_REQUESTED, &b);
 }
 
 void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
@@ -194,7 +130,7 @@ void fx_activation(fx_record_t *r, const char *user_id, const char *customer_id,
     b.name = "Marie Dupont";
     b.activation_url = (char *)url;
     b.expires_at = expires_at;
-    ACCOUNTS(r, activation_requested, ACTIVATION_REQUESTED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, activation_requested, ACTIVATION_REQUESTED, &b);
 }
 
 void fx_password_changed(fx_record_t *r, const char *user_id, const char *customer_id,
@@ -207,7 +143,7 @@ void fx_password_changed(fx_record_t *r, const char *user_id, const char *custom
     b.name = "Marie Dupont";
     b.via = (char *)via;
     b.changed_at = at;
-    ACCOUNTS(r, password_changed, PASSWORD_CHANGED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, password_changed, PASSWORD_CHANGED, &b);
 }
 
 void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *customer_id,
@@ -222,7 +158,7 @@ void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *
     b.name = "Marie Dupont";
     b.confirm_url = (char *)(url ? url : "");
     b.expires_at = url ? expires_at : 0;
-    ACCOUNTS(r, email_change_requested, EMAIL_CHANGE_REQUESTED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, email_change_requested, EMAIL_CHANGE_REQUESTED, &b);
 }
 
 void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_id,
@@ -235,7 +171,7 @@ void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_
     b.new_email = (char *)new_email;
     b.name = "Marie Dupont";
     b.changed_at = at;
-    ACCOUNTS(r, email_changed, EMAIL_CHANGED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, email_changed, EMAIL_CHANGED, &b);
 }
 
 void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_id,
@@ -248,7 +184,7 @@ void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_
     b.name = "Marie Dupont";
     b.with_recovery_code = true;
     b.disabled_at = at;
-    ACCOUNTS(r, totp_disabled, TOTP_DISABLED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, totp_disabled, TOTP_DISABLED, &b);
 }
 
 void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
@@ -262,7 +198,7 @@ void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
     b.device = "Firefox on Linux";
     b.address = (char *)address;
     b.signed_in_at = at;
-    ACCOUNTS(r, new_device_signed_in, NEW_DEVICE_SIGNED_IN, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, new_device_signed_in, NEW_DEVICE_SIGNED_IN, &b);
 }
 
 void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,
@@ -275,7 +211,7 @@ void fx_customer_linked(fx_record_t *r, const char *user_id, const char *custome
     b.name = "Marie Dupont";
     b.role = (char *)role;
     b.linked_at = at;
-    ACCOUNTS(r, customer_linked, CUSTOMER_LINKED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, customer_linked, CUSTOMER_LINKED, &b);
 }
 
 void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *user_id,
@@ -290,7 +226,7 @@ void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *
     b.added_by = (char *)customer_id; /* any UUID */
     b.activation_url = (char *)url;
     b.expires_at = expires_at;
-    ACCOUNTS(r, collaborator_added, COLLABORATOR_ADDED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, collaborator_added, COLLABORATOR_ADDED, &b);
 }
 
 void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char *user_id,
@@ -301,7 +237,7 @@ void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char
     b.user_id = (char *)user_id;
     b.email = (char *)email;
     b.removed_by = (char *)removed_by;
-    ACCOUNTS(r, collaborator_removed, COLLABORATOR_REMOVED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, collaborator_removed, COLLABORATOR_REMOVED, &b);
 }
 
 void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_id, const char *role)
@@ -311,7 +247,7 @@ void fx_role_changed(fx_record_t *r, const char *customer_id, const char *user_i
     b.user_id = (char *)user_id;
     b.role = (char *)role;
     b.changed_by = (char *)customer_id;
-    ACCOUNTS(r, collaborator_role_changed, COLLABORATOR_ROLE_CHANGED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, collaborator_role_changed, COLLABORATOR_ROLE_CHANGED, &b);
 }
 
 void fx_profile(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,
@@ -334,7 +270,7 @@ void fx_profile(fx_record_t *r, const char *user_id, const char *customer_id, co
     b.name = (char *)name;
     b.n_preferences = n;
     b.preferences = pp;
-    ACCOUNTS(r, user_profile_updated, USER_PROFILE_UPDATED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, user_profile_updated, USER_PROFILE_UPDATED, &b);
 }
 
 void fx_user_closed(fx_record_t *r, const char *user_id, const char *customer_id)
@@ -345,28 +281,23 @@ void fx_user_closed(fx_record_t *r, const char *user_id, const char *customer_id
     b.n_customer_ids = 1;
     b.customer_ids = ids;
     b.closed_at = ct_now_ms();
-    ACCOUNTS(r, user_closed, USER_CLOSED, &b);
+    CT_TEST_ACCOUNTS_RECORD(r, 0, user_closed, USER_CLOSED, &b);
 }
 
 void fx_free(fx_record_t *r)
 {
-    free(r->data);
-    r->data = NULL;
+    ct_test_record_free(r);
 }
 
 void fx_order_held(fx_record_t *r, const char *customer_id, const char *reason, int64_t held_at)
 {
-    Citerne__V1__EventMeta meta = meta_for(r, 0);
+    int64_t now = ct_now_ms();
     ct_uuid_v7(other_id);
     Citerne__V1__OrderHeld b = CITERNE__V1__ORDER_HELD__INIT;
     b.order_id = other_id;
     b.customer_id = (char *)customer_id;
     b.site_id = other_id;
     b.reason = (char *)reason;
-    b.held_at = held_at ? held_at : meta.occurred_at;
-    Citerne__V1__OrdersEvent ev = CITERNE__V1__ORDERS_EVENT__INIT;
-    ev.meta = &meta;
-    ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_ORDER_HELD;
-    ev.order_held = &b;
-    PACK(orders_event, r, &ev);
+    b.held_at = held_at ? held_at : now; /* the event's time */
+    CT_TEST_ORDERS_RECORD(r, now, order_held, ORDER_HELD, &b);
 }

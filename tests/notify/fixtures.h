@@ -6,11 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    char event_id[37];
-} fx_record_t;
+#include "records.h"
+
+typedef ct_test_record_t fx_record_t;
 
 void fx_customer(fx_record_t *r, const char *customer_id, const char *number);
 /* The back office changed the customer: its whole state at version. */

@@ -14,12 +14,11 @@
 
 #include <cmocka.h>
 
-#include "citerne/db.h"
-#include "citerne/error.h"
 #include "citerne/http.h"
 #include "citerne/log.h"
-#include "citerne/metrics.h"
 #include "citerne/migrate.h"
+#include "fixture.h"
+#include "service_fixture.h"
 #include "stack.h"
 
 extern const ct_migration_t notify_migrations[];
@@ -57,138 +56,78 @@ static void on_sms(ct_http_req_t *req, void *udata)
 
 /* ---- set-up ---- */
 
-static bool migrated;
-static int migrate_status;
-
-static void on_migrated(int status, const char *message, void *udata)
+static int routes(ct_service_t *svc, void *udata)
 {
-    (void)udata;
-    migrate_status = status;
-    if (status != 0)
-        fprintf(stderr, "migrations: %s\n", message ? message : "?");
-    migrated = true;
+    if (notify_api_register(svc->http, udata) != 0)
+        return -1;
+    return ct_http_route(svc->http, "POST", "/sms", on_sms, NULL);
 }
 
 int flow_setup(const char *db_prefix)
 {
-    if (!ct_test_env("CITERNE_PG_URL"))
-        return 0; /* each test fails or skips in ct_test_require_stack */
-    ct_log_init("notify", CT_LOG_ERROR);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     memset(&F, 0, sizeof F);
-    ct_service_t *svc = &F.svc;
-    assert_int_equal(uv_loop_init(&svc->loop), 0);
-    snprintf(svc->topic, sizeof svc->topic, "citerne.notify.v1");
-    F.pg_url = ct_test_create_db(db_prefix);
-    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 3, &svc->db), 0);
-    assert_int_equal(
-        ct_migrate_run(svc->db, notify_migrations, notify_migrations_count, on_migrated, NULL), 0);
-    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
-    assert_int_equal(migrate_status, 0);
-    F.app.svc = svc;
-    svc->udata = &F.app;
+    F.app.svc = &F.svc;
+    F.svc.udata = &F.app;
     assert_int_equal(ct_auth_key_init(&F.app.operator_key, OPERATOR_KEY), 0);
-    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
-    assert_int_equal(notify_api_register(svc->http, &F.app), 0);
-    assert_int_equal(ct_http_route(svc->http, "POST", "/sms", on_sms, NULL), 0);
-    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    F.port = ct_http_port(svc->http);
-    fake_smtp_start(&F.smtp, &svc->loop);
-    F.pg = PQconnectdb(F.pg_url);
-    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
+    const ct_test_service_opts_t o = {
+        .name = "notify",
+        .log_level = CT_LOG_ERROR,
+        .db_prefix = db_prefix,
+        .db_connections = 3,
+        .migrations = notify_migrations,
+        .nmigrations = notify_migrations_count,
+        .routes = routes,
+        .udata = &F.app,
+    };
+    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg, &F.port);
+    if (!F.pg_url)
+        return rc; /* each test fails or skips in ct_test_require_stack */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    fake_smtp_start(&F.smtp, &F.svc.loop);
     return 0;
-}
-
-static int closes;
-
-static void on_closed(void *udata)
-{
-    (void)udata;
-    closes--;
 }
 
 int flow_teardown(void)
 {
     if (!F.pg_url)
         return 0;
-    ct_service_t *svc = &F.svc;
     fake_smtp_stop(&F.smtp);
-    closes = 2;
-    ct_http_server_close(svc->http, on_closed, NULL);
-    ct_db_close(svc->db, on_closed, NULL);
-    for (int i = 0; i < 1000 && closes > 0; i++)
-        uv_run(&svc->loop, UV_RUN_ONCE);
-    assert_int_equal(closes, 0);
-    ct_test_loop_close(&svc->loop);
-    PQfinish(F.pg);
-    free(F.pg_url);
+    ct_test_service_close(&F.svc, F.pg, F.pg_url);
     for (int i = 0; i < F.nsms; i++) {
         free(F.sms[i].body);
         free(F.sms[i].auth);
     }
-    ct_metrics_reset();
     curl_global_cleanup();
     return 0;
 }
 
 /* ---- helpers ---- */
 
-typedef struct {
-    notify_event_t ev;
-    bool done;
-    int status;
-} run_t;
-
-static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
-{
-    (void)res;
-    notify_event_apply(tx, udata);
-}
-
-static void on_tx_done(const ct_db_error_t *err, void *udata)
-{
-    run_t *run = udata;
-    run->status = err ? err->status : 0;
-    if (err && err->status == CT_EDB)
-        fprintf(stderr, "transaction failed: %s (%s)\n", err->message, err->sqlstate);
-    run->done = true;
-}
-
 notify_event_t apply(fx_record_t *r, const char *topic, int *status)
 {
-    run_t run;
-    memset(&run, 0, sizeof run);
-    run.ev.topic = topic;
+    notify_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.topic = topic;
     const char *why = NULL;
-    int rc = notify_event_decode(&run.ev, topic, r->data, r->len, &why);
+    int rc = notify_event_decode(&ev, topic, r->data, r->len, &why);
     if (rc != 0)
         fail_msg("decode: %d (%s)", rc, why ? why : "");
-    assert_int_equal(ct_db_tx_begin(F.svc.db, on_begun, on_tx_done, &run), 0);
-    assert_true(ct_test_run_until(&F.svc.loop, &run.done, 10000));
+    int st = ct_test_tx_apply(&F.svc.loop, F.svc.db, notify_event_apply, &ev);
     if (status)
-        *status = run.status;
+        *status = st;
     else
-        assert_int_equal(run.status, 0);
-    return run.ev;
+        assert_int_equal(st, 0);
+    return ev;
 }
 
 char *sql_text(const char *sql, const char *arg)
 {
-    const char *params[1] = {arg};
-    PGresult *res = PQexecParams(F.pg, sql, arg ? 1 : 0, NULL, arg ? params : NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
-    char *v = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
-    PQclear(res);
-    return v;
+    return ct_test_sql_text(F.pg, sql, arg);
 }
 
 long long sql_count(const char *sql, const char *arg)
 {
-    char *v = sql_text(sql, arg);
-    long long n = v ? atoll(v) : -1;
-    free(v);
-    return n;
+    return ct_test_sql_number(F.pg, sql, arg);
 }
 
 void wait_count(const char *sql, const char *arg, long long want)
