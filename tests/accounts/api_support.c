@@ -6,42 +6,16 @@ fixture_t F;
 
 /* ---- set-up and tear-down ---- */
 
-static bool migrated;
-static int migrate_status;
-
-static void on_migrated(int status, const char *message, void *udata)
+static int routes(ct_service_t *svc, void *settings)
 {
-    (void)udata;
-    migrate_status = status;
-    if (status != 0)
-        fprintf(stderr, "migrations: %s\n", message ? message : "?");
-    migrated = true;
+    int rc = accounts_init(&F.accounts, svc, settings);
+    return rc != 0 ? rc : accounts_routes(&F.accounts, svc->http);
 }
 
 int group_setup(void **state)
 {
     (void)state;
-    if (!ct_test_env("CITERNE_PG_URL"))
-        return 0; /* each test then fails or skips (ct_test_require_stack) */
-    if (!ct_test_env("CITERNE_REDIS_URL")) {
-        fprintf(stderr, "the test stack has no CITERNE_REDIS_URL\n");
-        return -1;
-    }
-    ct_log_init("accounts", CT_LOG_WARN);
     memset(&F, 0, sizeof F);
-    ct_service_t *svc = &F.svc;
-    assert_int_equal(uv_loop_init(&svc->loop), 0);
-    snprintf(svc->topic, sizeof svc->topic, "citerne.accounts.v1");
-    F.pg_url = ct_test_create_db("accounts_api");
-    assert_int_equal(ct_db_new(&svc->loop, F.pg_url, 2, &svc->db), 0);
-    assert_int_equal(ct_cache_new(&svc->loop, ct_test_env("CITERNE_REDIS_URL"), &svc->cache), 0);
-
-    assert_int_equal(
-        ct_migrate_run(svc->db, accounts_migrations, accounts_migrations_count, on_migrated, NULL),
-        0);
-    assert_true(ct_test_run_until(&svc->loop, &migrated, 30000));
-    assert_int_equal(migrate_status, 0);
-
     accounts_settings_t settings = {
         .session_ttl_s = 3600,
         .session_idle_s = 1800,
@@ -56,20 +30,21 @@ int group_setup(void **state)
                      .account_window_s = 3600},
     };
     assert_int_equal(ct_auth_key_init(&settings.operator_key, OPERATOR_KEY), 0);
-    assert_int_equal(accounts_init(&F.accounts, svc, &settings), 0);
-    assert_int_equal(ct_http_server_new(&svc->loop, NULL, &svc->http), 0);
-    assert_int_equal(accounts_routes(&F.accounts, svc->http), 0);
-    assert_int_equal(ct_http_listen(svc->http, "127.0.0.1:0"), 0);
-    F.port = ct_http_port(svc->http);
-    assert_true(F.port > 0);
-
-    /* wait for Redis */
-    for (int i = 0; i < 200 && !ct_cache_ready(svc->cache); i++)
-        uv_run(&svc->loop, UV_RUN_NOWAIT), uv_sleep(10);
-    assert_true(ct_cache_ready(svc->cache));
-
-    F.pg = PQconnectdb(F.pg_url);
-    assert_int_equal(PQstatus(F.pg), CONNECTION_OK);
+    const ct_test_service_opts_t o = {
+        .name = "accounts",
+        .log_level = CT_LOG_WARN,
+        .db_prefix = "accounts_api",
+        .db_connections = 2,
+        .migrations = accounts_migrations,
+        .nmigrations = accounts_migrations_count,
+        .redis = true,
+        .routes = routes,
+        .udata = &settings,
+    };
+    int rc = ct_test_service_open(&F.svc, &o, &F.pg_url, &F.pg, &F.port);
+    if (!F.pg_url)
+        return rc; /* each test then fails or skips (ct_test_require_stack) */
+    /* the test's own Redis connection, for throttling keys */
     const char *rurl = ct_test_env("CITERNE_REDIS_URL");
     char host[64] = "127.0.0.1";
     int rport = 6379;
@@ -80,38 +55,13 @@ int group_setup(void **state)
     return 0;
 }
 
-static int closes;
-
-static void on_closed(void *udata)
-{
-    (void)udata;
-    closes--;
-}
-
 int group_teardown(void **state)
 {
     (void)state;
     if (!F.pg_url)
         return 0;
-    ct_service_t *svc = &F.svc;
-    closes = 3;
-    ct_http_server_close(svc->http, on_closed, NULL);
-    ct_db_close(svc->db, on_closed, NULL);
-    ct_cache_close(svc->cache, on_closed, NULL);
-    for (int i = 0; i < 1000 && closes > 0; i++)
-        uv_run(&svc->loop, UV_RUN_ONCE);
-    assert_int_equal(closes, 0);
-    ct_test_loop_close(&svc->loop);
-    PQfinish(F.pg);
     redisFree(F.redis);
-    /* drop the test's database: the stack outlives the test */
-    PGconn *admin = PQconnectdb(ct_test_env("CITERNE_PG_URL"));
-    const char *dbname = strrchr(F.pg_url, '/') + 1;
-    char sql[160];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s", (int)strcspn(dbname, "?"), dbname);
-    PQclear(PQexec(admin, sql));
-    PQfinish(admin);
-    free(F.pg_url);
+    ct_test_service_close(&F.svc, F.pg, F.pg_url);
     return 0;
 }
 
@@ -142,9 +92,7 @@ int test_setup(void **state)
 void call(const char *method, const char *path, const char *headers, const char *body,
           test_resp_t *r)
 {
-    test_http(&F.svc.loop, F.port, method, path, headers, body, r);
-    if (r->status == 0)
-        fail_msg("%s %s: no response", method, path);
+    test_request(&F.svc.loop, F.port, method, path, headers, body, r);
 }
 
 void expect_problem_type(const test_resp_t *r, const char *type)
@@ -177,13 +125,7 @@ bool names_field(const test_resp_t *r, const char *field)
 
 long long sql_count(const char *sql, const char *arg)
 {
-    const char *params[1] = {arg};
-    PGresult *res = PQexecParams(F.pg, sql, arg ? 1 : 0, NULL, arg ? params : NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(F.pg));
-    long long n = atoll(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return n;
+    return ct_test_sql_number(F.pg, sql, arg);
 }
 
 long long outbox_rows(void)
@@ -199,6 +141,19 @@ long long table_rows(void)
                      NULL);
 }
 
+void operator_create(const char *path, const char *body, const char *what, char id[37],
+                     test_resp_t *keep)
+{
+    test_resp_t r;
+    call("POST", path, OP_AUTH, body, &r);
+    expect_status(&r, 201, what);
+    snprintf(id, 37, "%s", jstr(&r, "id"));
+    if (keep)
+        *keep = r;
+    else
+        test_resp_dispose(&r);
+}
+
 void make_customer(made_t *m, const char *segment)
 {
     memset(m, 0, sizeof *m);
@@ -208,11 +163,7 @@ void make_customer(made_t *m, const char *segment)
              "{\"customer_number\":\"%s\",\"name\":\"Famille Martin\",\"segment\":\"%s\"%s}",
              m->number, segment,
              strcmp(segment, "business") == 0 ? ",\"siret\":\"73282932000074\"" : "");
-    test_resp_t r;
-    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create customer");
-    snprintf(m->customer_id, sizeof m->customer_id, "%s", jstr(&r, "id"));
-    test_resp_dispose(&r);
+    operator_create("/api/v1/accounts/customers", body, "create customer", m->customer_id, NULL);
 }
 
 void make_contract(made_t *m, const char *mode)
@@ -221,11 +172,7 @@ void make_contract(made_t *m, const char *mode)
     snprintf(body, sizeof body,
              "{\"customer_id\":\"%s\",\"delivery_mode\":\"%s\",\"price_per_tonne_cents\":180000}",
              m->customer_id, mode);
-    test_resp_t r;
-    call("POST", "/api/v1/accounts/contracts", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create contract");
-    snprintf(m->contract_id, sizeof m->contract_id, "%s", jstr(&r, "id"));
-    test_resp_dispose(&r);
+    operator_create("/api/v1/accounts/contracts", body, "create contract", m->contract_id, NULL);
 }
 
 void make_user(made_t *m, const char *password)
@@ -236,34 +183,19 @@ void make_user(made_t *m, const char *password)
              "{\"customer_id\":\"%s\",\"email\":\"%s\",\"name\":\"Marie\",\"role\":\"admin\","
              "\"password\":\"%s\"}",
              m->customer_id, m->email, password);
-    test_resp_t r;
-    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create user");
-    snprintf(m->user_id, sizeof m->user_id, "%s", jstr(&r, "id"));
-    test_resp_dispose(&r);
+    operator_create("/api/v1/accounts/users", body, "create user", m->user_id, NULL);
 }
 
 /* The outbox rows keyed by customer_id, decoded, oldest first. */
 size_t outbox_events(const char *customer_id, Citerne__V1__AccountsEvent **out, size_t max)
 {
-    const char *params[1] = {customer_id};
-    PGresult *res = PQexecParams(F.pg,
-                                 "SELECT topic, key, payload, event_id::text FROM ct_outbox"
-                                 " WHERE key = $1 ORDER BY id",
-                                 1, NULL, params, NULL, NULL, 1 /* binary */);
-    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-    size_t n = (size_t)PQntuples(res);
+    size_t n = 0;
+    ProtobufCMessage **evs =
+        ct_test_outbox_events(F.pg, &citerne__v1__accounts_event__descriptor, "citerne.accounts.v1",
+                              customer_id, "accounts", &n);
     assert_true(n <= max);
-    for (size_t i = 0; i < n; i++) {
-        assert_string_equal(PQgetvalue(res, (int)i, 0), "citerne.accounts.v1");
-        out[i] = citerne__v1__accounts_event__unpack(NULL, (size_t)PQgetlength(res, (int)i, 2),
-                                                     (const uint8_t *)PQgetvalue(res, (int)i, 2));
-        if (!out[i])
-            fail_msg("outbox row %zu of %s does not decode as AccountsEvent", i, customer_id);
-        assert_string_equal(out[i]->meta->event_id, PQgetvalue(res, (int)i, 3));
-        assert_string_equal(out[i]->meta->producer, "accounts");
-    }
-    PQclear(res);
+    memcpy(out, evs, n * sizeof *out);
+    free(evs);
     return n;
 }
 
@@ -505,9 +437,8 @@ void make_customer_with_phone(made_t *m, const char *phone)
              "\"phone\":\"%s\"}",
              m->number, phone);
     test_resp_t r;
-    call("POST", "/api/v1/accounts/customers", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create customer with a phone");
-    snprintf(m->customer_id, sizeof m->customer_id, "%s", jstr(&r, "id"));
+    operator_create("/api/v1/accounts/customers", body, "create customer with a phone",
+                    m->customer_id, &r);
     assert_string_equal(jstr(&r, "phone"), phone);
     test_resp_dispose(&r);
 }
@@ -521,11 +452,7 @@ void make_user_as(const made_t *m, const char *role, char email[64], char id[37]
              "{\"customer_id\":\"%s\",\"email\":\"%s\",\"name\":\"Paul\",\"role\":\"%s\","
              "\"password\":\"correct horse battery\"}",
              m->customer_id, email, role);
-    test_resp_t r;
-    call("POST", "/api/v1/accounts/users", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create user with a role");
-    snprintf(id, 37, "%s", jstr(&r, "id"));
-    test_resp_dispose(&r);
+    operator_create("/api/v1/accounts/users", body, "create user with a role", id, NULL);
 }
 
 int collab(const signed_in_t *si, const char *method, const char *customer_id, const char *user_id,

@@ -30,7 +30,9 @@
 #include "citerne/migrate.h"
 #include "citerne/v1/accounts.pb-c.h"
 #include "http_client.h"
+#include "fixture.h"
 #include "rules.h"
+#include "service_fixture.h"
 #include "stack.h"
 #include "totp.h"
 
@@ -56,12 +58,7 @@ typedef struct {
 /* First line of every test: fails under ctest when the fixture gave no
  * stack, skips when run by hand without one (a skip in a cmocka setup
  * would count as an error). */
-#define REQUIRE_STACK()                                                                            \
-    do {                                                                                           \
-        (void)state;                                                                               \
-        if (!F.pg_url)                                                                             \
-            ct_test_require_stack();                                                               \
-    } while (0)
+#define REQUIRE_STACK() CT_TEST_REQUIRE_STACK(F.pg_url)
 
 /* A signed-in session: cookie header lines, with and without CSRF. */
 typedef struct {
@@ -90,6 +87,11 @@ bool names_field(const test_resp_t *r, const char *field);
 long long sql_count(const char *sql, const char *arg);
 long long outbox_rows(void);
 long long table_rows(void);
+/* POSTs body to path with the operator key and expects 201 (what names the
+ * request); the id of what was made into id. keep: not NULL, gets the
+ * response (test_resp_dispose), else it is disposed. */
+void operator_create(const char *path, const char *body, const char *what, char id[37],
+                     test_resp_t *keep);
 void make_customer(made_t *m, const char *segment);
 void make_contract(made_t *m, const char *mode);
 void make_user(made_t *m, const char *password);

@@ -15,11 +15,7 @@ static void make_site(const made_t *m, int capacity_kg, char id[37])
              "{\"contract_id\":\"%s\",\"capacity_kg\":%d,\"address\":\"12 chemin des Pins, "
              "Albi\",\"threshold_pct\":30,\"certificate_received\":false}",
              m->contract_id, capacity_kg);
-    test_resp_t r;
-    call("POST", "/api/v1/accounts/sites", OP_AUTH, body, &r);
-    expect_status(&r, 201, "create site");
-    snprintf(id, 37, "%s", jstr(&r, "id"));
-    test_resp_dispose(&r);
+    operator_create("/api/v1/accounts/sites", body, "create site", id, NULL);
 }
 
 /* A household customer with a contract in mode and a 1000 kg site. */
