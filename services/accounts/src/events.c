@@ -28,11 +28,12 @@ static int pack(Citerne__V1__AccountsEvent *ev, accounts_event_t *out)
     memset(out, 0, sizeof *out);
     size_t len = citerne__v1__accounts_event__get_packed_size(ev);
     out->data = malloc(len ? len : 1);
-    if (!out->data)
-        return -ENOMEM;
-    out->len = citerne__v1__accounts_event__pack(ev, out->data);
-    memcpy(out->event_id, meta.event_id, sizeof out->event_id);
-    return 0;
+    if (out->data) {
+        out->len = citerne__v1__accounts_event__pack(ev, out->data);
+        memcpy(out->event_id, meta.event_id, sizeof out->event_id);
+    }
+    ev->meta = NULL; /* meta dies here: leave the caller no pointer to it */
+    return out->data ? 0 : -ENOMEM;
 }
 
 /* CustomerCreated and CustomerUpdated (and so for contracts and sites)
