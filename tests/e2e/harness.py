@@ -606,3 +606,71 @@ def topic_events(system, service, body_field):
         if body is not None:
             out.append((meta, body))
     return out
+
+
+# ------------------------------------------------------------ customers made piece by piece
+
+def add_site(system, customer_id, address, mode="automatic", price_cents=180000, capacity=1000,
+             threshold=30, certificate=True, wait=True):
+    """A contract of the customer and one site on it, by the back office, at
+    an address of the caller's choosing (create_customer's is the same for
+    every customer). Waits until telemetry knows the site unless wait is
+    false. Returns {"contract", "site"}."""
+    r = system.op("accounts", "POST", "/api/v1/accounts/contracts",
+                  {"customer_id": customer_id, "delivery_mode": mode,
+                   "price_per_tonne_cents": price_cents, "maintenance_plan": "none"})
+    check(r.status == 201, "create contract: %r" % r)
+    contract = r.json
+    r = system.op("accounts", "POST", "/api/v1/accounts/sites",
+                  {"contract_id": contract["id"], "capacity_kg": capacity,
+                   "threshold_pct": threshold, "address": address,
+                   "certificate_received": certificate})
+    check(r.status == 201, "create site: %r" % r)
+    if wait:
+        system.wait_site_known(r.json["id"])
+    return {"contract": contract, "site": r.json}
+
+
+def add_user(system, customer_id, email, role, password, name, phone=None):
+    """An active user of the customer with that role, made by the back office."""
+    body = {"customer_id": customer_id, "email": email, "name": name, "role": role,
+            "password": password}
+    if phone:
+        body["phone"] = phone
+    r = system.op("accounts", "POST", "/api/v1/accounts/users", body)
+    check(r.status == 201, "create user %s: %r" % (email, r))
+    return r.json
+
+
+def sign_in(system, email, password, user_agent, address=None):
+    """A Browser signed in as email (checked: 200 and a csrf)."""
+    b = Browser(system, user_agent, address)
+    r = b.login(email, password)
+    check(r.status == 200 and b.csrf, "sign-in of %s: %r" % (email, r))
+    return b
+
+
+# ------------------------------------------------------------ the documented endpoints
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def openapi_operations(service):
+    """Every operation of services/<service>/openapi.yaml as a dict: service,
+    method (upper case), path (the template), schemes (the names of every
+    security scheme of any alternative of its security, the document's
+    default when it has none of its own) and responses (the documented
+    status codes, strings)."""
+    import yaml  # python3-yaml, installed by tools/deps.sh
+    with open(os.path.join(ROOT, "services", service, "openapi.yaml")) as f:
+        doc = yaml.safe_load(f)
+    out = []
+    for path, item in (doc.get("paths") or {}).items():
+        for method, op in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            security = op.get("security", doc.get("security")) or []
+            out.append({"service": service, "method": method.upper(), "path": path,
+                        "schemes": {name for alt in security for name in alt},
+                        "responses": {str(code) for code in (op.get("responses") or {})}})
+    return out
