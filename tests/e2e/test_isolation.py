@@ -305,8 +305,12 @@ def set_up_b(system):
     r = b.browser.request("accounts", "POST",
                           "/api/v1/accounts/customers/%s/collaborators" % b.ids["customer"],
                           {"email": b.invitee_email, "role": "viewer", "name": "Invitee B"})
-    check(r.status == 201 and r.json["status"] == "pending", "B invites: %r" % r)
-    b.ids["collaborator user"] = r.json["user_id"]
+    check(r.status == 201 and r.json["status"] == "invited", "B invites: %r" % r)
+    b.ids["invitation"] = r.json["invitation_id"]
+    # the answer names no user (it is the same for an address with an
+    # account): the pending user's id, for the attempts below, from the database
+    b.ids["collaborator user"] = system.sql(
+        "accounts", "SELECT id FROM users WHERE email = '%s'" % b.invitee_email)[0][0]
 
     r = b.browser.request("accounts", "GET", "/api/v1/accounts/sessions")
     check(r.status == 200, "B's sessions: %r" % r)
@@ -379,6 +383,7 @@ def leak_terms(b):
 # ------------------------------------------------------------ the cases
 
 ACC = "/api/v1/accounts"
+NOBODYS = "01a2021b-0000-7000-8000-000000000000"  # a UUID that names nothing
 
 
 def session_cases(a, b, c, free_email):
@@ -456,6 +461,13 @@ def session_cases(a, b, c, free_email):
           k(body={"new_email": b.admin["email"], "password": pw}, expect=(202,),
             why="B's admin's address: the same answer")]),
         (acc, "GET", ACC + "/me/export", k(expect=(200,)), [k(expect=(200,), why="own")]),
+        # invitations: the caller's own only; B's (of a new address) is nobody's to answer
+        (acc, "GET", ACC + "/me/invitations", k(expect=(200,), empty="invitations"),
+         [k(expect=(200,), empty="invitations", why="own")]),
+        (acc, "POST", ACC + "/me/invitations/{id}/accept", k({"id": NOBODYS}, expect=(404,)),
+         [k({"id": B["invitation"]}, why="B's invitation")]),
+        (acc, "POST", ACC + "/me/invitations/{id}/decline", k({"id": NOBODYS}, expect=(404,)),
+         [k({"id": B["invitation"]}, why="B's invitation")]),
         (acc, "POST", ACC + "/me/close", k(body={"password": pw}, expect=(409, 204)),
          [k(body={"password": "not-" + pw}, expect=(400,), why="a wrong password")]),
         (acc, "GET", ACC + "/customers/{id}/audit", k(own_c, expect=(200,)),

@@ -229,6 +229,24 @@ void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *
     CT_TEST_ACCOUNTS_RECORD(r, 0, collaborator_added, COLLABORATOR_ADDED, &b);
 }
 
+void fx_collaborator_invited(fx_record_t *r, const char *customer_id, const char *user_id,
+                             const char *email, const char *role, const char *url,
+                             int64_t expires_at)
+{
+    Citerne__V1__CollaboratorInvited b = CITERNE__V1__COLLABORATOR_INVITED__INIT;
+    b.invitation_id = (char *)user_id; /* any UUID */
+    b.customer_id = (char *)customer_id;
+    b.user_id = (char *)user_id;
+    b.email = (char *)email;
+    b.name = "Paul Martin";
+    b.role = (char *)role;
+    b.invited_by = (char *)customer_id; /* any UUID */
+    b.inviter_name = "Marie Dupont";
+    b.invitations_url = (char *)url;
+    b.expires_at = expires_at;
+    CT_TEST_ACCOUNTS_RECORD(r, 0, collaborator_invited, COLLABORATOR_INVITED, &b);
+}
+
 void fx_collaborator_removed(fx_record_t *r, const char *customer_id, const char *user_id,
                              const char *email, const char *removed_by)
 {

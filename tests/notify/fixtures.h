@@ -43,6 +43,10 @@ void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id,
 void fx_customer_linked(fx_record_t *r, const char *user_id, const char *customer_id,
                         const char *email, const char *role, int64_t at);
 /* url "" for an existing account */
+/* CollaboratorInvited: an account invited, to accept at url. */
+void fx_collaborator_invited(fx_record_t *r, const char *customer_id, const char *user_id,
+                             const char *email, const char *role, const char *url,
+                             int64_t expires_at);
 void fx_collaborator_added(fx_record_t *r, const char *customer_id, const char *user_id,
                            const char *email, const char *role, const char *url,
                            int64_t expires_at);

@@ -214,6 +214,18 @@ static void account_messages_are_decoded_for_one_address(void **state)
     assert_false(ev.grant); /* a pending user: UserCreated comes at activation */
     assert_string_equal(ev.link, URL);
 
+    /* an account invited: the message, no grant before acceptance */
+    fx_collaborator_invited(&r, CUST, USER, "paul@example.com", "viewer",
+                            "https://portail.example/invitations", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_INVITATION);
+    assert_false(ev.grant);
+    assert_string_equal(ev.inviter_name, "Marie Dupont");
+    assert_string_equal(ev.link, "https://portail.example/invitations");
+    fx_collaborator_invited(&r, CUST, USER, "paul@example.com", "viewer", "ftp://x", T);
+    assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "invitations_url");
+
     fx_collaborator_removed(&r, CUST, USER, "paul@example.com", USER);
     assert_int_equal(decode(&r, "citerne.accounts.v1", &ev, &why), 0);
     assert_int_equal(ev.nkind, NOTIFY_KIND_COLLABORATOR_REMOVED);

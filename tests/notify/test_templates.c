@@ -309,6 +309,40 @@ static const account_case_t account_texts[] = {
         "connexion.\nSi vous ne connaissez pas ce client, contactez notre service client.\n" SIGN,
     },
     {
+        "invitation_received",
+        {.kind = NOTIFY_KIND_INVITATION,
+         .user_name = "Paul",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .role = "viewer",
+         .inviter_name = "Marie Dupont",
+         .link = "https://portail.example/invitations",
+         .expires_at = T_NOV},
+        "Invitation à l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Paul,\n\nMarie Dupont vous invite à agir pour l'espace client de Famille Dupont "
+        "(client C-0042), avec le rôle «" NBSP "consultation" NBSP "».\nRien ne change tant que "
+        "vous n'avez pas accepté" NBSP ": connectez-vous à votre compte Citerne et acceptez ou "
+        "refusez l'invitation ici" NBSP ":\nhttps://portail.example/invitations\n\nElle expire "
+        "le " AT_NOV ".\nSi vous ne connaissez pas ce client, refusez-la ou ignorez ce "
+        "message.\n" SIGN,
+    },
+    {
+        "invitation_received_without_inviter_name",
+        {.kind = NOTIFY_KIND_INVITATION,
+         .user_name = "",
+         .customer_number = "C-0042",
+         .role = "admin",
+         .inviter_name = "",
+         .link = "https://portail.example/invitations",
+         .expires_at = T_NOV},
+        "Invitation à l'espace client du client C-0042",
+        "Bonjour,\n\nUn administrateur vous invite à agir pour l'espace client du client C-0042, "
+        "avec le rôle «" NBSP "administrateur" NBSP "».\nRien ne change tant que vous n'avez pas "
+        "accepté" NBSP ": connectez-vous à votre compte Citerne et acceptez ou refusez "
+        "l'invitation ici" NBSP ":\nhttps://portail.example/invitations\n\nElle expire le " AT_NOV
+        ".\nSi vous ne connaissez pas ce client, refusez-la ou ignorez ce message.\n" SIGN,
+    },
+    {
         "collaborator_removed",
         {.kind = NOTIFY_KIND_COLLABORATOR_REMOVED,
          .user_name = "Paul",
@@ -420,6 +454,18 @@ static void a_link_message_without_its_link_or_time_renders_nothing(void **state
     assert_true(notify_kind_has_link(NOTIFY_KIND_ACTIVATION));
     assert_true(notify_kind_has_link(NOTIFY_KIND_COLLABORATOR_INVITED));
     assert_false(notify_kind_has_link(NOTIFY_KIND_COLLABORATOR_ADDED));
+    /* the invitation of an account points to the portal: no secret, but
+     * no text without it, its expiry or a known role */
+    assert_false(notify_kind_has_link(NOTIFY_KIND_INVITATION));
+    notify_facts_t inv = {.kind = NOTIFY_KIND_INVITATION, .role = "viewer", .expires_at = T_NOV};
+    assert_int_equal(notify_render(&inv, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    inv.link = LINK;
+    assert_int_equal(notify_render(&inv, NOTIFY_CHANNEL_EMAIL, &m), 0);
+    inv.role = "owner";
+    assert_int_equal(notify_render(&inv, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    inv.role = "viewer";
+    inv.expires_at = 0;
+    assert_int_equal(notify_render(&inv, NOTIFY_CHANNEL_EMAIL, &m), -1);
     assert_false(notify_kind_has_link(NOTIFY_KIND_PASSWORD_CHANGED));
 }
 
@@ -640,6 +686,8 @@ static void kinds_and_channels_have_stable_names(void **state)
     assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGE_REQUESTED),
                         "email_change_requested");
     assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGED), "email_changed");
+    /* and 0006_invitation.sql */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_INVITATION), "invitation_received");
     /* and 0005_order_held.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_HELD), "order_held");
     assert_int_equal(notify_kind_parse("order_held", &k), 0);

@@ -299,6 +299,12 @@ void accounts_api_collaborators_list(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_invite(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_update(ct_http_req_t *req, void *udata);
 void accounts_api_collaborator_remove(ct_http_req_t *req, void *udata);
+/* /me/invitations (session; CSRF on writes): the caller's live invitations,
+ * accept (the grant, CollaboratorAdded, the register) or decline (deleted,
+ * the register); 404 for an id that is not a live invitation of theirs. */
+void accounts_api_invitations_list(ct_http_req_t *req, void *udata);
+void accounts_api_invitation_accept(ct_http_req_t *req, void *udata);
+void accounts_api_invitation_decline(ct_http_req_t *req, void *udata);
 
 /* GET /customers/{id}/audit[?before=N] and /customers/{id}/audit.csv
  * (session, admin of the customer): the access register, newest first

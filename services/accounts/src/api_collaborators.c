@@ -2,7 +2,13 @@
  * admins list, invite, re-role and remove the people who act for it. The
  * caller's role is read from the database in the same transaction (not from
  * the session, which may be older); a customer the caller does not act for
- * is 404, whatever the id; a non-admin member gets 403. */
+ * is 404, whatever the id; a non-admin member gets 403.
+ *
+ * An invitation answers the same whether or not the address is an
+ * account's (an id of its own, status "invited"), so that an admin learns
+ * nothing of other people's accounts: a new address gets a pending user
+ * with the grant and an activation link, as at sign-up; an existing account
+ * gets only an invitation to accept (api_invitations.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,13 +33,18 @@ typedef struct {
     char user_id[CT_UUID_STRLEN + 1]; /* the collaborator */
     char email[ACCOUNTS_EMAIL_MAX + 1];
     const char *name, *role; /* borrowed from the body */
-    char *user_name;
-    char status[16];
+    char *user_name;         /* the invitee's own name (events only) */
+    char *shown_name;        /* what the admin's list shows: the name given, else the local part */
+    char *inviter_name;      /* the admin's */
+    char invitation_id[CT_UUID_STRLEN + 1];
     char token[TOKEN_HEX + 1];
     char hash[TOKEN_HEX + 1];
     bool invited;             /* a new or pending user: an activation link goes with it */
+    bool revoked;             /* DELETE named an invitation, not a collaborator */
     const char *audit_action; /* what the register records (a literal) */
-    ct_db_tx_cb on_target;    /* the collaborator's locked grant, once the caller is admin */
+    const char *audit_subject;
+    json_t *audit_detail;  /* owned until step_commit */
+    ct_db_tx_cb on_target; /* the collaborator's locked grant, once the caller is admin */
     accounts_event_t event;
 } collab_ctx_t;
 
@@ -49,6 +60,8 @@ static collab_ctx_t *ctx_new(ct_http_req_t *req, accounts_t *a)
 
 static void forget(collab_ctx_t *ctx)
 {
+    json_decref(ctx->audit_detail);
+    ctx->audit_detail = NULL;
     accounts_event_dispose(&ctx->event);
     sodium_memzero(ctx->token, sizeof ctx->token);
 }
@@ -107,25 +120,37 @@ static bool reply_tx_error(collab_ctx_t *ctx, const ct_db_error_t *err)
             err->message && strstr(err->message, "admin") ? "last-admin" : "already-collaborator",
             err->message && strstr(err->message, "admin")
                 ? "A customer keeps at least one admin"
-                : "This person already acts for the customer",
+                : "This address already acts for the customer or is invited to",
             NULL);
     else
         accounts_reply_db_error(ctx->req, err);
     return true;
 }
 
-/* The register's row, in the transaction, then commit. */
+/* The register's row (ctx->audit_*), in the transaction, then commit. */
 static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     collab_ctx_t *ctx = udata;
-    json_t *detail = strcmp(ctx->audit_action, "collaborator_added") == 0
-                         ? json_pack("{s:s, s:s}", "email", ctx->email, "role", ctx->role)
-                     : strcmp(ctx->audit_action, "collaborator_removed") == 0
-                         ? json_pack("{s:s}", "email", ctx->email)
-                         : json_pack("{s:s}", "role", ctx->role);
-    accounts_audit_tx(ctx->a, ctx->req, tx, ctx->customer_id, ctx->caller, ctx->user_id,
+    json_t *detail = ctx->audit_detail;
+    ctx->audit_detail = NULL;
+    accounts_audit_tx(ctx->a, ctx->req, tx, ctx->customer_id, ctx->caller, ctx->audit_subject,
                       ctx->audit_action, detail, accounts_step_commit);
+}
+
+static void audit_next(collab_ctx_t *ctx, const char *action, const char *subject, json_t *detail)
+{
+    ctx->audit_action = action;
+    ctx->audit_subject = subject;
+    json_decref(ctx->audit_detail);
+    ctx->audit_detail = detail;
+}
+
+/* The address and role of an invitation, for the register: what the admin
+ * typed, never anything of the account it may belong to. */
+static json_t *invitation_detail(const char *email, const char *role)
+{
+    return json_pack("{s:s, s:s}", "email", email, "role", role);
 }
 
 /* Ends every session of the collaborator, so that their new access applies
@@ -146,12 +171,15 @@ static void on_list(const ct_db_error_t *err, PGresult *res, void *udata)
         return;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
+    for (int i = 0; i < PQntuples(res); i++) {
+        bool invitation = strcmp(ct_db_get(res, i, "invitation"), "t") == 0;
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "user_id", ct_db_get(res, i, "id"),
-                           "email", ct_db_get(res, i, "email"), "name", ct_db_get(res, i, "name"),
-                           "status", ct_db_get(res, i, "status"), "role", ct_db_get(res, i, "role"),
-                           "since", ct_db_get(res, i, "since")));
+            arr,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", invitation ? "invitation_id" : "user_id",
+                      ct_db_get(res, i, "id"), "email", ct_db_get(res, i, "email"), "name",
+                      ct_db_get(res, i, "name"), "status", ct_db_get(res, i, "status"), "role",
+                      ct_db_get(res, i, "role"), "since", ct_db_get(res, i, "since")));
+    }
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
     ct_http_reply_json(ctx->req, 200, json_pack("{s:o}", "collaborators", arr));
 }
@@ -201,38 +229,41 @@ static void on_invite_done(const ct_db_error_t *err, void *udata)
     forget(ctx);
     if (reply_tx_error(ctx, err))
         return;
-    ct_logc_info(ct_http_request_id(ctx->req), "user %s added user %s to customer %s as %s",
-                 ctx->caller, ctx->user_id, ctx->customer_id, ctx->role);
+    /* no user id here: the log is read by operators, who may know it */
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s invited someone to customer %s as %s (%s)",
+                 ctx->caller, ctx->customer_id, ctx->role, ctx->invitation_id);
+    /* the same answer whether the address is an account's or not */
     ct_http_reply_json(ctx->req, 201,
-                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", ctx->user_id,
+                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "invitation_id", ctx->invitation_id,
                                  "customer_id", ctx->customer_id, "email", ctx->email, "role",
-                                 ctx->role, "status", ctx->status));
+                                 ctx->role, "status", "invited"));
 }
 
-static void append_added(ct_db_tx_t *tx, const char *url, long long expires)
+static void append_event_then_commit(ct_db_tx_t *tx, collab_ctx_t *ctx, int rc)
 {
-    collab_ctx_t *ctx = ct_db_tx_udata(tx);
-    accounts_user_ref_t u = {.user_id = ctx->user_id,
-                             .customer_id = ctx->customer_id,
-                             .email = ctx->email,
-                             .name = ctx->user_name};
-    ctx->audit_action = "collaborator_added";
-    if (accounts_event_collaborator_added(&u, ctx->role, ctx->caller, url, expires, &ctx->event) !=
-        0) {
+    if (rc != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
         return;
     }
+    audit_next(ctx, "collaborator_invited", NULL, invitation_detail(ctx->email, ctx->role));
     ct_outbox_append(tx, ctx->a->svc->topic, ctx->customer_id, ctx->event.data, ctx->event.len,
                      ctx->event.event_id, step_commit);
 }
 
+/* A new address (or a pending user): CollaboratorAdded with the link. */
 static void on_link(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     collab_ctx_t *ctx = udata;
     char url[512];
     snprintf(url, sizeof url, "%s/activate#token=%s", ctx->a->public_url, ctx->token);
-    append_added(tx, url, ct_db_get_int(res, 0, "expires_ms", 0));
+    accounts_user_ref_t u = {.user_id = ctx->user_id,
+                             .customer_id = ctx->customer_id,
+                             .email = ctx->email,
+                             .name = ctx->user_name};
+    int rc = accounts_event_collaborator_added(&u, ctx->role, ctx->caller, url,
+                                               ct_db_get_int(res, 0, "expires_ms", 0), &ctx->event);
     sodium_memzero(url, sizeof url);
+    append_event_then_commit(tx, ctx, rc);
 }
 
 static void on_granted(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -240,10 +271,6 @@ static void on_granted(ct_db_tx_t *tx, PGresult *res, void *udata)
     collab_ctx_t *ctx = udata;
     if (PQntuples(res) != 1) {
         ct_db_tx_rollback(tx, CT_ECONFLICT, "already a collaborator");
-        return;
-    }
-    if (!ctx->invited) {
-        append_added(tx, NULL, 0);
         return;
     }
     ct_random_hex(ctx->token, TOKEN_BYTES);
@@ -254,43 +281,92 @@ static void on_granted(ct_db_tx_t *tx, PGresult *res, void *udata)
                                   on_link);
 }
 
+static void on_invitation_put(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    collab_ctx_t *ctx = udata;
+    if (PQntuples(res) != 1) {
+        ct_db_tx_rollback(tx, CT_ECONFLICT, "already a collaborator or invited");
+        return;
+    }
+    if (ctx->invited) {
+        accounts_store_grant_add(tx, ctx->user_id, ctx->customer_id, ctx->role, on_granted);
+        return;
+    }
+    /* an account: nothing granted until they accept */
+    char url[512];
+    snprintf(url, sizeof url, "%s/invitations", ctx->a->public_url);
+    accounts_invited_t in = {.invitation_id = ctx->invitation_id,
+                             .customer_id = ctx->customer_id,
+                             .user_id = ctx->user_id,
+                             .email = ctx->email,
+                             .name = ctx->user_name,
+                             .role = ctx->role,
+                             .invited_by = ctx->caller,
+                             .inviter_name = ctx->inviter_name,
+                             .invitations_url = url,
+                             .expires_at_ms = ct_db_get_int(res, 0, "expires_ms", 0)};
+    append_event_then_commit(tx, ctx, accounts_event_collaborator_invited(&in, &ctx->event));
+}
+
+static void put_invitation(ct_db_tx_t *tx, collab_ctx_t *ctx)
+{
+    ct_uuid_v7(ctx->invitation_id);
+    /* one delay for both kinds: the activation link's */
+    accounts_invitation_t inv = {.id = ctx->invitation_id,
+                                 .customer_id = ctx->customer_id,
+                                 .user_id = ctx->user_id,
+                                 .email = ctx->email,
+                                 .name = ctx->shown_name,
+                                 .role = ctx->role,
+                                 .invited_by = ctx->caller,
+                                 .awaits_activation = ctx->invited,
+                                 .ttl_s = (long)ctx->a->activation_ttl_s};
+    accounts_store_invitation_put(tx, &inv, on_invitation_put);
+}
+
 static void on_user_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
-    collab_ctx_t *ctx = udata;
-    accounts_store_grant_add(tx, ctx->user_id, ctx->customer_id, ctx->role, on_granted);
+    put_invitation(tx, udata);
 }
 
 static void on_invitee(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     collab_ctx_t *ctx = udata;
+    if (ctx->name) {
+        ctx->shown_name = ct_http_strdup(ctx->req, ctx->name);
+    } else {
+        /* the local part of the address until they say otherwise */
+        ctx->shown_name = ct_http_strdup(ctx->req, ctx->email);
+        *strchr(ctx->shown_name, '@') = '\0';
+    }
     if (PQntuples(res) == 0) {
         ct_uuid_v7(ctx->user_id);
         ctx->invited = true;
-        snprintf(ctx->status, sizeof ctx->status, "pending");
-        if (!ctx->name) {
-            /* the local part of the address until they say otherwise */
-            ctx->user_name = ct_http_strdup(ctx->req, ctx->email);
-            *strchr(ctx->user_name, '@') = '\0';
-        } else {
-            ctx->user_name = ct_http_strdup(ctx->req, ctx->name);
-        }
+        ctx->user_name = ctx->shown_name;
         accounts_store_pending_user_insert(tx, ctx->user_id, ctx->email, ctx->user_name,
                                            on_user_inserted);
         return;
     }
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", ct_db_get(res, 0, "id"));
-    snprintf(ctx->status, sizeof ctx->status, "%s", ct_db_get(res, 0, "status"));
     ctx->user_name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
-    ctx->invited = strcmp(ctx->status, "pending") == 0;
-    accounts_store_grant_add(tx, ctx->user_id, ctx->customer_id, ctx->role, on_granted);
+    ctx->invited = strcmp(ct_db_get(res, 0, "status"), "pending") == 0;
+    put_invitation(tx, ctx);
+}
+
+static void on_inviter(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    collab_ctx_t *ctx = udata;
+    ctx->inviter_name =
+        ct_http_strdup(ctx->req, PQntuples(res) == 1 ? ct_db_get(res, 0, "name") : "");
+    accounts_store_user_by_email(tx, ctx->email, on_invitee);
 }
 
 static void on_invite_role(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     collab_ctx_t *ctx = udata;
     if (caller_is_admin(tx, res))
-        accounts_store_user_by_email(tx, ctx->email, on_invitee);
+        accounts_store_user_name(tx, ctx->caller, on_inviter);
 }
 
 static void on_invite_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -337,13 +413,20 @@ void accounts_api_collaborator_invite(ct_http_req_t *req, void *udata)
 
 /* ---- change a role ---- */
 
+static void on_remove_target(ct_db_tx_t *tx, PGresult *res, void *udata);
+static void on_revoke_tried(ct_db_tx_t *tx, PGresult *res, void *udata);
+
 /* Changing a role and removing a collaborator both run, in one transaction:
  * the caller must be an admin of the customer, then the collaborator's grant
  * is locked and handed to on_target. */
 static void on_collaborator_caller(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     collab_ctx_t *ctx = udata;
-    if (caller_is_admin(tx, res))
+    if (!caller_is_admin(tx, res))
+        return;
+    if (ctx->on_target == on_remove_target) /* an invitation's id, perhaps */
+        accounts_store_invitation_revoke(tx, ctx->user_id, ctx->customer_id, on_revoke_tried);
+    else
         accounts_store_grant_lock(tx, ctx->user_id, ctx->customer_id, ctx->on_target);
 }
 
@@ -393,7 +476,8 @@ static void on_role_set(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     collab_ctx_t *ctx = udata;
-    ctx->audit_action = "collaborator_role_changed";
+    audit_next(ctx, "collaborator_role_changed", ctx->user_id,
+               json_pack("{s:s}", "role", ctx->role));
     if (accounts_event_collaborator_role_changed(ctx->customer_id, ctx->user_id, ctx->role,
                                                  ctx->caller, &ctx->event) != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
@@ -461,6 +545,12 @@ static void on_remove_done(const ct_db_error_t *err, void *udata)
     forget(ctx);
     if (reply_tx_error(ctx, err))
         return;
+    if (ctx->revoked) {
+        ct_logc_info(ct_http_request_id(ctx->req), "user %s revoked invitation %s of customer %s",
+                     ctx->caller, ctx->user_id, ctx->customer_id);
+        ct_http_reply(ctx->req, 204, NULL, NULL, 0);
+        return;
+    }
     ct_logc_info(ct_http_request_id(ctx->req), "user %s removed user %s from customer %s",
                  ctx->caller, ctx->user_id, ctx->customer_id);
     end_sessions_then(ctx, on_removed_sessions_ended);
@@ -470,7 +560,7 @@ static void on_grant_deleted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     collab_ctx_t *ctx = udata;
-    ctx->audit_action = "collaborator_removed";
+    audit_next(ctx, "collaborator_removed", ctx->user_id, json_pack("{s:s}", "email", ctx->email));
     if (accounts_event_collaborator_removed(ctx->customer_id, ctx->user_id, ctx->email, ctx->caller,
                                             &ctx->event) != 0) {
         ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
@@ -494,6 +584,22 @@ static void on_remove_target(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     snprintf(ctx->email, sizeof ctx->email, "%s", ct_db_get(res, 0, "email"));
     accounts_store_grant_delete(tx, ctx->user_id, ctx->customer_id, on_grant_deleted);
+}
+
+/* A removal's id may be an invitation's (the list shows invitations by
+ * their own id): revoked then (nobody had access through it: no event);
+ * otherwise it is a collaborator's. */
+static void on_revoke_tried(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    collab_ctx_t *ctx = udata;
+    if (PQntuples(res) != 1) {
+        accounts_store_grant_lock(tx, ctx->user_id, ctx->customer_id, on_remove_target);
+        return;
+    }
+    ctx->revoked = true;
+    audit_next(ctx, "invitation_revoked", NULL,
+               invitation_detail(ct_db_get(res, 0, "email"), ct_db_get(res, 0, "role")));
+    step_commit(tx, NULL, ctx);
 }
 
 static void on_remove_session(ct_http_req_t *req, const ct_session_t *s, void *udata)

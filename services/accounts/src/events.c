@@ -207,6 +207,26 @@ int accounts_event_collaborator_added(const accounts_user_ref_t *u, const char *
     return pack(&ev, out);
 }
 
+int accounts_event_collaborator_invited(const accounts_invited_t *in, accounts_event_t *out)
+{
+    Citerne__V1__CollaboratorInvited body = CITERNE__V1__COLLABORATOR_INVITED__INIT;
+    body.invitation_id = str(in->invitation_id);
+    body.customer_id = str(in->customer_id);
+    body.user_id = str(in->user_id);
+    body.email = str(in->email);
+    body.name = str(in->name);
+    body.role = str(in->role);
+    body.invited_by = str(in->invited_by);
+    body.inviter_name = str(in->inviter_name);
+    body.invitations_url = str(in->invitations_url);
+    body.expires_at = in->expires_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_INVITED;
+    ev.collaborator_invited = &body;
+    return pack(&ev, out);
+}
+
 int accounts_event_collaborator_role_changed(const char *customer_id, const char *user_id,
                                              const char *role, const char *changed_by,
                                              accounts_event_t *out)

@@ -73,10 +73,18 @@ int accounts_event_email_changed(const accounts_user_ref_t *u, int64_t changed_a
                                  accounts_event_t *out);
 
 /* CollaboratorAdded: u is the collaborator (customer_id the customer);
- * activation_url NULL when they already had an account. */
+ * activation_url NULL when they already had an account (they accepted an
+ * invitation: added_by is the admin who invited them). */
 int accounts_event_collaborator_added(const accounts_user_ref_t *u, const char *role,
                                       const char *added_by, const char *activation_url,
                                       int64_t expires_at_ms, accounts_event_t *out);
+/* CollaboratorInvited: an existing account invited (no grant yet). */
+typedef struct {
+    const char *invitation_id, *customer_id, *user_id, *email, *name, *role;
+    const char *invited_by, *inviter_name, *invitations_url;
+    int64_t expires_at_ms;
+} accounts_invited_t;
+int accounts_event_collaborator_invited(const accounts_invited_t *in, accounts_event_t *out);
 int accounts_event_collaborator_role_changed(const char *customer_id, const char *user_id,
                                              const char *role, const char *changed_by,
                                              accounts_event_t *out);

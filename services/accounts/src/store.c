@@ -429,7 +429,10 @@ void accounts_store_activate(ct_db_tx_t *tx, const char *user_id, const char *pa
     ct_db_params_add(&p, password_hash);
     tx_query(tx,
              "WITH u AS (UPDATE users SET password_hash = $2, status = 'active', updated_at = now()"
-             "   WHERE id = $1 AND status = 'pending' RETURNING id, email, name, phone)"
+             "   WHERE id = $1 AND status = 'pending' RETURNING id, email, name, phone),"
+             /* the invitations that stood for its grants in the lists */
+             " i AS (DELETE FROM collaborator_invitations c USING u WHERE c.user_id = u.id"
+             "   AND c.awaits_activation)"
              " SELECT u.id, u.email, u.name, u.phone, uc.customer_id, uc.role FROM u"
              " JOIN user_customers uc ON uc.user_id = u.id ORDER BY uc.created_at, uc.customer_id",
              &p, next);
@@ -474,9 +477,16 @@ int accounts_store_collaborators(ct_db_t *db, const char *customer_id, ct_db_res
                                  void *udata)
 {
     return query1(db,
-                  "SELECT u.id, u.email, u.name, u.status, uc.role, uc.created_at AS since"
+                  "SELECT u.id, u.email, u.name, u.status, uc.role, uc.created_at AS since,"
+                  " false AS invitation"
                   " FROM user_customers uc JOIN users u ON u.id = uc.user_id"
-                  " WHERE uc.customer_id = $1 ORDER BY uc.created_at, u.id",
+                  " WHERE uc.customer_id = $1 AND NOT EXISTS (SELECT 1"
+                  "   FROM collaborator_invitations i WHERE i.customer_id = uc.customer_id"
+                  "   AND i.user_id = uc.user_id)"
+                  " UNION ALL SELECT i.id, i.email, i.name, 'invited', i.role, i.created_at, true"
+                  " FROM collaborator_invitations i WHERE i.customer_id = $1"
+                  " AND (i.awaits_activation OR i.expires_at > now())"
+                  " ORDER BY since, id",
                   customer_id, cb, udata);
 }
 

@@ -134,7 +134,9 @@ void accounts_store_my_role(ct_db_tx_t *tx, const char *user_id, const char *cus
 int accounts_store_role_get(ct_db_t *db, const char *user_id, const char *customer_id,
                             ct_db_result_cb cb, void *udata);
 /* The customer's collaborators: rows (id, email, name, status, role,
- * since), oldest grant first. */
+ * since, invitation: "t" for an invitation, whose id is the invitation's
+ * and status "invited"), oldest first. A grant that an invitation stands
+ * for (a pending user's) is not listed. */
 int accounts_store_collaborators(ct_db_t *db, const char *customer_id, ct_db_result_cb cb,
                                  void *udata);
 /* In tx: grants role (nothing when already granted): one row when granted. */
@@ -149,6 +151,38 @@ void accounts_store_grant_set(ct_db_tx_t *tx, const char *user_id, const char *c
                               const char *role, ct_db_tx_cb next);
 void accounts_store_grant_delete(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                                  ct_db_tx_cb next);
+
+/* ---- invitations (store_invitations.c) ---- */
+/* An invitation of a collaborator (see migrations/0011_invitations.sql). */
+typedef struct {
+    const char *id, *customer_id, *user_id; /* the invitee */
+    const char *email, *name;               /* as the admin typed them */
+    const char *role, *invited_by;
+    bool awaits_activation; /* a pending user, granted already */
+    long ttl_s;
+} accounts_invitation_t;
+/* In tx: records inv unless the invitee acts for the customer or is
+ * invited to it already: one row (expires_ms), or none. */
+void accounts_store_invitation_put(ct_db_tx_t *tx, const accounts_invitation_t *inv,
+                                   ct_db_tx_cb next);
+/* In tx: deletes the customer's invitation id (and, awaiting activation,
+ * the pending user's grant): one row (email, role) or none. */
+void accounts_store_invitation_revoke(ct_db_tx_t *tx, const char *id, const char *customer_id,
+                                      ct_db_tx_cb next);
+/* In tx: takes user_id's live invitation id: one row (customer_id,
+ * invited_email, role, invited_by, email, name: the user's) or none. */
+void accounts_store_invitation_accept(ct_db_tx_t *tx, const char *id, const char *user_id,
+                                      ct_db_tx_cb next);
+/* In tx: deletes user_id's invitation id, expired or not: one row
+ * (customer_id, email, role) or none. */
+void accounts_store_invitation_decline(ct_db_tx_t *tx, const char *id, const char *user_id,
+                                       ct_db_tx_cb next);
+/* One-shot: user_id's live invitations: rows (id, customer_id,
+ * customer_number, customer_name, role, invited_by_name, expires_ms). */
+int accounts_store_my_invitations(ct_db_t *db, const char *user_id, ct_db_result_cb cb,
+                                  void *udata);
+/* In tx: a user's name: one row (name) or none. */
+void accounts_store_user_name(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 
 /* ---- audit log ---- */
 /* Appends action (detail: a JSON object text) for customer_id, or, when it

@@ -123,6 +123,10 @@ static const char *const sweep_sql[] = {
         " AND NOT EXISTS (SELECT 1 FROM user_activations a WHERE a.user_id = u.id"
         "   AND a.expires_at >= now() - make_interval(days => $2))"
         " LIMIT $1 FOR UPDATE OF u SKIP LOCKED)",
+    [ACCOUNTS_SWEEP_INVITATIONS] =
+        "DELETE FROM collaborator_invitations WHERE ctid IN (SELECT ctid"
+        " FROM collaborator_invitations WHERE NOT awaits_activation AND expires_at < now()"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED)",
 };
 
 int accounts_store_sweep(ct_db_t *db, accounts_sweep_what_t what, int keep_days, int limit,

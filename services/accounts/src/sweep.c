@@ -87,11 +87,12 @@ static void on_swept(int status, const accounts_sweep_counts_t *c, void *udata)
     s->running = false;
     const long long *n = c->count;
     if (n[ACCOUNTS_SWEEP_RESETS] || n[ACCOUNTS_SWEEP_EMAIL_CHANGES] ||
-        n[ACCOUNTS_SWEEP_PENDING_USERS])
+        n[ACCOUNTS_SWEEP_PENDING_USERS] || n[ACCOUNTS_SWEEP_INVITATIONS])
         ct_log_info("sweep: deleted %lld expired reset link(s), %lld expired e-mail change"
-                    " request(s), %lld pending user(s) never activated",
+                    " request(s), %lld pending user(s) never activated, %lld expired"
+                    " invitation(s)",
                     n[ACCOUNTS_SWEEP_RESETS], n[ACCOUNTS_SWEEP_EMAIL_CHANGES],
-                    n[ACCOUNTS_SWEEP_PENDING_USERS]);
+                    n[ACCOUNTS_SWEEP_PENDING_USERS], n[ACCOUNTS_SWEEP_INVITATIONS]);
     else if (status == 0)
         ct_log_debug("sweep: nothing to delete");
     if (status != 0 && status != CT_ECLOSED)

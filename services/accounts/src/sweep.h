@@ -21,6 +21,8 @@ typedef enum {
      * than keep_days ago (or who have none and were made that long ago),
      * with their grants and their link (ON DELETE CASCADE) */
     ACCOUNTS_SWEEP_PENDING_USERS,
+    /* expired invitations of existing accounts (never accepted) */
+    ACCOUNTS_SWEEP_INVITATIONS,
     ACCOUNTS_SWEEP_KINDS
 } accounts_sweep_what_t;
 

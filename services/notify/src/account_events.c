@@ -222,6 +222,29 @@ static int decode_collaborator_added(notify_event_t *ev, const Citerne__V1__Coll
     return 0;
 }
 
+/* An existing account invited: the message only; the (user, customer)
+ * row comes with CollaboratorAdded, at acceptance. */
+static int decode_collaborator_invited(notify_event_t *ev,
+                                       const Citerne__V1__CollaboratorInvited *m, const char **why)
+{
+    int rc = decode_person(ev, NOTIFY_KIND_INVITATION, m->user_id, m->customer_id, m->email,
+                           m->name, why);
+    if (rc != 0)
+        return rc;
+    NOTIFY_REQUIRE(notify_field_uuid(m->invitation_id, NULL), "invitation_id");
+    NOTIFY_REQUIRE(notify_field_one_of(m->role, notify_roles), "role");
+    snprintf(ev->role, sizeof ev->role, "%s", m->role);
+    NOTIFY_REQUIRE(!m->invited_by || !*m->invited_by || notify_field_uuid(m->invited_by, NULL),
+                   "invited_by");
+    NOTIFY_REQUIRE(notify_field_text(ev->inviter_name, sizeof ev->inviter_name,
+                                     m->inviter_name ? m->inviter_name : "", 0, 200),
+                   "inviter_name");
+    NOTIFY_REQUIRE(copy_url(ev->link, sizeof ev->link, m->invitations_url), "invitations_url");
+    NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
+    ev->link_expires_at = m->expires_at;
+    return 0;
+}
+
 static int decode_collaborator_removed(notify_event_t *ev,
                                        const Citerne__V1__CollaboratorRemoved *m, const char **why)
 {
@@ -324,6 +347,8 @@ int notify_account_decode(notify_event_t *ev, const Citerne__V1__AccountsEvent *
         return decode_customer_linked(ev, m->customer_linked, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ADDED:
         return decode_collaborator_added(ev, m->collaborator_added, why);
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_INVITED:
+        return decode_collaborator_invited(ev, m->collaborator_invited, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_REMOVED:
         return decode_collaborator_removed(ev, m->collaborator_removed, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_COLLABORATOR_ROLE_CHANGED:
@@ -426,6 +451,7 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
         .role = ev->role,
         .by_self = ev->by_self,
         .new_email = ev->new_email,
+        .inviter_name = ev->inviter_name,
     };
     /* the link's e-mail, next, greets by the same name */
     if (!ev->name[0] && known_name)

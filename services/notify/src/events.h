@@ -76,6 +76,7 @@ typedef struct {
     bool grant;   /* CustomerLinked, CollaboratorAdded of an account: (user, customer) row */
     bool revoke;  /* CollaboratorRemoved: the row goes */
     char device[201];
+    char inviter_name[201]; /* CollaboratorInvited: the admin's name */
     char address[64];
     char preferences[2048]; /* UserProfileUpdated: JSON object kind -> channel */
     /* outcome */

@@ -251,6 +251,7 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_EMAIL_CONFIRM] = "email_change_confirm",
     [NOTIFY_KIND_EMAIL_CHANGE_REQUESTED] = "email_change_requested",
     [NOTIFY_KIND_EMAIL_CHANGED] = "email_changed",
+    [NOTIFY_KIND_INVITATION] = "invitation_received",
 };
 
 bool notify_kind_is_chain(notify_kind_t kind)
@@ -372,6 +373,10 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
     case NOTIFY_KIND_COLLABORATOR_ADDED:
         return role_text(f->role) ? 0 : -1;
+    case NOTIFY_KIND_INVITATION:
+        if (!role_text(f->role) || !f->link || !*f->link)
+            return -1;
+        return notify_format_time(f->expires_at, style, p->expires, sizeof p->expires) < 0 ? -1 : 0;
     case NOTIFY_KIND_COLLABORATOR_REMOVED:
         return 0;
     case NOTIFY_KIND_EMAIL_CHANGE_REQUESTED:
@@ -498,6 +503,22 @@ static void account_email_text(const notify_facts_t *f, const parts_t *p, sb_t *
                 "connexion.\nSi vous ne connaissez pas ce client, contactez notre service "
                 "client.\n",
                 role_text(f->role));
+        break;
+    case NOTIFY_KIND_INVITATION:
+        sb_add(subject, "Invitation à l'espace client ");
+        add_customer(subject, f);
+        if (has(f->inviter_name))
+            sb_addf(body, "%s vous invite", f->inviter_name);
+        else
+            sb_add(body, "Un administrateur vous invite");
+        sb_add(body, " à agir pour l'espace client ");
+        add_customer(body, f);
+        sb_addf(body,
+                ", avec le rôle «" NBSP "%s" NBSP "».\nRien ne change tant que vous n'avez pas "
+                "accepté%s connectez-vous à votre compte Citerne et acceptez ou refusez "
+                "l'invitation ici%s\n%s\n\nElle expire le %s.\n"
+                "Si vous ne connaissez pas ce client, refusez-la ou ignorez ce message.\n",
+                role_text(f->role), c, c, f->link, p->expires);
         break;
     case NOTIFY_KIND_COLLABORATOR_REMOVED:
         sb_add(subject, "Fin de votre accès à l'espace client ");

@@ -26,9 +26,10 @@ typedef enum {
     NOTIFY_KIND_EMAIL_CONFIRM,          /* link: to the address a user asked to sign in with */
     NOTIFY_KIND_EMAIL_CHANGE_REQUESTED, /* sensitive activity: to the current address */
     NOTIFY_KIND_EMAIL_CHANGED,          /* sensitive activity: to the former address */
+    NOTIFY_KIND_INVITATION,             /* an account was invited: sign in to accept (no secret) */
 } notify_kind_t;
 
-#define NOTIFY_KIND_COUNT (NOTIFY_KIND_EMAIL_CHANGED + 1)
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_INVITATION + 1)
 
 /* True for the kinds of the gas chain (order_proposed .. order_held): told
  * to every user of the customer, by e-mail and SMS, signed with the
@@ -69,7 +70,8 @@ typedef struct {
     int64_t total_incl_cents;
     const char *issue_date; /* YYYY-MM-DD */
     /* account kinds */
-    const char *link;        /* reset, activation, invitation, e-mail: the URL (a secret) */
+    const char *link;        /* reset, activation, invitation, e-mail: the URL (a secret);
+                                invitation_received: the portal's page (none) */
     int64_t expires_at;      /* of the link, Unix ms */
     int64_t at;              /* when it happened, Unix ms (changed, disabled, signed in, linked) */
     bool via_reset;          /* password_changed: by a reset link, not while signed in */
@@ -80,6 +82,7 @@ typedef struct {
     const char *customer_name; /* customer_linked, collaborator_*: may be "" */
     bool by_self;              /* collaborator_removed: the user left on their own */
     const char *new_email;     /* email_*: the address asked for, or now in use */
+    const char *inviter_name;  /* invitation_received: the admin's name, may be "" */
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 400 /* room for a 200-byte customer name */
