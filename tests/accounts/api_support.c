@@ -84,6 +84,7 @@ int test_setup(void **state)
      * 127.0.0.1 */
     redis_delete("acct:login:*");
     redis_delete("acct:mail:*");
+    redis_delete("acct:proof:*");
     return 0;
 }
 

@@ -189,8 +189,8 @@ static void activation_link_sets_a_good_password_once_and_expires(void **state)
     /* an invoice billing announced proves the customer too */
     char sql[256];
     snprintf(sql, sizeof sql,
-             "INSERT INTO customer_invoices (customer_id, invoice_number) VALUES ('%s',"
-             " 'F2026-%06d')",
+             "INSERT INTO customer_invoices (customer_id, invoice_number, issue_date)"
+             " VALUES ('%s', 'F2026-%06d', current_date)",
              m.customer_id, F.seq);
     PQclear(PQexec(F.pg, sql));
     char email[64], body[512], first[65], second[65];
@@ -271,8 +271,8 @@ static void linking_a_customer_needs_its_number_and_an_invoice(void **state)
     make_customer(&b, "business");
     char sql[256];
     snprintf(sql, sizeof sql,
-             "INSERT INTO customer_invoices (customer_id, invoice_number) VALUES ('%s',"
-             " 'F2026-9%05d')",
+             "INSERT INTO customer_invoices (customer_id, invoice_number, issue_date)"
+             " VALUES ('%s', 'F2026-9%05d', current_date)",
              b.customer_id, F.seq);
     PQclear(PQexec(F.pg, sql));
     signed_in_t si;

@@ -207,6 +207,19 @@ static void invoice_issued_yields_the_customers_invoice_number(void **state)
     assert_string_equal(seen.invoice_number, "F2026-000042");
     assert_string_equal(seen.issue_date, "2026-11-21");
     assert_true(ct_uuid_valid(seen.event_id));
+    /* a date that does not exist is kept as none (such an invoice proves
+     * nothing), not refused by the INSERT */
+    static const char *const bad[] = {"2026-02-30", "2026-11-2x", "21/11/2026", "2026-11-210"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        inv.issue_date = (char *)bad[i];
+        len = pack_billing(&inv, buf, sizeof buf);
+        assert_int_equal(accounts_billing_decode(buf, len, &seen), 0);
+        assert_string_equal(seen.issue_date, "");
+    }
+    inv.issue_date = "2024-02-29";
+    len = pack_billing(&inv, buf, sizeof buf);
+    assert_int_equal(accounts_billing_decode(buf, len, &seen), 0);
+    assert_string_equal(seen.issue_date, "2024-02-29");
 
     len = pack_billing(NULL, buf, sizeof buf); /* another body: skipped */
     assert_int_equal(accounts_billing_decode(buf, len, &seen), 1);

@@ -55,6 +55,12 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ACCOUNT_LIMIT", 100, 1, 100000);
     out->throttle.account_window_s =
         (unsigned)ct_config_int(cfg, "CITERNE_LOGIN_ACCOUNT_WINDOW_S", 3600, 60, 86400);
+    out->proof_invoice_months =
+        (unsigned)ct_config_int(cfg, "CITERNE_PROOF_INVOICE_MONTHS", 24, 1, 120);
+    out->proof_invoice_failures =
+        (unsigned)ct_config_int(cfg, "CITERNE_PROOF_INVOICE_FAILURES", 10, 1, 1000);
+    out->proof_invoice_window_s =
+        (unsigned)ct_config_int(cfg, "CITERNE_PROOF_INVOICE_WINDOW_S", 86400, 3600, 30L * 86400);
 }
 
 int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *settings)
@@ -79,6 +85,11 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
     a->activation_ttl_s = settings->activation_ttl_s ? settings->activation_ttl_s : 86400;
     a->email_change_ttl_s = settings->email_change_ttl_s ? settings->email_change_ttl_s : 1800;
+    a->proof_invoice_months = settings->proof_invoice_months ? settings->proof_invoice_months : 24;
+    a->proof_invoice_failures =
+        settings->proof_invoice_failures ? settings->proof_invoice_failures : 10;
+    a->proof_invoice_window_s =
+        settings->proof_invoice_window_s ? settings->proof_invoice_window_s : 86400;
     a->sweeper.interval_s = settings->sweep_interval_s ? settings->sweep_interval_s : 3600;
     a->sweeper.keep_days = settings->pending_keep_days ? (int)settings->pending_keep_days : 30;
     if (accounts_common_passwords_load() != 0) {

@@ -41,6 +41,9 @@ typedef struct {
     size_t pwhash_mem;                 /* CITERNE_PWHASH_MEM, bytes */
     const char *trusted_proxies;       /* CITERNE_TRUSTED_PROXY, "" for none */
     accounts_throttle_opts_t throttle; /* CITERNE_LOGIN_* */
+    unsigned proof_invoice_months;     /* CITERNE_PROOF_INVOICE_MONTHS, default 24 */
+    unsigned proof_invoice_failures;   /* CITERNE_PROOF_INVOICE_FAILURES, default 10 */
+    unsigned proof_invoice_window_s;   /* CITERNE_PROOF_INVOICE_WINDOW_S, default 24 h */
 } accounts_settings_t;
 
 /* The service's state, shared by every handler (route udata). The platform
@@ -60,6 +63,13 @@ typedef struct {
     unsigned reset_ttl_s;        /* life of a password reset link */
     unsigned activation_ttl_s;   /* life of an activation link */
     unsigned email_change_ttl_s; /* life of an e-mail change link */
+    /* The invoice proof (README: Proving a customer by invoice): invoices
+     * issued within the last proof_invoice_months prove; at most
+     * proof_invoice_failures failed proofs per customer number and
+     * proof_invoice_window_s. */
+    unsigned proof_invoice_months;
+    unsigned proof_invoice_failures;
+    unsigned proof_invoice_window_s;
     /* Expired links and stale pending users (sweep.h), every interval. */
     accounts_sweeper_t sweeper;
     /* Seals TOTP secrets (CITERNE_ACCOUNTS_SECRET_KEY); without it 2FA

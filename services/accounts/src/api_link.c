@@ -25,6 +25,7 @@ typedef struct {
     char role[16];
     char *email, *name;
     accounts_throttle_t throttle;
+    accounts_quota_t proof; /* a use of the invoice proof's budget */
     char addr[ACCOUNTS_ADDR_MAX];
     ct_session_t session;
     accounts_event_t event;
@@ -95,7 +96,9 @@ static void on_link_done(const ct_db_error_t *err, void *udata)
         return;
     }
     if (err && err->status == CT_ECONFLICT) {
+        /* proven, though linked already: nothing was guessed */
         accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+        accounts_quota_give_back(ctx->a->svc->cache, &ctx->proof);
         ct_http_reply_problem(ctx->req, 409, "already-linked",
                               "This customer is already linked to your account", NULL);
         return;
@@ -105,6 +108,7 @@ static void on_link_done(const ct_db_error_t *err, void *udata)
         return;
     }
     accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+    accounts_quota_give_back(ctx->a->svc->cache, &ctx->proof);
     ct_logc_info(ct_http_request_id(ctx->req), "user %s linked customer %s as %s", ctx->user_id,
                  ctx->customer_id, ctx->role);
     int rc = accounts_store_grants(ctx->a->svc->db, ctx->user_id, on_grants, ctx);
@@ -162,7 +166,7 @@ static void on_user(ct_db_tx_t *tx, PGresult *res, void *udata)
     ctx->email = ct_http_strdup(ctx->req, ct_db_get(res, 0, "email"));
     ctx->name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
     accounts_store_signup_customer(tx, ctx->customer_number, NULL, ctx->invoice_number,
-                                   on_customer);
+                                   ctx->a->proof_invoice_months, on_customer);
 }
 
 static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -170,6 +174,25 @@ static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     (void)res;
     link_ctx_t *ctx = udata;
     accounts_store_user_lock(tx, ctx->user_id, on_user);
+}
+
+static void on_proof_budget(int status, bool allowed, void *udata)
+{
+    link_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    if (!allowed) {
+        /* the number's invoice budget is spent: even a right invoice waits.
+         * The caller is signed in, so they may know why (429): it says that
+         * this number was guessed at, not whether it or the invoice exists */
+        accounts_reply_too_many(ctx->req, ctx->proof.retry_after_s);
+        return;
+    }
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_begun, on_link_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
 }
 
 static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsigned retry_after_s,
@@ -188,9 +211,12 @@ static void on_throttled(int status, accounts_throttle_verdict_t verdict, unsign
         reply_no_match(ctx->req); /* being guessed at: not even looked at */
         return;
     }
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_begun, on_link_done, ctx);
+    accounts_t *a = ctx->a;
+    int rc = accounts_quota_take(a->svc->cache, &ctx->proof, ACCOUNTS_PROOF_INVOICE_PREFIX,
+                                 ctx->customer_number, a->proof_invoice_failures,
+                                 a->proof_invoice_window_s, on_proof_budget, ctx);
     if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
+        accounts_reply_unavailable(ctx->req);
 }
 
 static void on_session(ct_http_req_t *req, const ct_session_t *s, void *udata)

@@ -30,7 +30,8 @@ typedef struct {
     char *user_name;
     bool matched; /* signup: the customer proved who they are */
     accounts_throttle_t throttle;
-    accounts_quota_t quota;
+    accounts_quota_t quota; /* resend: mails; signup: the invoice proof's budget */
+    bool proof_taken;       /* signup: a use of the invoice budget is ours */
     char addr[ACCOUNTS_ADDR_MAX];
     /* activate */
     const char *password;
@@ -102,8 +103,11 @@ static void on_signup_done(const ct_db_error_t *err, void *udata)
         return;
     }
     if (ctx->matched) {
-        /* a proven attempt does not count against the address */
+        /* a proven attempt does not count against the address, nor against
+         * the invoice budget */
         accounts_throttle_succeeded(ctx->a->svc->cache, &ctx->a->throttle, &ctx->throttle);
+        if (ctx->proof_taken)
+            accounts_quota_give_back(ctx->a->svc->cache, &ctx->quota);
         ct_logc_info(ct_http_request_id(ctx->req), "sign-up for customer %s: link sent to user %s",
                      ctx->customer_id, ctx->user_id);
     }
@@ -162,7 +166,35 @@ static void on_signup_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     (void)res;
     signup_ctx_t *ctx = udata;
     accounts_store_signup_customer(tx, ctx->customer_number, ctx->phone, ctx->invoice_number,
-                                   on_customer);
+                                   ctx->a->proof_invoice_months, on_customer);
+}
+
+static void signup_begin(signup_ctx_t *ctx)
+{
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_signup_begun, on_signup_done, ctx);
+    if (rc != 0)
+        accounts_reply_failure(ctx->req, rc);
+}
+
+static void on_proof_budget(int status, bool allowed, void *udata)
+{
+    signup_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req);
+        return;
+    }
+    ctx->proof_taken = allowed;
+    if (!allowed) {
+        /* this number's invoices are being guessed at: no invoice proves it
+         * now, a right one neither (the same answer as a wrong one); a phone
+         * given too is still looked at */
+        ctx->invoice_number = NULL;
+        if (!ctx->phone) {
+            reply_sent(ctx->req);
+            return;
+        }
+    }
+    signup_begin(ctx);
 }
 
 static void on_signup_throttled(int status, accounts_throttle_verdict_t verdict,
@@ -181,9 +213,16 @@ static void on_signup_throttled(int status, accounts_throttle_verdict_t verdict,
         reply_sent(ctx->req); /* this customer number is being guessed at: do nothing */
         return;
     }
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_signup_begun, on_signup_done, ctx);
+    if (!ctx->invoice_number) {
+        signup_begin(ctx);
+        return;
+    }
+    accounts_t *a = ctx->a;
+    int rc = accounts_quota_take(a->svc->cache, &ctx->quota, ACCOUNTS_PROOF_INVOICE_PREFIX,
+                                 ctx->customer_number, a->proof_invoice_failures,
+                                 a->proof_invoice_window_s, on_proof_budget, ctx);
     if (rc != 0)
-        accounts_reply_failure(ctx->req, rc);
+        accounts_reply_unavailable(ctx->req);
 }
 
 void accounts_api_signup(ct_http_req_t *req, void *udata)

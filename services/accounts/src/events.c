@@ -9,6 +9,7 @@
 
 #include "citerne/event.h"
 #include "citerne/error.h"
+#include "citerne/validate.h"
 #include "citerne/v1/accounts.pb-c.h"
 #include "citerne/v1/billing.pb-c.h"
 
@@ -355,6 +356,24 @@ int accounts_event_user_closed(const char *user_id, const char *const *customer_
     return pack(&ev, out);
 }
 
+/* A date YYYY-MM-DD that exists, by the platform's validator: anything else
+ * is stored as no date (it would fail the INSERT's cast and stall the
+ * partition), and an undated invoice proves nothing (README). */
+static bool date_exists(const char *s)
+{
+    if (!s || strlen(s) != 10)
+        return false;
+    json_t *obj = json_pack("{s:s}", "d", s);
+    if (!obj)
+        return false;
+    ct_valid_t v;
+    ct_valid_init(&v);
+    bool ok = ct_valid_date(&v, obj, "d", true) != NULL && ct_valid_ok(&v);
+    ct_valid_dispose(&v);
+    json_decref(obj);
+    return ok;
+}
+
 int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -374,7 +393,7 @@ int accounts_billing_decode(const void *data, size_t len, accounts_invoice_seen_
             snprintf(out->event_id, sizeof out->event_id, "%s", ev->meta->event_id);
             accounts_uuid_lower(out->customer_id, i->customer_id);
             memcpy(out->invoice_number, i->invoice_number, n + 1);
-            if (i->issue_date && strlen(i->issue_date) == 10)
+            if (date_exists(i->issue_date))
                 memcpy(out->issue_date, i->issue_date, 11);
             rc = 0;
         }

@@ -327,19 +327,24 @@ void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char
 }
 
 void accounts_store_signup_customer(ct_db_tx_t *tx, const char *number, const char *phone,
-                                    const char *invoice_number, ct_db_tx_cb next)
+                                    const char *invoice_number, unsigned invoice_months,
+                                    ct_db_tx_cb next)
 {
     ct_db_params_t p;
     ct_db_params_init(&p);
     ct_db_params_add(&p, number);
     ct_db_params_add(&p, phone);
     ct_db_params_add(&p, invoice_number);
+    ct_db_params_add_int(&p, invoice_months);
     tx_query(tx,
              "SELECT c.id, c.name FROM customers c WHERE c.customer_number = $1 AND ("
              " ($2::text IS NOT NULL AND (c.phone = $2 OR EXISTS (SELECT 1 FROM user_customers uc"
              "   JOIN users u ON u.id = uc.user_id WHERE uc.customer_id = c.id AND u.phone = $2)))"
              " OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM customer_invoices i"
-             "   WHERE i.customer_id = c.id AND i.invoice_number = $3)))"
+             "   WHERE i.customer_id = c.id AND i.invoice_number = $3"
+             /* a recent invoice (DOMAIN.md); NULL issue_date never passes */
+             "   AND i.issue_date >= (now() AT TIME ZONE 'Europe/Paris')::date"
+             "       - make_interval(months => $4::int))))"
              " FOR KEY SHARE OF c",
              &p, next);
 }

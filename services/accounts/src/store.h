@@ -94,9 +94,11 @@ void accounts_store_password_set(ct_db_tx_t *tx, const char *user_id, const char
 /* ---- sign-up ---- */
 /* In tx: the customer of number proven by phone (the customer's, or one of
  * its users') or invoice_number (either may be NULL), locked: one row (id,
- * name) or none. */
+ * name) or none. An invoice proves only if issued within the last
+ * invoice_months (Paris calendar); one without an issue date never does. */
 void accounts_store_signup_customer(ct_db_tx_t *tx, const char *number, const char *phone,
-                                    const char *invoice_number, ct_db_tx_cb next);
+                                    const char *invoice_number, unsigned invoice_months,
+                                    ct_db_tx_cb next);
 /* In tx: a user by e-mail, locked: one row (id, status, name) or none. */
 void accounts_store_user_by_email(ct_db_tx_t *tx, const char *email, ct_db_tx_cb next);
 /* In tx: an active user by id, locked: one row (email, name) or none. */

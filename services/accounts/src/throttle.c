@@ -99,7 +99,7 @@ static void on_ignored(int status, redisReply *reply, void *udata)
 {
     (void)udata;
     if (status == 0 && reply && reply->type == REDIS_REPLY_ERROR)
-        ct_log_warn("login throttle: cannot give a successful attempt back: %s", reply->str);
+        ct_log_warn("throttle: cannot give an attempt back: %s", reply->str);
 }
 
 void accounts_throttle_succeeded(ct_cache_t *cache, const accounts_throttle_opts_t *o,
@@ -112,38 +112,58 @@ void accounts_throttle_succeeded(ct_cache_t *cache, const accounts_throttle_opts
     (void)ct_cache_command_argv(cache, on_ignored, NULL, 8, argv, NULL);
 }
 
-/* KEYS: the sorted set. ARGV: now ms, limit, window ms, member. */
+/* KEYS: the sorted set. ARGV: now ms, limit, window ms, member. Returns
+ * {1, 0} when the use is taken, {0, ms until the oldest use leaves the
+ * window} when refused. */
 static const char quota_lua[] =
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))\n"
-    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end\n"
-    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-    "return 1\n";
+    "local now = tonumber(ARGV[1])\n"
+    "local window = tonumber(ARGV[3])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)\n"
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then\n"
+    "  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "  return {0, math.max(0, tonumber(oldest[2]) + window - now)}\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[4])\n"
+    "redis.call('PEXPIRE', KEYS[1], window)\n"
+    "return {1, 0}\n";
 
 static void on_quota(int status, redisReply *reply, void *udata)
 {
     accounts_quota_t *q = udata;
-    if (status != 0 || !reply || reply->type != REDIS_REPLY_INTEGER) {
+    if (status != 0 || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER) {
         if (status == 0 && reply && reply->type == REDIS_REPLY_ERROR)
             ct_log_error("quota: Redis refused the script: %s", reply->str);
         q->cb(CT_EUNAVAIL, false, q->udata);
         return;
     }
-    q->cb(0, reply->integer == 1, q->udata);
+    bool allowed = reply->element[0]->integer == 1;
+    q->retry_after_s = allowed ? 0 : (unsigned)((reply->element[1]->integer + 999) / 1000);
+    if (!allowed && q->retry_after_s == 0)
+        q->retry_after_s = 1;
+    q->cb(0, allowed, q->udata);
 }
 
 int accounts_quota_take(ct_cache_t *cache, accounts_quota_t *q, const char *prefix,
                         const char *text, unsigned limit, unsigned window_s, accounts_quota_cb cb,
                         void *udata)
 {
+    memset(q, 0, sizeof *q);
     q->cb = cb;
     q->udata = udata;
-    char key[96], now[24], lim[16], window[24], member[33];
-    hashed_key(key, prefix, text);
+    char now[24], lim[16], window[24];
+    hashed_key(q->key, prefix, text);
     snprintf(now, sizeof now, "%lld", (long long)ct_now_ms());
     snprintf(lim, sizeof lim, "%u", limit);
     snprintf(window, sizeof window, "%llu", 1000ULL * window_s);
-    ct_random_hex(member, 16);
-    const char *argv[] = {"EVAL", quota_lua, "1", key, now, lim, window, member};
+    ct_random_hex(q->member, 16);
+    const char *argv[] = {"EVAL", quota_lua, "1", q->key, now, lim, window, q->member};
     return ct_cache_command_argv(cache, on_quota, q, 8, argv, NULL) < 0 ? CT_EUNAVAIL : 0;
+}
+
+void accounts_quota_give_back(ct_cache_t *cache, const accounts_quota_t *q)
+{
+    const char *argv[] = {"ZREM", q->key, q->member};
+    (void)ct_cache_command_argv(cache, on_ignored, NULL, 3, argv, NULL);
 }

@@ -69,16 +69,33 @@ void accounts_throttle_succeeded(ct_cache_t *cache, const accounts_throttle_opts
  * answer and no mail (against mail bombing). */
 #define ACCOUNTS_MAILS_PER_HOUR 5
 typedef void (*accounts_quota_cb)(int status, bool allowed, void *udata);
+/* One use taken (or refused): the key and member it wrote, so that it can
+ * be given back; when refused, retry_after_s says when the oldest use in the
+ * window leaves it. The caller embeds it and keeps it until cb has run. */
 typedef struct {
+    char key[96];
+    char member[33];
+    unsigned retry_after_s;
     accounts_quota_cb cb;
     void *udata;
 } accounts_quota_t;
 /* Takes one use of prefix + SHA-256(text) when fewer than limit were taken
- * in the last window_s: cb(0, true); otherwise cb(0, false) and nothing is
- * taken; cb(CT_EUNAVAIL, false) when Redis cannot answer. q is embedded by
- * the caller and kept until cb. Returns 0 or CT_EUNAVAIL (cb never called). */
+ * in the last window_s: cb(0, true); otherwise cb(0, false), nothing is
+ * taken and q->retry_after_s is set; cb(CT_EUNAVAIL, false) when Redis
+ * cannot answer. Returns 0 or CT_EUNAVAIL (cb never called). */
 int accounts_quota_take(ct_cache_t *cache, accounts_quota_t *q, const char *prefix,
                         const char *text, unsigned limit, unsigned window_s, accounts_quota_cb cb,
                         void *udata);
+/* Gives back the use q took (fire and forget): after cb(0, true) only. */
+void accounts_quota_give_back(ct_cache_t *cache, const accounts_quota_t *q);
+
+/* ---- the invoice proof's failure budget (README: Proving a customer) ----
+ * Per customer number, whoever asks and from wherever: at most
+ * CITERNE_PROOF_INVOICE_FAILURES (10) proofs by invoice that did not prove
+ * the customer in a sliding CITERNE_PROOF_INVOICE_WINDOW_S (24 h). A quota
+ * under "acct:proof:invoice:" + SHA-256 of the number as typed: the attempt
+ * takes its use before the invoice is looked at (concurrent guesses cannot
+ * overshoot) and a proven attempt gives it back. */
+#define ACCOUNTS_PROOF_INVOICE_PREFIX "acct:proof:invoice:"
 
 #endif
