@@ -603,6 +603,55 @@ static void a_reset_delivered_twice_by_the_bus_is_told_once(void **state)
     fx_free(&bad);
 }
 
+/* Someone links a customer that has admins: the user hears of it, and so
+ * does each admin (at their profile's address), but no other collaborator;
+ * the same event again queues nothing more. */
+static void a_linked_customer_tells_each_of_its_admins(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    people_t p;
+    make_people(&p, "", "paul@example.com"); /* u1 and u2: admins */
+    fx_record_t r;
+    fx_profile(&r, p.u2, p.customer, "paul.martin@example.com", "", "Paul Martin", NULL);
+    apply(&r, "citerne.accounts.v1", NULL);
+    fx_free(&r);
+    char viewer[37], newcomer[37];
+    ct_uuid_v7(viewer);
+    ct_uuid_v7(newcomer);
+    fx_collaborator_added(&r, p.customer, viewer, "jeanne@example.com", "viewer", "", 0);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    fx_free(&r);
+
+    fx_customer_linked(&r, newcomer, p.customer, "lea@example.com", "viewer", ct_now_ms());
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 3);
+    char *kinds =
+        sql_text("SELECT string_agg(kind || ':' || recipient, ',' ORDER BY kind, recipient)"
+                 " FROM notifications WHERE cause_event_id = $1",
+                 r.event_id);
+    assert_string_equal(kinds, "customer_linked:lea@example.com,"
+                               "customer_linked_admin:marie@example.com,"
+                               "customer_linked_admin:paul.martin@example.com");
+    free(kinds);
+    char *body = sql_text("SELECT body FROM notifications WHERE cause_event_id = $1"
+                          " AND recipient = 'paul.martin@example.com'",
+                          r.event_id);
+    assert_non_null(strstr(body, "Bonjour Paul Martin,\n\nUn nouvel utilisateur, Marie Dupont"
+                                 " (lea@example.com), a désormais accès à l'espace client de"
+                                 " Famille Dupont (client C-0042)"));
+    free(body);
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE kind ="
+                               " 'customer_linked_admin' AND user_id = $1",
+                               p.u2),
+                     1);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 0); /* replayed */
+    fx_free(&r);
+    /* the newcomer is a viewer in the read model, not told as an admin later */
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM users WHERE user_id = $1 AND role = 'viewer'", newcomer),
+        1);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -618,6 +667,7 @@ int main(void)
         cmocka_unit_test(an_email_change_links_the_new_address_and_tells_the_old_one),
         cmocka_unit_test(a_renamed_customer_is_named_anew_in_later_messages_only),
         cmocka_unit_test(an_update_of_an_unknown_customer_adds_it),
+        cmocka_unit_test(a_linked_customer_tells_each_of_its_admins),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

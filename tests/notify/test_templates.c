@@ -297,6 +297,41 @@ static const account_case_t account_texts[] = {
         "».\n" NOT_YOU SIGN,
     },
     {
+        "customer_linked_admin",
+        {.kind = NOTIFY_KIND_CUSTOMER_LINKED_ADMIN,
+         .user_name = "Paul Martin",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .role = "viewer",
+         .at = T_NOV,
+         .linked_name = "Léa Girard",
+         .linked_email = "lea@example.com"},
+        "Nouvel utilisateur de l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Paul Martin,\n\nUn nouvel utilisateur, Léa Girard (lea@example.com), a "
+        "désormais accès à l'espace client de Famille Dupont (client C-0042), avec le rôle "
+        "«" NBSP "consultation" NBSP "», depuis le " AT_NOV ". Il l'a rattaché à son compte "
+        "avec le numéro de client et un numéro de facture.\nSi vous ne le connaissez pas, "
+        "retirez-le dans la page Collaborateurs de votre espace client et contactez notre "
+        "service client.\n" SIGN,
+    },
+    {
+        "customer_linked_admin without the newcomer's name",
+        {.kind = NOTIFY_KIND_CUSTOMER_LINKED_ADMIN,
+         .user_name = "",
+         .customer_name = "",
+         .customer_number = "C-0042",
+         .role = "viewer",
+         .at = T_NOV,
+         .linked_name = "",
+         .linked_email = "lea@example.com"},
+        "Nouvel utilisateur de l'espace client du client C-0042",
+        "Bonjour,\n\nUn nouvel utilisateur (lea@example.com) a désormais accès à l'espace "
+        "client du client C-0042, avec le rôle «" NBSP "consultation" NBSP "», depuis le " AT_NOV
+        ". Il l'a rattaché à son compte avec le numéro de client et un numéro de facture.\nSi "
+        "vous ne le connaissez pas, retirez-le dans la page Collaborateurs de votre espace client "
+        "et contactez notre service client.\n" SIGN,
+    },
+    {
         "collaborator_added",
         {.kind = NOTIFY_KIND_COLLABORATOR_ADDED,
          .user_name = "Paul",
@@ -494,7 +529,9 @@ static void the_longest_names_links_and_devices_still_render(void **state)
                             .device = device,
                             .address = "2001:0db8:0000:0000:0000:ff00:0042:8329",
                             .role = "orderer",
-                            .new_email = email};
+                            .new_email = email,
+                            .linked_name = name,
+                            .linked_email = email};
         notify_message_t m;
         if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m) != 0)
             fail_msg("%s: not rendered", notify_kind_name(f.kind));
@@ -688,6 +725,9 @@ static void kinds_and_channels_have_stable_names(void **state)
     assert_string_equal(notify_kind_name(NOTIFY_KIND_EMAIL_CHANGED), "email_changed");
     /* and 0006_invitation.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_INVITATION), "invitation_received");
+    /* and 0007_customer_linked_admin.sql */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_CUSTOMER_LINKED_ADMIN),
+                        "customer_linked_admin");
     /* and 0005_order_held.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_HELD), "order_held");
     assert_int_equal(notify_kind_parse("order_held", &k), 0);

@@ -365,6 +365,39 @@ int notify_account_decode(notify_event_t *ev, const Citerne__V1__AccountsEvent *
 
 /* ---- apply ---- */
 
+/* The rows to insert and a message to render them with; on failure the
+ * transaction is rolled back and NULL returned. */
+static notify_message_t *message_new(ct_db_tx_t *tx, json_t **rows)
+{
+    *rows = json_array();
+    notify_message_t *msg = malloc(sizeof *msg);
+    if (!msg || !*rows) {
+        free(msg);
+        json_decref(*rows);
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return NULL;
+    }
+    return msg;
+}
+
+/* Wiped: it may hold a link. */
+static void message_free(notify_message_t *msg)
+{
+    sodium_memzero(msg, sizeof *msg);
+    free(msg);
+}
+
+/* The e-mail of f to `to` as a row of rows (user_id NULL: keyed on the
+ * address); a text that does not render is logged, not sent. */
+static void add_email(const notify_event_t *ev, json_t *rows, const char *user_id, const char *to,
+                      const notify_facts_t *f, notify_message_t *msg)
+{
+    if (notify_render(f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
+        notify_rows_add(rows, user_id, NOTIFY_CHANNEL_EMAIL, to, msg);
+    else
+        ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
+}
+
 static void on_grant_done(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
@@ -372,7 +405,35 @@ static void on_grant_done(ct_db_tx_t *tx, PGresult *res, void *udata)
     ct_db_tx_commit(tx);
 }
 
-/* After the message: the read model's grant, given or ended. */
+static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata);
+
+/* A customer linked: each of its admins (but the user) hears who now acts
+ * for it, under a kind of its own (one row per admin and cause event). */
+static void on_admins(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    ev->nkind = NOTIFY_KIND_CUSTOMER_LINKED_ADMIN;
+    json_t *rows;
+    notify_message_t *msg = message_new(tx, &rows);
+    if (!msg)
+        return;
+    for (int i = 0; i < PQntuples(res); i++) {
+        notify_facts_t f = {.kind = ev->nkind,
+                            .user_name = ct_db_get(res, i, "name"),
+                            .customer_number = ct_db_get(res, i, "customer_number"),
+                            .customer_name = ct_db_get(res, i, "customer_name"),
+                            .at = ev->at,
+                            .role = ev->role,
+                            .linked_name = ev->name,
+                            .linked_email = ev->email};
+        add_email(ev, rows, ct_db_get(res, i, "user_id"), ct_db_get(res, i, "email"), &f, msg);
+    }
+    message_free(msg);
+    notify_rows_insert(tx, ev, rows, on_account_inserted);
+}
+
+/* After the message: the admins told of a link, then the read model's
+ * grant, given or ended. */
 static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     notify_event_t *ev = udata;
@@ -380,6 +441,10 @@ static void on_account_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
     ev->outcome = NOTIFY_OUT_QUEUED;
     ct_logc_debug(ev->correlation_id, "event %s: %ld %s notification(s) queued", ev->event_id,
                   ev->created, notify_kind_name(ev->nkind));
+    if (ev->nkind == NOTIFY_KIND_CUSTOMER_LINKED && ev->grant && ev->email[0]) {
+        notify_store_admins(tx, ev->customer_id, ev->user_id, on_admins);
+        return;
+    }
     if (ev->grant)
         notify_store_grant(tx, ev->user_id, ev->customer_id, ev->email, ev->name, ev->role,
                            on_grant_done);
@@ -403,34 +468,25 @@ static void on_notice_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
                         .link = ev->link,
                         .expires_at = ev->link_expires_at,
                         .new_email = ev->new_email};
-    json_t *rows = json_array();
-    notify_message_t *msg = malloc(sizeof *msg);
-    if (!msg || !rows) {
-        free(msg);
-        json_decref(rows);
-        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+    json_t *rows;
+    notify_message_t *msg = message_new(tx, &rows);
+    if (!msg)
         return;
-    }
-    if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
-        notify_rows_add(rows, NULL, NOTIFY_CHANNEL_EMAIL, ev->new_email, msg);
-    else
-        ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
-    sodium_memzero(msg, sizeof *msg);
-    free(msg);
+    add_email(ev, rows, NULL, ev->new_email, &f, msg);
+    message_free(msg);
     notify_rows_insert(tx, ev, rows, on_account_inserted);
 }
 
 static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     notify_event_t *ev = udata;
-    json_t *rows = json_array();
     const char *closed = ct_db_get(res, 0, "closed");
     if (closed && strcmp(closed, "t") == 0) {
         /* the user closed their account: nothing more to them */
         ct_logc_debug(ev->correlation_id, "event %s: user %s closed, not told", ev->event_id,
                       ev->user_id);
         ev->grant = ev->revoke = false;
-        notify_rows_insert(tx, ev, rows, on_account_inserted);
+        notify_rows_insert(tx, ev, json_array(), on_account_inserted);
         return;
     }
     const char *known_name = ct_db_get(res, 0, "user_name");
@@ -456,25 +512,16 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
     /* the link's e-mail, next, greets by the same name */
     if (!ev->name[0] && known_name)
         snprintf(ev->name, sizeof ev->name, "%s", known_name);
-    notify_message_t *msg = malloc(sizeof *msg);
-    if (!msg || !rows) {
-        free(msg);
-        json_decref(rows);
-        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+    json_t *rows;
+    notify_message_t *msg = message_new(tx, &rows);
+    if (!msg)
         return;
-    }
     /* e-mail only, whatever the preferences: these are about the account's
      * safety, or carry the link the person asked for */
-    if (ev->email[0]) { /* no address: nobody to tell */
-        if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
-            notify_rows_add(rows,
-                            ev->nkind == NOTIFY_KIND_COLLABORATOR_INVITED ? NULL : ev->user_id,
-                            NOTIFY_CHANNEL_EMAIL, ev->email, msg);
-        else
-            ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
-    }
-    sodium_memzero(msg, sizeof *msg);
-    free(msg);
+    if (ev->email[0]) /* no address: nobody to tell */
+        add_email(ev, rows, ev->nkind == NOTIFY_KIND_COLLABORATOR_INVITED ? NULL : ev->user_id,
+                  ev->email, &f, msg);
+    message_free(msg);
     bool link_next = ev->nkind == NOTIFY_KIND_EMAIL_CHANGE_REQUESTED && ev->link[0];
     notify_rows_insert(tx, ev, rows, link_next ? on_notice_inserted : on_account_inserted);
 }

@@ -47,6 +47,12 @@ void notify_store_close_user(ct_db_tx_t *tx, const char *user_id, int64_t closed
 void notify_store_account_context(ct_db_tx_t *tx, const char *user_id, const char *customer_id,
                                   ct_db_tx_cb next);
 
+/* Rows (user_id, email, name, customer_number, customer_name) of the
+ * customer's admins in the read model other than user_id, with the contact
+ * details of their latest profile; none without an address. */
+void notify_store_admins(ct_db_tx_t *tx, const char *customer_id, const char *user_id,
+                         ct_db_tx_cb next);
+
 /* Rows (customer_number, user_id, email, phone, name, channel_pref) of the
  * customer's users, contact details from their latest profile, channel_pref
  * their choice for kind ("email", "sms", "both", "none"); one row with a

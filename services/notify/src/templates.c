@@ -252,6 +252,7 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_EMAIL_CHANGE_REQUESTED] = "email_change_requested",
     [NOTIFY_KIND_EMAIL_CHANGED] = "email_changed",
     [NOTIFY_KIND_INVITATION] = "invitation_received",
+    [NOTIFY_KIND_CUSTOMER_LINKED_ADMIN] = "customer_linked_admin",
 };
 
 bool notify_kind_is_chain(notify_kind_t kind)
@@ -330,6 +331,11 @@ typedef struct {
     const char *colon; /* " :" with the space French typography wants */
 } parts_t;
 
+static bool has(const char *s)
+{
+    return s && *s;
+}
+
 static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
 {
     memset(p, 0, sizeof *p);
@@ -371,6 +377,10 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         if (!role_text(f->role))
             return -1;
         return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
+    case NOTIFY_KIND_CUSTOMER_LINKED_ADMIN:
+        if (!role_text(f->role) || !has(f->linked_email))
+            return -1;
+        return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
     case NOTIFY_KIND_COLLABORATOR_ADDED:
         return role_text(f->role) ? 0 : -1;
     case NOTIFY_KIND_INVITATION:
@@ -386,11 +396,6 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
     }
     return -1;
-}
-
-static bool has(const char *s)
-{
-    return s && *s;
 }
 
 /* "de Famille Dupont (client C-0042)", "du client C-0042", "de Famille
@@ -492,6 +497,24 @@ static void account_email_text(const notify_facts_t *f, const parts_t *p, sb_t *
                 "».\n",
                 p->at, role_text(f->role));
         sb_add(body, NOT_YOU);
+        break;
+    case NOTIFY_KIND_CUSTOMER_LINKED_ADMIN:
+        /* to each admin: the newcomer proved the customer with its number
+         * and an invoice, which an admin did not choose */
+        sb_add(subject, "Nouvel utilisateur de l'espace client ");
+        add_customer(subject, f);
+        if (has(f->linked_name))
+            sb_addf(body, "Un nouvel utilisateur, %s (%s),", f->linked_name, f->linked_email);
+        else
+            sb_addf(body, "Un nouvel utilisateur (%s)", f->linked_email);
+        sb_add(body, " a désormais accès à l'espace client ");
+        add_customer(body, f);
+        sb_addf(body,
+                ", avec le rôle «" NBSP "%s" NBSP "», depuis le %s. Il l'a rattaché à son compte "
+                "avec le numéro de client et un numéro de facture.\n"
+                "Si vous ne le connaissez pas, retirez-le dans la page Collaborateurs de votre "
+                "espace client et contactez notre service client.\n",
+                role_text(f->role), p->at);
         break;
     case NOTIFY_KIND_COLLABORATOR_ADDED:
         sb_add(subject, "Accès à l'espace client ");

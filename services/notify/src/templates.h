@@ -27,9 +27,11 @@ typedef enum {
     NOTIFY_KIND_EMAIL_CHANGE_REQUESTED, /* sensitive activity: to the current address */
     NOTIFY_KIND_EMAIL_CHANGED,          /* sensitive activity: to the former address */
     NOTIFY_KIND_INVITATION,             /* an account was invited: sign in to accept (no secret) */
+    NOTIFY_KIND_CUSTOMER_LINKED_ADMIN,  /* sensitive activity: to each admin of a customer
+                                           someone linked */
 } notify_kind_t;
 
-#define NOTIFY_KIND_COUNT (NOTIFY_KIND_INVITATION + 1)
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_CUSTOMER_LINKED_ADMIN + 1)
 
 /* True for the kinds of the gas chain (order_proposed .. order_held): told
  * to every user of the customer, by e-mail and SMS, signed with the
@@ -83,6 +85,9 @@ typedef struct {
     bool by_self;              /* collaborator_removed: the user left on their own */
     const char *new_email;     /* email_*: the address asked for, or now in use */
     const char *inviter_name;  /* invitation_received: the admin's name, may be "" */
+    /* customer_linked_admin: who linked the customer (user_name is the admin told) */
+    const char *linked_name;  /* may be "" */
+    const char *linked_email; /* required */
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 400 /* room for a 200-byte customer name */
