@@ -193,12 +193,52 @@ static void failed_invoice_proofs_of_a_number_are_capped_for_every_caller(void *
     assert_int_equal(link_from("127.0.5.27", &sc, b.number, right, NULL, NULL), 200);
 }
 
+/* Redis cannot answer the budget's script (here its key holds a string):
+ * 503 and nothing looked at, at sign-up and linking alike (fail closed); a
+ * sign-up by phone does not use the budget. */
+static void an_unreadable_invoice_budget_fails_closed(void **state)
+{
+    REQUIRE_STACK();
+    made_t a, b;
+    make_customer(&a, "household");
+    make_user(&a, "correct horse battery");
+    make_customer_with_phone(&b, "+33612345612");
+    char right[32];
+    add_invoice(&b, "1 month", right);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)b.number, strlen(b.number));
+    char hex[2 * crypto_hash_sha256_BYTES + 1], key[128];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    snprintf(key, sizeof key, "acct:proof:invoice:%s", hex);
+    freeReplyObject(redisCommand(F.redis, "SET %s not-a-sorted-set", key));
+
+    signed_in_t si;
+    sign_in(&si, "127.0.6.1", NULL, a.email, "correct horse battery");
+    assert_int_equal(link_from("127.0.6.2", &si, b.number, right, NULL, NULL), 503);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM user_customers WHERE customer_id = $1", b.customer_id), 0);
+    char email[64];
+    snprintf(email, sizeof email, "closed%d@example.test", F.seq);
+    assert_int_equal(signup_from("127.0.6.3", b.number, right, NULL, email, NULL), 503);
+    assert_int_equal(users_with_email(email), 0);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"customer_number\":\"%s\",\"phone\":\"+33612345612\",\"email\":\"%s\"}", b.number,
+             email);
+    test_resp_t r;
+    test_http_from(&F.svc.loop, F.port, "127.0.6.4", "POST", SIGNUP, NULL, body, &r);
+    expect_status(&r, 202, "sign-up by phone");
+    test_resp_dispose(&r);
+    assert_int_equal(users_with_email(email), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(only_an_invoice_of_the_last_24_months_proves_a_customer, test_setup),
         cmocka_unit_test_setup(failed_invoice_proofs_of_a_number_are_capped_for_every_caller,
                                test_setup),
+        cmocka_unit_test_setup(an_unreadable_invoice_budget_fails_closed, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
