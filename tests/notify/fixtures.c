@@ -64,6 +64,12 @@ void fx_order_proposed(fx_record_t *r, const char *customer_id, const char *mode
 
 void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *date, int kg)
 {
+    fx_delivery_scheduled_by(r, customer_id, date, kg, "standard", "");
+}
+
+void fx_delivery_scheduled_by(fx_record_t *r, const char *customer_id, const char *date, int kg,
+                              const char *speed, const char *confirmed_by)
+{
     ct_uuid_v7(other_id);
     Citerne__V1__DeliveryScheduled b = CITERNE__V1__DELIVERY_SCHEDULED__INIT;
     b.order_id = other_id;
@@ -71,7 +77,8 @@ void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *
     b.customer_id = (char *)customer_id;
     b.delivery_date = (char *)date;
     b.quantity_kg = kg;
-    b.speed = "standard";
+    b.speed = (char *)speed;
+    b.confirmed_by = (char *)confirmed_by;
     CT_TEST_ORDERS_RECORD(r, 0, delivery_scheduled, DELIVERY_SCHEDULED, &b);
 }
 

@@ -20,6 +20,9 @@ void fx_user(fx_record_t *r, const char *user_id, const char *customer_id, const
 void fx_order_proposed(fx_record_t *r, const char *customer_id, const char *mode, int kg,
                        int64_t occurred_at);
 void fx_delivery_scheduled(fx_record_t *r, const char *customer_id, const char *date, int kg);
+/* confirmed by a user (confirmed_by, "" for automatic) at speed */
+void fx_delivery_scheduled_by(fx_record_t *r, const char *customer_id, const char *date, int kg,
+                              const char *speed, const char *confirmed_by);
 void fx_delivery_confirmed(fx_record_t *r, const char *customer_id, const char *date, int kg);
 void fx_invoice_issued(fx_record_t *r, const char *customer_id, const char *number,
                        int64_t total_incl_cents, const char *issue_date);

@@ -115,6 +115,15 @@ static void notifiable_events_carry_what_the_texts_need(void **state)
     assert_int_equal(decode(&r, "citerne.orders.v1", &ev, &why), 0);
     assert_int_equal(ev.nkind, NOTIFY_KIND_DELIVERY_SCHEDULED);
     assert_string_equal(ev.delivery_date, "2026-11-24");
+    assert_string_equal(ev.user_id, ""); /* automatic: nobody confirmed it */
+
+    /* confirmed by a user: who, for the urgent delivery notice */
+    fx_delivery_scheduled_by(&r, CUST, "2026-11-24", 500, "express_48h",
+                             "0190b5a0-0000-7000-8000-0000000000aa");
+    assert_int_equal(decode(&r, "citerne.orders.v1", &ev, &why), 0);
+    assert_int_equal(ev.nkind, NOTIFY_KIND_DELIVERY_SCHEDULED);
+    assert_string_equal(ev.speed, "express_48h");
+    assert_string_equal(ev.user_id, "0190b5a0-0000-7000-8000-0000000000aa");
 
     fx_delivery_confirmed(&r, CUST, "2026-11-24", 480);
     assert_int_equal(decode(&r, "citerne.orders.v1", &ev, &why), 0);
@@ -144,6 +153,9 @@ static void out_of_range_fields_are_refused(void **state)
     fx_delivery_scheduled(&r, CUST, "2026-11-31", 500);
     assert_int_equal(decode(&r, "citerne.orders.v1", &ev, &why), CT_EINPUT);
     assert_string_equal(why, "delivery_date");
+    fx_delivery_scheduled_by(&r, CUST, "2026-11-24", 500, "express_24h", "not-a-user");
+    assert_int_equal(decode(&r, "citerne.orders.v1", &ev, &why), CT_EINPUT);
+    assert_string_equal(why, "confirmed_by");
     fx_invoice_issued(&r, CUST, "FA2026-000001", -1, "2026-11-25");
     assert_int_equal(decode(&r, "citerne.billing.v1", &ev, &why), CT_EINPUT);
     assert_string_equal(why, "total_incl_cents");

@@ -112,6 +112,84 @@ static void every_notifiable_event_is_queued_with_its_kind(void **state)
     free(kinds);
 }
 
+/* An express delivery someone confirmed: besides the chain's message, each
+ * admin and the orderer hear who ordered it, by e-mail only and whatever
+ * the preferences (a security notice), each once; a viewer does not, nor
+ * does a standard or an automatic delivery. */
+static void an_urgent_delivery_tells_the_admins_and_the_orderer(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    people_t p;
+    make_people(&p, "+33612345678", "paul@example.com"); /* u1 and u2: admins */
+    char orderer[37], viewer[37];
+    ct_uuid_v7(orderer);
+    ct_uuid_v7(viewer);
+    fx_record_t r;
+    fx_collaborator_added(&r, p.customer, orderer, "lea@example.com", "orderer", "", 0);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    fx_free(&r);
+    fx_collaborator_added(&r, p.customer, viewer, "jeanne@example.com", "viewer", "", 0);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    fx_free(&r);
+    /* the orderer turned delivery messages off: the notice still goes */
+    static const char *const none[] = {"delivery_scheduled", "none", NULL};
+    fx_profile(&r, orderer, p.customer, "lea@example.com", "", "Léa Girard", none);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).outcome, NOTIFY_OUT_STORED);
+    fx_free(&r);
+
+    fx_delivery_scheduled_by(&r, p.customer, "2026-11-24", 1200, "express_48h", orderer);
+    notify_event_t ev = apply(&r, "citerne.orders.v1", NULL);
+    assert_int_equal(ev.outcome, NOTIFY_OUT_QUEUED);
+    /* delivery_scheduled: u1 e-mail and SMS, u2, the viewer; then 3 notices */
+    assert_int_equal(ev.created, 7);
+    char *kinds = sql_text("SELECT string_agg(kind || ':' || channel || ':' || recipient, ','"
+                           " ORDER BY kind, channel, recipient) FROM notifications"
+                           " WHERE cause_event_id = $1",
+                           r.event_id);
+    assert_string_equal(kinds, "delivery_scheduled:email:jeanne@example.com,"
+                               "delivery_scheduled:email:marie@example.com,"
+                               "delivery_scheduled:email:paul@example.com,"
+                               "delivery_scheduled:sms:+33612345678,"
+                               "urgent_delivery_ordered:email:lea@example.com,"
+                               "urgent_delivery_ordered:email:marie@example.com,"
+                               "urgent_delivery_ordered:email:paul@example.com");
+    free(kinds);
+    char *to_admin = sql_text("SELECT subject || '|' || body FROM notifications"
+                              " WHERE cause_event_id = $1 AND kind = 'urgent_delivery_ordered'"
+                              " AND recipient = 'marie@example.com'",
+                              r.event_id);
+    assert_non_null(strstr(to_admin, "Livraison express commandée pour l'espace client de"
+                                     " Famille Dupont (client C-0042)|Bonjour Marie Dupont,"
+                                     "\n\nLéa Girard (lea@example.com) a commandé, dans"
+                                     " l'espace client de Famille Dupont (client C-0042), une"
+                                     " livraison express sous 48 h de"
+                                     " 1\xe2\x80\xaf"
+                                     "200\xc2\xa0kg de propane pour votre site, prévue le mardi"
+                                     " 24 novembre 2026.\n"));
+    free(to_admin);
+    char *to_orderer = sql_text("SELECT body FROM notifications WHERE cause_event_id = $1"
+                                " AND kind = 'urgent_delivery_ordered'"
+                                " AND recipient = 'lea@example.com'",
+                                r.event_id);
+    assert_non_null(strstr(to_orderer, "Bonjour Léa Girard,\n\nVous avez commandé,"));
+    free(to_orderer);
+    assert_int_equal(apply(&r, "citerne.orders.v1", NULL).created, 0); /* replayed */
+    fx_free(&r);
+
+    /* standard speed, or nobody confirmed it: no notice */
+    fx_delivery_scheduled_by(&r, p.customer, "2026-11-24", 1200, "standard", orderer);
+    assert_int_equal(apply(&r, "citerne.orders.v1", NULL).created, 4);
+    fx_free(&r);
+    fx_delivery_scheduled_by(&r, p.customer, "2026-11-24", 1200, "express_8d", "");
+    assert_int_equal(apply(&r, "citerne.orders.v1", NULL).created, 4);
+    fx_free(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE customer_id = $1"
+                               " AND kind = 'urgent_delivery_ordered'",
+                               p.customer),
+                     3);
+}
+
 /* A held order waits for the customer to send the certificate: told on
  * every channel the user has, even when the profile turned order messages
  * off (accounts offers no preference for it; one listed anyway is not
@@ -484,6 +562,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_event_queues_one_notification_per_user_and_channel),
         cmocka_unit_test(every_notifiable_event_is_queued_with_its_kind),
+        cmocka_unit_test(an_urgent_delivery_tells_the_admins_and_the_orderer),
         cmocka_unit_test(an_event_for_an_unknown_customer_is_retried_then_skipped),
         cmocka_unit_test(the_sender_delivers_email_and_sms_and_records_them),
         cmocka_unit_test(a_failed_send_is_retried_then_succeeds),

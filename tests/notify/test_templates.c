@@ -332,6 +332,65 @@ static const account_case_t account_texts[] = {
         "et contactez notre service client.\n" SIGN,
     },
     {
+        "urgent_delivery_ordered, to an admin",
+        {.kind = NOTIFY_KIND_URGENT_DELIVERY,
+         .user_name = "Paul Martin",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .speed = "express_48h",
+         .quantity_kg = 1200,
+         .delivery_date = "2026-11-24",
+         .orderer_name = "Léa Girard",
+         .orderer_email = "lea@example.com"},
+        "Livraison express commandée pour l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Paul Martin,\n\nLéa Girard (lea@example.com) a commandé, dans l'espace client "
+        "de Famille Dupont (client C-0042), une livraison express sous 48 h de 1" NNBSP "200" NBSP
+        "kg de propane pour votre site, prévue le mardi 24 novembre 2026.\nLes frais de livraison "
+        "express s'appliquent selon notre barème en vigueur, en plus du gaz, et figureront sur la "
+        "facture de cette livraison.\nSi vous ne reconnaissez pas cette commande, contactez tout "
+        "de suite notre service client, et retirez l'accès de cette personne dans la page "
+        "Collaborateurs de votre espace client.\n" SIGN,
+    },
+    {
+        "urgent_delivery_ordered, to the orderer",
+        {.kind = NOTIFY_KIND_URGENT_DELIVERY,
+         .user_name = "Léa Girard",
+         .customer_name = "Famille Dupont",
+         .customer_number = "C-0042",
+         .speed = "express_24h",
+         .quantity_kg = 300,
+         .delivery_date = "2026-12-01",
+         .orderer_name = "Léa Girard",
+         .orderer_email = "lea@example.com",
+         .by_self = true},
+        "Livraison express commandée pour l'espace client de Famille Dupont (client C-0042)",
+        "Bonjour Léa Girard,\n\nVous avez commandé, dans l'espace client de Famille Dupont "
+        "(client C-0042), une livraison express sous 24 h de 300" NBSP "kg de propane pour votre "
+        "site, prévue le mardi 1er décembre 2026.\nLes frais de livraison express s'appliquent "
+        "selon notre barème en vigueur, en plus du gaz, et figureront sur la facture de cette "
+        "livraison.\n" NOT_YOU SIGN,
+    },
+    {
+        "urgent_delivery_ordered by a user notify does not know",
+        {.kind = NOTIFY_KIND_URGENT_DELIVERY,
+         .user_name = "",
+         .customer_name = "",
+         .customer_number = "C-0042",
+         .speed = "express_8d",
+         .quantity_kg = 400,
+         .delivery_date = "2026-11-24",
+         .orderer_name = "",
+         .orderer_email = ""},
+        "Livraison express commandée pour l'espace client du client C-0042",
+        "Bonjour,\n\nUn utilisateur a commandé, dans l'espace client du client C-0042, une "
+        "livraison express sous 8 jours de 400" NBSP "kg de propane pour votre site, prévue le "
+        "mardi 24 novembre 2026.\nLes frais de livraison express s'appliquent selon notre barème "
+        "en vigueur, en plus du gaz, et figureront sur la facture de cette livraison.\nSi vous ne "
+        "reconnaissez pas cette commande, contactez tout de suite notre service client, et "
+        "retirez l'accès de cette personne dans la page Collaborateurs de votre espace "
+        "client.\n" SIGN,
+    },
+    {
         "collaborator_added",
         {.kind = NOTIFY_KIND_COLLABORATOR_ADDED,
          .user_name = "Paul",
@@ -456,6 +515,25 @@ static void every_account_kind_has_its_french_email_and_no_sms(void **state)
     }
 }
 
+/* Only an express speed is urgent: a standard delivery has no such notice. */
+static void an_urgent_delivery_needs_an_express_speed(void **state)
+{
+    (void)state;
+    notify_message_t m;
+    notify_facts_t f = {.kind = NOTIFY_KIND_URGENT_DELIVERY,
+                        .speed = "standard",
+                        .quantity_kg = 400,
+                        .delivery_date = "2026-11-24",
+                        .orderer_name = "",
+                        .orderer_email = ""};
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    f.speed = "express_48h";
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), 0);
+    f.delivery_date = "2026-02-30";
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    assert_false(notify_kind_is_chain(NOTIFY_KIND_URGENT_DELIVERY));
+}
+
 static void a_link_message_without_its_link_or_time_renders_nothing(void **state)
 {
     (void)state;
@@ -531,7 +609,12 @@ static void the_longest_names_links_and_devices_still_render(void **state)
                             .role = "orderer",
                             .new_email = email,
                             .linked_name = name,
-                            .linked_email = email};
+                            .linked_email = email,
+                            .orderer_name = name,
+                            .orderer_email = email,
+                            .speed = "express_8d",
+                            .quantity_kg = 100000,
+                            .delivery_date = "2026-11-24"};
         notify_message_t m;
         if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m) != 0)
             fail_msg("%s: not rendered", notify_kind_name(f.kind));
@@ -728,6 +811,8 @@ static void kinds_and_channels_have_stable_names(void **state)
     /* and 0007_customer_linked_admin.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_CUSTOMER_LINKED_ADMIN),
                         "customer_linked_admin");
+    /* and 0008_urgent_delivery_ordered.sql */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_URGENT_DELIVERY), "urgent_delivery_ordered");
     /* and 0005_order_held.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_HELD), "order_held");
     assert_int_equal(notify_kind_parse("order_held", &k), 0);
@@ -752,6 +837,7 @@ int main(void)
         cmocka_unit_test(kinds_and_channels_have_stable_names),
         cmocka_unit_test(every_account_kind_has_its_french_email_and_no_sms),
         cmocka_unit_test(a_link_message_without_its_link_or_time_renders_nothing),
+        cmocka_unit_test(an_urgent_delivery_needs_an_express_speed),
         cmocka_unit_test(times_are_shown_in_paris_time_across_summer_time),
         cmocka_unit_test(the_longest_names_links_and_devices_still_render),
     };

@@ -164,6 +164,10 @@ static int decode_delivery_scheduled(notify_event_t *ev, const Citerne__V1__Deli
     ev->quantity_kg = m->quantity_kg;
     NOTIFY_REQUIRE(notify_field_one_of(m->speed, speeds), "speed");
     snprintf(ev->speed, sizeof ev->speed, "%s", m->speed);
+    /* who confirmed it (user_id), "" for an automatic order */
+    NOTIFY_REQUIRE(m->confirmed_by &&
+                       (!*m->confirmed_by || notify_field_uuid(m->confirmed_by, ev->user_id)),
+                   "confirmed_by");
     return 0;
 }
 
@@ -334,14 +338,72 @@ static void on_customer_put(ct_db_tx_t *tx, PGresult *res, void *udata)
     ct_db_tx_commit(tx);
 }
 
+static void on_urgent_recipients(ct_db_tx_t *tx, PGresult *res, void *udata);
+
 static void on_inserted(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     notify_event_t *ev = udata;
-    ev->created = res ? ct_db_affected(res) : 0;
+    ev->created += res ? ct_db_affected(res) : 0;
     ev->outcome = NOTIFY_OUT_QUEUED;
     ct_logc_debug(ev->correlation_id, "event %s: %ld %s notification(s) queued", ev->event_id,
                   ev->created, notify_kind_name(ev->nkind));
+    /* an express delivery someone ordered: besides the chain's message, a
+     * security notice to the admins and the orderer (README, Rules) */
+    if (ev->nkind == NOTIFY_KIND_DELIVERY_SCHEDULED && ev->user_id[0] &&
+        strncmp(ev->speed, "express_", 8) == 0) {
+        notify_store_admins_and_user(tx, ev->customer_id, ev->user_id, on_urgent_recipients);
+        return;
+    }
     ct_db_tx_commit(tx);
+}
+
+/* urgent_delivery_ordered: by e-mail to each admin and to the orderer (one
+ * row per user: the read model holds a user once per customer), whatever
+ * their preferences, naming the orderer when notify knows them. */
+static void on_urgent_recipients(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    notify_event_t *ev = udata;
+    ev->nkind = NOTIFY_KIND_URGENT_DELIVERY;
+    notify_facts_t f = {.kind = ev->nkind,
+                        .speed = ev->speed,
+                        .quantity_kg = ev->quantity_kg,
+                        .delivery_date = ev->delivery_date,
+                        .orderer_name = "",
+                        .orderer_email = ""};
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(ct_db_get(res, i, "orderer"), "t") == 0) {
+            const char *name = ct_db_get(res, i, "name"), *email = ct_db_get(res, i, "email");
+            f.orderer_name = name ? name : "";
+            f.orderer_email = email ? email : "";
+        }
+    }
+    json_t *rows = json_array();
+    notify_message_t *msg = malloc(sizeof *msg);
+    if (!rows || !msg) {
+        json_decref(rows);
+        free(msg);
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *email = ct_db_get(res, i, "email");
+        if (!email || !*email)
+            continue; /* nowhere to tell them */
+        const char *name = ct_db_get(res, i, "name");
+        const char *number = ct_db_get(res, i, "customer_number");
+        const char *customer = ct_db_get(res, i, "customer_name");
+        f.user_name = name ? name : "";
+        f.customer_number = number ? number : "";
+        f.customer_name = customer ? customer : "";
+        f.by_self = strcmp(ct_db_get(res, i, "orderer"), "t") == 0;
+        if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, msg) == 0)
+            notify_rows_add(rows, ct_db_get(res, i, "user_id"), NOTIFY_CHANNEL_EMAIL, email, msg);
+        else
+            ct_logc_error(ev->correlation_id, "event %s: e-mail text not rendered", ev->event_id);
+    }
+    free(msg);
+    notify_rows_insert(tx, ev, rows, on_inserted);
 }
 
 /* user_id NULL: an invitation, keyed on the address. */

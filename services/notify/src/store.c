@@ -179,6 +179,26 @@ void notify_store_admins(ct_db_tx_t *tx, const char *customer_id, const char *us
     ct_db_params_dispose(&p);
 }
 
+void notify_store_admins_and_user(ct_db_tx_t *tx, const char *customer_id, const char *orderer_id,
+                                  ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, customer_id);
+    ct_db_params_add(&p, orderer_id);
+    /* users holds one row per (user, customer): each user once */
+    ct_db_tx_query(tx,
+                   "SELECT u.user_id::text AS user_id, coalesce(pf.email, u.email) AS email,"
+                   " coalesce(pf.name, u.name) AS name, c.customer_number,"
+                   " c.name AS customer_name, u.user_id = $2::uuid AS orderer"
+                   " FROM users u LEFT JOIN user_profiles pf ON pf.user_id = u.user_id"
+                   " LEFT JOIN customers c ON c.customer_id = u.customer_id"
+                   " WHERE u.customer_id = $1::uuid AND (u.role = 'admin' OR u.user_id = $2::uuid)"
+                   " ORDER BY u.user_id",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
+
 void notify_store_recipients(ct_db_tx_t *tx, const char *customer_id, const char *kind,
                              ct_db_tx_cb next)
 {

@@ -53,6 +53,13 @@ void notify_store_account_context(ct_db_tx_t *tx, const char *user_id, const cha
 void notify_store_admins(ct_db_tx_t *tx, const char *customer_id, const char *user_id,
                          ct_db_tx_cb next);
 
+/* Rows (user_id, email, name, customer_number, customer_name, orderer) of
+ * the customer's admins and of orderer_id (orderer "t" for that user) in the
+ * read model, one row per user, contact details from their latest profile;
+ * email may be "" (the orderer's row still names them). */
+void notify_store_admins_and_user(ct_db_tx_t *tx, const char *customer_id, const char *orderer_id,
+                                  ct_db_tx_cb next);
+
 /* Rows (customer_number, user_id, email, phone, name, channel_pref) of the
  * customer's users, contact details from their latest profile, channel_pref
  * their choice for kind ("email", "sms", "both", "none"); one row with a

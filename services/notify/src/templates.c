@@ -253,6 +253,7 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_EMAIL_CHANGED] = "email_changed",
     [NOTIFY_KIND_INVITATION] = "invitation_received",
     [NOTIFY_KIND_CUSTOMER_LINKED_ADMIN] = "customer_linked_admin",
+    [NOTIFY_KIND_URGENT_DELIVERY] = "urgent_delivery_ordered",
 };
 
 bool notify_kind_is_chain(notify_kind_t kind)
@@ -381,6 +382,12 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         if (!role_text(f->role) || !has(f->linked_email))
             return -1;
         return notify_format_time(f->at, style, p->at, sizeof p->at) < 0 ? -1 : 0;
+    case NOTIFY_KIND_URGENT_DELIVERY:
+        /* only an express speed is urgent (and bears a fee) */
+        if (!speed_text(f->speed) || strcmp(f->speed, "standard") == 0 ||
+            notify_format_kg(f->quantity_kg, style, p->kg, sizeof p->kg) < 0)
+            return -1;
+        return notify_format_date(f->delivery_date, true, p->date, sizeof p->date) < 0 ? -1 : 0;
     case NOTIFY_KIND_COLLABORATOR_ADDED:
         return role_text(f->role) ? 0 : -1;
     case NOTIFY_KIND_INVITATION:
@@ -515,6 +522,33 @@ static void account_email_text(const notify_facts_t *f, const parts_t *p, sb_t *
                 "Si vous ne le connaissez pas, retirez-le dans la page Collaborateurs de votre "
                 "espace client et contactez notre service client.\n",
                 role_text(f->role), p->at);
+        break;
+    case NOTIFY_KIND_URGENT_DELIVERY:
+        /* notify knows no site address (it keeps nothing of sites) and no
+         * fee table (billing's): "votre site", and the fee by reference */
+        sb_add(subject, "Livraison express commandée pour l'espace client ");
+        add_customer(subject, f);
+        if (f->by_self)
+            sb_add(body, "Vous avez commandé");
+        else if (has(f->orderer_name) && has(f->orderer_email))
+            sb_addf(body, "%s (%s) a commandé", f->orderer_name, f->orderer_email);
+        else if (has(f->orderer_name) || has(f->orderer_email))
+            sb_addf(body, "%s a commandé",
+                    has(f->orderer_name) ? f->orderer_name : f->orderer_email);
+        else
+            sb_add(body, "Un utilisateur a commandé");
+        sb_add(body, ", dans l'espace client ");
+        add_customer(body, f);
+        sb_addf(body, ", une livraison %s de %s de propane pour votre site, prévue le %s.\n",
+                speed_text(f->speed), p->kg, p->date);
+        sb_add(body, "Les frais de livraison express s'appliquent selon notre barème en vigueur, "
+                     "en plus du gaz, et figureront sur la facture de cette livraison.\n");
+        if (f->by_self)
+            sb_add(body, NOT_YOU);
+        else
+            sb_add(body, "Si vous ne reconnaissez pas cette commande, contactez tout de suite "
+                         "notre service client, et retirez l'accès de cette personne dans la "
+                         "page Collaborateurs de votre espace client.\n");
         break;
     case NOTIFY_KIND_COLLABORATOR_ADDED:
         sb_add(subject, "Accès à l'espace client ");

@@ -29,9 +29,11 @@ typedef enum {
     NOTIFY_KIND_INVITATION,             /* an account was invited: sign in to accept (no secret) */
     NOTIFY_KIND_CUSTOMER_LINKED_ADMIN,  /* sensitive activity: to each admin of a customer
                                            someone linked */
+    NOTIFY_KIND_URGENT_DELIVERY,        /* sensitive activity: an express delivery ordered, to
+                                           each admin of the customer and the orderer */
 } notify_kind_t;
 
-#define NOTIFY_KIND_COUNT (NOTIFY_KIND_CUSTOMER_LINKED_ADMIN + 1)
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_URGENT_DELIVERY + 1)
 
 /* True for the kinds of the gas chain (order_proposed .. order_held): told
  * to every user of the customer, by e-mail and SMS, signed with the
@@ -60,10 +62,10 @@ typedef struct {
     const char *customer_number; /* may be "" */
     /* order_proposed */
     bool automatic;    /* delivery_mode == "automatic" */
-    const char *speed; /* "standard", "express_8d", ... */
-    /* order_proposed, delivery_scheduled */
+    const char *speed; /* "standard", "express_8d", ... (urgent_delivery_ordered: express) */
+    /* order_proposed, delivery_scheduled, urgent_delivery_ordered */
     int quantity_kg;
-    /* delivery_scheduled, delivery_confirmed: YYYY-MM-DD */
+    /* delivery_scheduled, delivery_confirmed, urgent_delivery_ordered: YYYY-MM-DD */
     const char *delivery_date;
     /* delivery_confirmed */
     int delivered_kg;
@@ -82,12 +84,17 @@ typedef struct {
     const char *address;     /* new_device: client address */
     const char *role;        /* customer_linked, collaborator_*: "admin", "orderer", "viewer" */
     const char *customer_name; /* customer_linked, collaborator_*: may be "" */
-    bool by_self;              /* collaborator_removed: the user left on their own */
+    bool by_self;              /* collaborator_removed: the user left on their own;
+                                  urgent_delivery_ordered: the user told is the orderer */
     const char *new_email;     /* email_*: the address asked for, or now in use */
     const char *inviter_name;  /* invitation_received: the admin's name, may be "" */
     /* customer_linked_admin: who linked the customer (user_name is the admin told) */
     const char *linked_name;  /* may be "" */
     const char *linked_email; /* required */
+    /* urgent_delivery_ordered: who ordered it, both "" when notify does not
+     * know them; customer_name and customer_number as known */
+    const char *orderer_name;
+    const char *orderer_email;
 } notify_facts_t;
 
 #define NOTIFY_SUBJECT_MAX 400 /* room for a 200-byte customer name */
