@@ -55,6 +55,7 @@ static void an_automatic_crossing_schedules_at_once_two_working_days_later(void 
     assert_string_equal(evs[1]->delivery_scheduled->delivery_date, "2026-11-24");
     assert_int_equal(evs[1]->delivery_scheduled->quantity_kg, 600);
     assert_string_equal(evs[1]->delivery_scheduled->speed, "standard");
+    assert_string_equal(evs[1]->delivery_scheduled->confirmed_by, ""); /* nobody: automatic */
     /* one chain: crossing -> proposed -> scheduled */
     assert_string_equal(evs[0]->meta->correlation_id, last_crossing.id);
     assert_string_equal(evs[0]->meta->causation_id, last_crossing.id);
@@ -319,6 +320,8 @@ static void a_customer_confirms_a_proposed_order_with_a_speed(void **state)
     assert_string_equal(evs[1]->delivery_scheduled->delivery_date, "2026-11-24");
     assert_int_equal(evs[1]->delivery_scheduled->quantity_kg, 500);
     assert_string_equal(evs[1]->delivery_scheduled->speed, "express_48h");
+    /* the session's user (notify tells the admins who ordered it) */
+    assert_true(ct_uuid_valid(evs[1]->delivery_scheduled->confirmed_by));
     assert_string_equal(evs[1]->meta->correlation_id, last_crossing.id);
     assert_string_equal(evs[1]->meta->causation_id, evs[0]->meta->event_id);
     events_free(evs, n);

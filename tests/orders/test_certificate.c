@@ -408,6 +408,7 @@ static void the_certificate_schedules_a_held_order_exactly_once(void **state)
     assert_string_equal(d->delivery_date, "2026-11-25");
     assert_int_equal(d->quantity_kg, 600);
     assert_string_equal(d->speed, "standard");
+    assert_string_equal(d->confirmed_by, ""); /* automatic: nobody confirmed it */
     /* the order's chain goes on, from its hold */
     assert_string_equal(evs[2]->meta->correlation_id, evs[0]->meta->correlation_id);
     assert_string_equal(evs[2]->meta->causation_id, evs[1]->meta->event_id);
@@ -468,6 +469,8 @@ static void an_on_demand_confirmation_waits_for_the_certificate(void **state)
     assert_string_equal(d->delivery_date, "2026-11-25"); /* the chosen speed, from Monday */
     assert_string_equal(d->speed, "express_48h");
     assert_int_equal(d->quantity_kg, 500);
+    /* the confirmation's user, kept on the order until its release */
+    assert_true(ct_uuid_valid(d->confirmed_by));
     assert_string_equal(evs[2]->meta->causation_id, evs[1]->meta->event_id);
     events_free(evs, n);
     assert_int_equal(held_events(s.site), 1);

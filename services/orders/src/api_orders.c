@@ -303,6 +303,9 @@ static void on_order_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
     }
     o->quantity_kg = quantity;
     snprintf(o->speed, sizeof o->speed, "%s", ctx->speed);
+    /* kept on the order, so that a held order's later DeliveryScheduled
+     * names its orderer too */
+    snprintf(o->confirmed_by, sizeof o->confirmed_by, "%s", ctx->session.user_id);
     if (ctx->must_wait) {
         /* accepted as chosen, scheduled from the day the certificate comes;
          * OrderHeld tells the customer what is missing */

@@ -39,7 +39,8 @@ int orders_pack(orders_event_kind_t kind, const orders_order_t *o,
     /* protobuf-c wants char *; the message only lives in this function */
     char *order_id = (char *)o->order_id, *site_id = (char *)o->site_id,
          *customer_id = (char *)o->customer_id, *speed = (char *)o->speed,
-         *mode = (char *)o->delivery_mode, *date = (char *)o->delivery_date;
+         *mode = (char *)o->delivery_mode, *date = (char *)o->delivery_date,
+         *confirmed_by = (char *)o->confirmed_by;
     switch (kind) {
     case ORDERS_EVENT_PROPOSED:
         proposed.order_id = order_id;
@@ -58,6 +59,7 @@ int orders_pack(orders_event_kind_t kind, const orders_order_t *o,
         scheduled.delivery_date = date;
         scheduled.quantity_kg = o->quantity_kg;
         scheduled.speed = speed;
+        scheduled.confirmed_by = confirmed_by;
         ev.body_case = CITERNE__V1__ORDERS_EVENT__BODY_DELIVERY_SCHEDULED;
         ev.delivery_scheduled = &scheduled;
         break;

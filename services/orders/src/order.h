@@ -19,7 +19,8 @@ typedef struct {
     int level_after_pct;    /* -1 until delivered */
     char correlation_id[CT_UUID_STRLEN + 1];
     char last_event_id[CT_UUID_STRLEN + 1];
-    char created_at[32]; /* RFC 3339 UTC */
+    char created_at[32];                   /* RFC 3339 UTC */
+    char confirmed_by[CT_UUID_STRLEN + 1]; /* user who confirmed it, "" for automatic or not yet */
 } orders_order_t;
 
 #endif

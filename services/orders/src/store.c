@@ -7,7 +7,7 @@
 #define ORDER_COLUMNS                                                                              \
     " o.order_id, o.site_id, o.customer_id, o.status, o.delivery_mode, o.quantity_kg, o.speed,"    \
     " to_char(o.delivery_date, 'YYYY-MM-DD') AS delivery_date, o.delivered_kg,"                    \
-    " o.level_after_pct, o.correlation_id, o.last_event_id,"                                       \
+    " o.level_after_pct, o.correlation_id, o.last_event_id, o.confirmed_by,"                       \
     " to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"               \
     " AS created_at "
 
@@ -44,6 +44,7 @@ void orders_store_order_from_row(const PGresult *res, int row, orders_order_t *o
     copy(o->correlation_id, sizeof o->correlation_id, ct_db_get(res, row, "correlation_id"));
     copy(o->last_event_id, sizeof o->last_event_id, ct_db_get(res, row, "last_event_id"));
     copy(o->created_at, sizeof o->created_at, ct_db_get(res, row, "created_at"));
+    copy(o->confirmed_by, sizeof o->confirmed_by, ct_db_get(res, row, "confirmed_by"));
 }
 
 /* An accounts snapshot replaces the row only when it is newer; a Created
@@ -258,9 +259,11 @@ void orders_store_schedule(ct_db_tx_t *tx, const orders_order_t *o, const char *
     ct_db_params_add(&p, o->delivery_date[0] ? o->delivery_date : NULL);
     ct_db_params_add(&p, o->last_event_id);
     ct_db_params_add(&p, from_status);
+    ct_db_params_add(&p, o->confirmed_by[0] ? o->confirmed_by : NULL);
     ct_db_tx_query(tx,
                    "UPDATE orders o SET status = $2, quantity_kg = $3, speed = $4,"
-                   " delivery_date = $5::date, last_event_id = $6, updated_at = now()"
+                   " delivery_date = $5::date, last_event_id = $6, confirmed_by = $8::uuid,"
+                   " updated_at = now()"
                    " WHERE o.order_id = $1 AND o.status = $7"
                    " RETURNING" ORDER_COLUMNS,
                    &p, next);
