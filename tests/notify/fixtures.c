@@ -168,6 +168,19 @@ void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *
     CT_TEST_ACCOUNTS_RECORD(r, 0, email_change_requested, EMAIL_CHANGE_REQUESTED, &b);
 }
 
+void fx_phone_verification(fx_record_t *r, const char *user_id, const char *customer_id,
+                           const char *phone, const char *code, int64_t expires_at)
+{
+    Citerne__V1__PhoneVerificationRequested b = CITERNE__V1__PHONE_VERIFICATION_REQUESTED__INIT;
+    b.user_id = (char *)user_id;
+    b.customer_id = (char *)customer_id;
+    b.phone = (char *)phone;
+    b.name = "Marie Dupont";
+    b.code = (char *)code;
+    b.expires_at = expires_at;
+    CT_TEST_ACCOUNTS_RECORD(r, 0, phone_verification_requested, PHONE_VERIFICATION_REQUESTED, &b);
+}
+
 void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_id,
                       const char *old_email, const char *new_email, int64_t at)
 {

@@ -39,6 +39,9 @@ void fx_totp_disabled(fx_record_t *r, const char *user_id, const char *customer_
 void fx_email_change_requested(fx_record_t *r, const char *user_id, const char *customer_id,
                                const char *old_email, const char *new_email, const char *url,
                                int64_t expires_at);
+/* PhoneVerificationRequested: code (6 digits) for phone. */
+void fx_phone_verification(fx_record_t *r, const char *user_id, const char *customer_id,
+                           const char *phone, const char *code, int64_t expires_at);
 void fx_email_changed(fx_record_t *r, const char *user_id, const char *customer_id,
                       const char *old_email, const char *new_email, int64_t at);
 void fx_new_device(fx_record_t *r, const char *user_id, const char *customer_id, const char *email,

@@ -293,6 +293,45 @@ static void an_invitation_to_an_address_without_a_user_is_keyed_on_the_address(v
     stop_sender();
 }
 
+/* A phone's code goes by SMS only, to the number it proves (not the one on
+ * file); its body is purged once sent. */
+static void a_phone_code_goes_by_sms_to_the_new_number_only(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    start_sender(10);
+    people_t p;
+    make_people(&p, "+33612345678", "");
+    int before_mail = F.smtp.nmessages, before_sms = F.nsms;
+    fx_record_t r;
+    fx_phone_verification(&r, p.u1, p.customer, "+33699887766", "042917", ct_now_ms() + 600000);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 1);
+    assert_int_equal(apply(&r, "citerne.accounts.v1", NULL).created, 0); /* replayed */
+    char *row = sql_text("SELECT concat_ws('|', kind, channel, recipient, user_id,"
+                         " link_expires_at IS NOT NULL) FROM notifications"
+                         " WHERE cause_event_id = $1",
+                         r.event_id);
+    char want[200];
+    snprintf(want, sizeof want, "phone_verification|sms|+33699887766|%s|t", p.u1);
+    assert_string_equal(row, want);
+    free(row);
+    notify_sender_kick(sender);
+    wait_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1 AND status = 'sent'",
+               r.event_id, 1);
+    assert_int_equal(F.smtp.nmessages, before_mail);
+    assert_int_equal(F.nsms, before_sms + 1);
+    assert_non_null(strstr(F.sms[before_sms].body, "+33699887766"));
+    assert_non_null(strstr(F.sms[before_sms].body, "042917 est votre code"));
+    assert_int_equal(sql_count("SELECT count(*) FROM notifications WHERE cause_event_id = $1"
+                               " AND body = '" PLACEHOLDER "'",
+                               r.event_id),
+                     1);
+    assert_int_equal(
+        sql_count("SELECT count(*) FROM notifications WHERE strpos(body, $1) > 0", "042917"), 0);
+    fx_free(&r);
+    stop_sender();
+}
+
 /* The new address gets the link (keyed on it, purged once sent); the
  * current one a notice, whether the new address was free (link) or taken
  * (none); after the change, a notice to the former address. */
@@ -665,6 +704,7 @@ int main(void)
         cmocka_unit_test(grants_follow_collaborators_and_a_closed_user_hears_nothing_more),
         cmocka_unit_test(a_reset_delivered_twice_by_the_bus_is_told_once),
         cmocka_unit_test(an_email_change_links_the_new_address_and_tells_the_old_one),
+        cmocka_unit_test(a_phone_code_goes_by_sms_to_the_new_number_only),
         cmocka_unit_test(a_renamed_customer_is_named_anew_in_later_messages_only),
         cmocka_unit_test(an_update_of_an_unknown_customer_adds_it),
         cmocka_unit_test(a_linked_customer_tells_each_of_its_admins),

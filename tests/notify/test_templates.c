@@ -615,8 +615,12 @@ static void the_longest_names_links_and_devices_still_render(void **state)
                             .speed = "express_8d",
                             .quantity_kg = 100000,
                             .delivery_date = "2026-11-24"};
+        /* the one account kind by SMS: its "link" is a 6-digit code */
+        bool sms = k == NOTIFY_KIND_PHONE_VERIFICATION;
+        if (sms)
+            f.link = "123456";
         notify_message_t m;
-        if (notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m) != 0)
+        if (notify_render(&f, sms ? NOTIFY_CHANNEL_SMS : NOTIFY_CHANNEL_EMAIL, &m) != 0)
             fail_msg("%s: not rendered", notify_kind_name(f.kind));
     }
 }
@@ -707,6 +711,41 @@ static void sms_texts_stay_in_the_gsm_alphabet(void **state)
             p += n;
         }
     }
+}
+
+/* The code proving a new number goes by SMS only, code first, in the GSM
+ * alphabet; without a 6-digit code or a time, nothing renders. */
+static void a_phone_code_is_an_sms_only(void **state)
+{
+    (void)state;
+    notify_message_t m;
+    notify_facts_t f = {.kind = NOTIFY_KIND_PHONE_VERIFICATION,
+                        .user_name = "Marie Dupont",
+                        .link = "042917",
+                        .expires_at = T_NOV};
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), 0);
+    assert_string_equal(m.subject, "");
+    assert_string_equal(m.body,
+                        "Citerne : 042917 est votre code pour confirmer ce numéro dans votre "
+                        "espace client. Il expire le mardi 24 novembre 2026 à 10 h 30 et ne sert "
+                        "qu'une fois. Si vous n'avez rien demandé, ignorez ce message.");
+    for (const char *p = m.body; *p;) {
+        size_t n = gsm_char(p);
+        if (n == 0)
+            fail_msg("byte %zu (0x%02x) is outside the GSM alphabet", (size_t)(p - m.body),
+                     (unsigned char)*p);
+        p += n;
+    }
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_EMAIL, &m), -1);
+    assert_true(notify_kind_has_link(NOTIFY_KIND_PHONE_VERIFICATION));
+    assert_false(notify_kind_has_preference(NOTIFY_KIND_PHONE_VERIFICATION));
+    f.link = "04291";
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), -1);
+    f.link = "04291a";
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), -1);
+    f.link = "042917";
+    f.expires_at = 0;
+    assert_int_equal(notify_render(&f, NOTIFY_CHANNEL_SMS, &m), -1);
 }
 
 /* order_held is told like the chain (every user of the customer, e-mail and
@@ -813,6 +852,8 @@ static void kinds_and_channels_have_stable_names(void **state)
                         "customer_linked_admin");
     /* and 0008_urgent_delivery_ordered.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_URGENT_DELIVERY), "urgent_delivery_ordered");
+    /* and 0009_phone_verification.sql */
+    assert_string_equal(notify_kind_name(NOTIFY_KIND_PHONE_VERIFICATION), "phone_verification");
     /* and 0005_order_held.sql */
     assert_string_equal(notify_kind_name(NOTIFY_KIND_ORDER_HELD), "order_held");
     assert_int_equal(notify_kind_parse("order_held", &k), 0);
@@ -830,6 +871,7 @@ int main(void)
         cmocka_unit_test(every_kind_has_its_french_email_and_sms),
         cmocka_unit_test(sms_texts_fit_in_one_or_two_parts),
         cmocka_unit_test(sms_texts_stay_in_the_gsm_alphabet),
+        cmocka_unit_test(a_phone_code_is_an_sms_only),
         cmocka_unit_test(a_held_order_is_a_chain_kind_without_a_preference),
         cmocka_unit_test(greeting_without_a_name_and_signature_without_a_number),
         cmocka_unit_test(express_speeds_are_named_in_the_proposal),

@@ -326,6 +326,28 @@ static int decode_closed(notify_event_t *ev, const Citerne__V1__UserClosed *m, c
     return 0;
 }
 
+/* A code to prove a new number: the SMS goes to phone, not to the user's
+ * phone on file (which it is not yet); the code rides in link, a secret
+ * wiped and purged like one. */
+static int decode_phone_verification(notify_event_t *ev,
+                                     const Citerne__V1__PhoneVerificationRequested *m,
+                                     const char **why)
+{
+    ev->kind = NOTIFY_EV_ACCOUNT;
+    ev->nkind = NOTIFY_KIND_PHONE_VERIFICATION;
+    NOTIFY_REQUIRE(notify_field_uuid(m->user_id, ev->user_id), "user_id");
+    NOTIFY_REQUIRE(notify_field_uuid(m->customer_id, ev->customer_id), "customer_id");
+    NOTIFY_REQUIRE(m->phone && notify_phone_valid(m->phone), "phone");
+    snprintf(ev->phone, sizeof ev->phone, "%s", m->phone);
+    NOTIFY_REQUIRE(notify_field_text(ev->name, sizeof ev->name, m->name ? m->name : "", 0, 200),
+                   "name");
+    NOTIFY_REQUIRE(m->code && strlen(m->code) == 6 && strspn(m->code, "0123456789") == 6, "code");
+    snprintf(ev->link, sizeof ev->link, "%s", m->code);
+    NOTIFY_REQUIRE(notify_field_time_ok(m->expires_at), "expires_at");
+    ev->link_expires_at = m->expires_at;
+    return 0;
+}
+
 int notify_account_decode(notify_event_t *ev, const Citerne__V1__AccountsEvent *m, const char **why)
 {
     switch (m->body_case) {
@@ -341,6 +363,8 @@ int notify_account_decode(notify_event_t *ev, const Citerne__V1__AccountsEvent *
         return decode_email_change_requested(ev, m->email_change_requested, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_EMAIL_CHANGED:
         return decode_email_changed(ev, m->email_changed, why);
+    case CITERNE__V1__ACCOUNTS_EVENT__BODY_PHONE_VERIFICATION_REQUESTED:
+        return decode_phone_verification(ev, m->phone_verification_requested, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_NEW_DEVICE_SIGNED_IN:
         return decode_new_device(ev, m->new_device_signed_in, why);
     case CITERNE__V1__ACCOUNTS_EVENT__BODY_CUSTOMER_LINKED:
@@ -517,8 +541,14 @@ static void on_account_context(ct_db_tx_t *tx, PGresult *res, void *udata)
     if (!msg)
         return;
     /* e-mail only, whatever the preferences: these are about the account's
-     * safety, or carry the link the person asked for */
-    if (ev->email[0]) /* no address: nobody to tell */
+     * safety, or carry the link the person asked for; but a phone's code,
+     * by SMS only, to the number it proves */
+    if (ev->nkind == NOTIFY_KIND_PHONE_VERIFICATION) {
+        if (notify_render(&f, NOTIFY_CHANNEL_SMS, msg) == 0)
+            notify_rows_add(rows, ev->user_id, NOTIFY_CHANNEL_SMS, ev->phone, msg);
+        else
+            ct_logc_error(ev->correlation_id, "event %s: SMS text not rendered", ev->event_id);
+    } else if (ev->email[0]) /* no address: nobody to tell */
         add_email(ev, rows, ev->nkind == NOTIFY_KIND_COLLABORATOR_INVITED ? NULL : ev->user_id,
                   ev->email, &f, msg);
     message_free(msg);

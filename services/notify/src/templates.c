@@ -254,6 +254,7 @@ static const char *const kind_names[] = {
     [NOTIFY_KIND_INVITATION] = "invitation_received",
     [NOTIFY_KIND_CUSTOMER_LINKED_ADMIN] = "customer_linked_admin",
     [NOTIFY_KIND_URGENT_DELIVERY] = "urgent_delivery_ordered",
+    [NOTIFY_KIND_PHONE_VERIFICATION] = "phone_verification",
 };
 
 bool notify_kind_is_chain(notify_kind_t kind)
@@ -269,7 +270,8 @@ bool notify_kind_has_preference(notify_kind_t kind)
 bool notify_kind_has_link(notify_kind_t kind)
 {
     return kind == NOTIFY_KIND_PASSWORD_RESET || kind == NOTIFY_KIND_ACTIVATION ||
-           kind == NOTIFY_KIND_COLLABORATOR_INVITED || kind == NOTIFY_KIND_EMAIL_CONFIRM;
+           kind == NOTIFY_KIND_COLLABORATOR_INVITED || kind == NOTIFY_KIND_EMAIL_CONFIRM ||
+           kind == NOTIFY_KIND_PHONE_VERIFICATION;
 }
 
 int notify_kind_parse(const char *s, notify_kind_t *out)
@@ -396,6 +398,10 @@ static int prepare(const notify_facts_t *f, notify_style_t style, parts_t *p)
         return notify_format_time(f->expires_at, style, p->expires, sizeof p->expires) < 0 ? -1 : 0;
     case NOTIFY_KIND_COLLABORATOR_REMOVED:
         return 0;
+    case NOTIFY_KIND_PHONE_VERIFICATION:
+        if (!f->link || strlen(f->link) != 6 || strspn(f->link, "0123456789") != 6)
+            return -1;
+        return notify_format_time(f->expires_at, style, p->expires, sizeof p->expires) < 0 ? -1 : 0;
     case NOTIFY_KIND_EMAIL_CHANGE_REQUESTED:
     case NOTIFY_KIND_EMAIL_CHANGED:
         if (!f->new_email || !*f->new_email)
@@ -737,7 +743,14 @@ static void sms_text(const notify_facts_t *f, const parts_t *p, sb_t *body)
                 "service client%s nous planifierons la livraison dès sa réception.",
                 c);
         break;
-    default: /* account kinds go by e-mail only */
+    case NOTIFY_KIND_PHONE_VERIFICATION:
+        /* the code first, so that a phone shows it in the notification */
+        sb_addf(body,
+                "%s est votre code pour confirmer ce numéro dans votre espace client. Il expire "
+                "le %s et ne sert qu'une fois. Si vous n'avez rien demandé, ignorez ce message.",
+                f->link, p->expires);
+        break;
+    default: /* the other account kinds go by e-mail only */
         break;
     }
 }
@@ -750,8 +763,12 @@ int notify_render(const notify_facts_t *f, notify_channel_t channel, notify_mess
     if ((unsigned)f->kind >= NOTIFY_KIND_COUNT || prepare(f, style, &p) != 0)
         return -1;
     /* account messages are e-mails: a link must not sit at an SMS provider,
-     * and the preferences do not cover them */
-    if (channel == NOTIFY_CHANNEL_SMS && !notify_kind_is_chain(f->kind))
+     * and the preferences do not cover them; a phone's code proves the phone,
+     * so it goes by SMS only */
+    bool sms_kind = notify_kind_is_chain(f->kind) || f->kind == NOTIFY_KIND_PHONE_VERIFICATION;
+    if (channel == NOTIFY_CHANNEL_SMS && !sms_kind)
+        return -1;
+    if (channel == NOTIFY_CHANNEL_EMAIL && f->kind == NOTIFY_KIND_PHONE_VERIFICATION)
         return -1;
     sb_t subject, body;
     sb_init(&subject, out->subject, sizeof out->subject);

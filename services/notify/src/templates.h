@@ -31,9 +31,11 @@ typedef enum {
                                            someone linked */
     NOTIFY_KIND_URGENT_DELIVERY,        /* sensitive activity: an express delivery ordered, to
                                            each admin of the customer and the orderer */
+    NOTIFY_KIND_PHONE_VERIFICATION,     /* SMS only: the code proving a new number (a secret,
+                                           in link, purged like a link) */
 } notify_kind_t;
 
-#define NOTIFY_KIND_COUNT (NOTIFY_KIND_URGENT_DELIVERY + 1)
+#define NOTIFY_KIND_COUNT (NOTIFY_KIND_PHONE_VERIFICATION + 1)
 
 /* True for the kinds of the gas chain (order_proposed .. order_held): told
  * to every user of the customer, by e-mail and SMS, signed with the
@@ -44,7 +46,8 @@ bool notify_kind_is_chain(notify_kind_t kind);
  * channel the user has, whatever the preferences, and the account kinds
  * always go by e-mail. */
 bool notify_kind_has_preference(notify_kind_t kind);
-/* True for the kinds whose text carries a single-use link. */
+/* True for the kinds whose text carries a single-use link (or code:
+ * phone_verification). */
 bool notify_kind_has_link(notify_kind_t kind);
 
 typedef enum { NOTIFY_CHANNEL_EMAIL = 0, NOTIFY_CHANNEL_SMS } notify_channel_t;
@@ -75,7 +78,8 @@ typedef struct {
     const char *issue_date; /* YYYY-MM-DD */
     /* account kinds */
     const char *link;        /* reset, activation, invitation, e-mail: the URL (a secret);
-                                invitation_received: the portal's page (none) */
+                                invitation_received: the portal's page (none);
+                                phone_verification: the 6-digit code (a secret) */
     int64_t expires_at;      /* of the link, Unix ms */
     int64_t at;              /* when it happened, Unix ms (changed, disabled, signed in, linked) */
     bool via_reset;          /* password_changed: by a reset link, not while signed in */
@@ -105,7 +109,9 @@ typedef struct {
     char body[NOTIFY_BODY_MAX];       /* lines end with "\n" */
 } notify_message_t;
 
-/* Renders the notification of f for a channel into out. Returns 0, or -1 when
+/* Renders the notification of f for a channel into out (the gas chain by
+ * e-mail or SMS, phone_verification by SMS only, the other account kinds by
+ * e-mail only). Returns 0, or -1 when
  * a date does not parse or the text does not fit (out is then unusable). */
 int notify_render(const notify_facts_t *f, notify_channel_t channel, notify_message_t *out);
 
