@@ -85,6 +85,7 @@ int test_setup(void **state)
     redis_delete("acct:login:*");
     redis_delete("acct:mail:*");
     redis_delete("acct:proof:*");
+    redis_delete("acct:sms:*");
     return 0;
 }
 
@@ -279,6 +280,37 @@ Citerne__V1__AccountsEvent *last_event(const char *customer_id, int bc)
     if (!found)
         fail_msg("no event %d for customer %s", bc, customer_id);
     return found;
+}
+
+void last_phone_code(const char *customer_id, const char *user_id, const char *phone, char code[7])
+{
+    Citerne__V1__AccountsEvent *ev =
+        last_event(customer_id, CITERNE__V1__ACCOUNTS_EVENT__BODY_PHONE_VERIFICATION_REQUESTED);
+    Citerne__V1__PhoneVerificationRequested *p = ev->phone_verification_requested;
+    assert_string_equal(p->user_id, user_id);
+    assert_string_equal(p->customer_id, customer_id);
+    assert_string_equal(p->phone, phone);
+    assert_int_equal(strlen(p->code), 6);
+    assert_int_equal(strspn(p->code, "0123456789"), 6);
+    assert_true(p->expires_at > ct_now_ms());
+    snprintf(code, 7, "%s", p->code);
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+}
+
+int verify_phone(const signed_in_t *si, const char *code, test_resp_t *keep)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    test_resp_t r;
+    call("POST", "/api/v1/accounts/me/phone/verify", si->with_csrf, body, &r);
+    int status = r.status;
+    if (status == 400)
+        expect_problem_type(&r, "invalid-code");
+    if (keep)
+        *keep = r;
+    else
+        test_resp_dispose(&r);
+    return status;
 }
 
 /* ---- two-factor authentication ---- */

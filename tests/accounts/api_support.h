@@ -125,6 +125,13 @@ void make_customer_with_phone(made_t *m, const char *phone);
 void make_user_as(const made_t *m, const char *role, char email[64], char id[37]);
 int collab(const signed_in_t *si, const char *method, const char *customer_id, const char *user_id,
            const char *body, test_resp_t *keep);
+/* The code of the newest PhoneVerificationRequested keyed by customer_id,
+ * checked to be user_id's, for phone, 6 digits, not expired. */
+void last_phone_code(const char *customer_id, const char *user_id, const char *phone,
+                     char code[7]);
+/* POST /me/phone/verify {code}; a 400 must be "invalid-code". Returns the
+ * status; keep as in operator_create. */
+int verify_phone(const signed_in_t *si, const char *code, test_resp_t *keep);
 /* Lets fire-and-forget writes (the register) land: runs the loop 300 ms. */
 void settle(void);
 

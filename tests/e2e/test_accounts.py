@@ -12,6 +12,8 @@ what the person receives (the recorder's mails and SMS):
   "password changed" e-mail;
 - a sign-in from another browser is told by a "new device" e-mail (the
   first browser of an account is not: services/accounts/README.md, Devices);
+- a phone given in the profile is only pending until the code notify sent
+  it by SMS comes back (a wrong one is refused);
 - with invoices set to SMS only in the profile, one automatic delivery
   chain tells the invoice by SMS to the user's phone and not by e-mail (the
   other kinds keep both: services/notify/README.md, Rules);
@@ -249,10 +251,26 @@ def invoices_by_sms(system, made, browser):
           "nothing changed by the refused write: %r" % r)
     r = browser.request("accounts", "PATCH", "/api/v1/accounts/me/profile", change)
     check(r.status == 200, "profile: %r" % r)
-    check(r.json["phone"] == USER_PHONE and r.json["preferences"] == {
-        "order_proposed": "both", "delivery_scheduled": "both", "delivery_confirmed": "both",
-        "invoice_issued": "sms"}, "the profile as changed: %r" % r.json)
+    check(r.json["phone"] is None and r.json["phone_pending"] == USER_PHONE and
+          r.json["preferences"] == {
+              "order_proposed": "both", "delivery_scheduled": "both", "delivery_confirmed": "both",
+              "invoice_issued": "sms"}, "the profile as changed, the phone pending: %r" % r.json)
     user_id = r.json["user_id"]
+
+    # the new number is proven by the code notify sent it by SMS
+    code_sms = wait_until(lambda: [m for m in system.messages(kind="sms", to=USER_PHONE)
+                                   if "est votre code" in m["text"]], WAIT,
+                          what="the SMS with the code to %s" % USER_PHONE)
+    check(len(code_sms) == 1, "one code SMS: %r" % [m["text"] for m in code_sms])
+    code = re.search(r"\b(\d{6}) est votre code", code_sms[0]["text"])
+    check(code is not None, "a 6-digit code in the SMS: %r" % code_sms[0]["text"])
+    wrong = "%06d" % ((int(code.group(1)) + 1) % 1000000)
+    r = browser.request("accounts", "POST", "/api/v1/accounts/me/phone/verify", {"code": wrong})
+    check(r.status == 400 and r.json["type"].endswith("invalid-code"), "a wrong code: %r" % r)
+    r = browser.request("accounts", "POST", "/api/v1/accounts/me/phone/verify",
+                        {"code": code.group(1)})
+    check(r.status == 200 and r.json["phone"] == USER_PHONE and r.json["phone_pending"] is None,
+          "the phone proven: %r" % r)
 
     # notify reads the profile from the accounts topic and the invoice from
     # billing's: the chain starts once notify has the profile (its read model)
@@ -295,7 +313,8 @@ def invoices_by_sms(system, made, browser):
         check(len([m for m in mails if m["subject"].startswith(prefix)]) == 1,
               "the other kinds of the chain still come by e-mail (%r): %r" %
               (prefix, [m["subject"] for m in mails]))
-    sms = system.messages(kind="sms", to=USER_PHONE)
+    sms = [m for m in system.messages(kind="sms", to=USER_PHONE)
+           if "est votre code" not in m["text"]]
     check(len(sms) == 4, "four SMS of the chain to the user's phone (order, schedule, delivery, "
           "invoice): %r" % [m["text"] for m in sms])
     return mails

@@ -460,6 +460,11 @@ def session_cases(a, b, c, free_email):
             why="a free address"),
           k(body={"new_email": b.admin["email"], "password": pw}, expect=(202,),
             why="B's admin's address: the same answer")]),
+        # a phone waiting for its code: the caller's own (A's admin has none)
+        (acc, "POST", ACC + "/me/phone/verify", k(body={"code": "000000"}, expect=(400,)),
+         [k(body={"code": "000000"}, expect=(400,), why="no number of the caller pending")]),
+        (acc, "POST", ACC + "/me/phone/resend", k(expect=(409,)),
+         [k(expect=(409,), why="no number of the caller pending")]),
         (acc, "GET", ACC + "/me/export", k(expect=(200,)), [k(expect=(200,), why="own")]),
         # invitations: the caller's own only; B's (of a new address) is nobody's to answer
         (acc, "GET", ACC + "/me/invitations", k(expect=(200,), empty="invitations"),

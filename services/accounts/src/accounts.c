@@ -41,6 +41,7 @@ void accounts_settings_read(ct_config_t *cfg, accounts_settings_t *out)
         (unsigned)ct_config_int(cfg, "CITERNE_ACTIVATION_TTL_S", 86400, 300, 7L * 86400);
     out->email_change_ttl_s =
         (unsigned)ct_config_int(cfg, "CITERNE_EMAIL_CHANGE_TTL_S", 1800, 300, 86400);
+    out->phone_code_ttl_s = (unsigned)ct_config_int(cfg, "CITERNE_PHONE_CODE_TTL_S", 600, 60, 3600);
     out->sweep_interval_s =
         (unsigned)ct_config_int(cfg, "CITERNE_ACCOUNTS_SWEEP_S", 3600, 60, 7L * 86400);
     out->pending_keep_days =
@@ -85,6 +86,7 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
     a->reset_ttl_s = settings->reset_ttl_s ? settings->reset_ttl_s : 1800;
     a->activation_ttl_s = settings->activation_ttl_s ? settings->activation_ttl_s : 86400;
     a->email_change_ttl_s = settings->email_change_ttl_s ? settings->email_change_ttl_s : 1800;
+    a->phone_code_ttl_s = settings->phone_code_ttl_s ? settings->phone_code_ttl_s : 600;
     a->proof_invoice_months = settings->proof_invoice_months ? settings->proof_invoice_months : 24;
     a->proof_invoice_failures =
         settings->proof_invoice_failures ? settings->proof_invoice_failures : 10;
@@ -100,7 +102,13 @@ int accounts_init(accounts_t *a, ct_service_t *svc, const accounts_settings_t *s
         a->have_secret_key = accounts_secret_key_parse(settings->secret_key, a->secret_key) == 0;
     if (!a->have_secret_key)
         ct_log_warn("CITERNE_ACCOUNTS_SECRET_KEY is not set: two-factor authentication cannot"
-                    " be turned on");
+                    " be turned on, and phone codes are hashed with a key of this process only");
+    /* a subkey of its own, so the code hashes never use the sealing key */
+    if (a->have_secret_key)
+        crypto_kdf_derive_from_key(a->phone_code_key, sizeof a->phone_code_key, 1, "phonecod",
+                                   a->secret_key);
+    else
+        randombytes_buf(a->phone_code_key, sizeof a->phone_code_key);
     if (accounts_totp_init() != 0) {
         ct_log_error("liboath cannot initialise");
         return CT_EINTERNAL;
@@ -163,6 +171,8 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"POST", "/api/v1/accounts/me/email", accounts_api_email_change},
         {"POST", "/api/v1/accounts/me/email/confirm", accounts_api_email_confirm},
         {"PATCH", "/api/v1/accounts/me/profile", accounts_api_profile_update},
+        {"POST", "/api/v1/accounts/me/phone/verify", accounts_api_phone_verify},
+        {"POST", "/api/v1/accounts/me/phone/resend", accounts_api_phone_resend},
         {"POST", "/api/v1/accounts/signup", accounts_api_signup},
         {"POST", "/api/v1/accounts/signup/resend", accounts_api_signup_resend},
         {"POST", "/api/v1/accounts/signup/activate", accounts_api_signup_activate},

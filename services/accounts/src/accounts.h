@@ -35,6 +35,7 @@ typedef struct {
     unsigned reset_ttl_s;              /* CITERNE_RESET_TTL_S, default 30 min */
     unsigned activation_ttl_s;         /* CITERNE_ACTIVATION_TTL_S, default 1 day */
     unsigned email_change_ttl_s;       /* CITERNE_EMAIL_CHANGE_TTL_S, default 30 min */
+    unsigned phone_code_ttl_s;         /* CITERNE_PHONE_CODE_TTL_S, default 10 min */
     unsigned sweep_interval_s;         /* CITERNE_ACCOUNTS_SWEEP_S, default 1 h */
     unsigned pending_keep_days;        /* CITERNE_ACCOUNTS_PENDING_DAYS, default 30 */
     unsigned long long pwhash_ops;     /* CITERNE_PWHASH_OPS */
@@ -63,6 +64,7 @@ typedef struct {
     unsigned reset_ttl_s;        /* life of a password reset link */
     unsigned activation_ttl_s;   /* life of an activation link */
     unsigned email_change_ttl_s; /* life of an e-mail change link */
+    unsigned phone_code_ttl_s;   /* life of a phone verification code */
     /* The invoice proof (README: Proving a customer by invoice): invoices
      * issued within the last proof_invoice_months prove; at most
      * proof_invoice_failures failed proofs per customer number and
@@ -76,6 +78,9 @@ typedef struct {
      * cannot be turned on (503). */
     bool have_secret_key;
     unsigned char secret_key[crypto_secretbox_KEYBYTES];
+    /* Keys the hashes of phone verification codes: derived from secret_key,
+     * or random at start without it (codes then die with the process). */
+    unsigned char phone_code_key[crypto_generichash_KEYBYTES];
     /* The back office's key (platform auth: a digest compared in constant
      * time); unset refuses every operator request. */
     ct_auth_key_t operator_key;
@@ -329,11 +334,52 @@ void accounts_api_audit_csv(ct_http_req_t *req, void *udata);
  * nothing matches, 409 when already linked, 429 when throttled. */
 void accounts_api_customer_link(ct_http_req_t *req, void *udata);
 
-/* GET /me/profile (session): {user_id, email, name, phone, preferences}.
- * PATCH /me/profile {name?, phone? (null removes), preferences? {kind:
- * channel}} (session + CSRF): UserProfileUpdated, the profile answered. */
+/* GET /me/profile (session): {user_id, email, name, phone, phone_pending,
+ * preferences}. PATCH /me/profile {name?, phone? (null removes), preferences?
+ * {kind: channel}} (session + CSRF): UserProfileUpdated when name, removal or
+ * preferences changed; a new number is only made pending (a code sent,
+ * PhoneVerificationRequested, throttled: 429); the profile answered. */
 void accounts_api_profile_get(ct_http_req_t *req, void *udata);
 void accounts_api_profile_update(ct_http_req_t *req, void *udata);
+
+/* Proving a new phone number (api_phone.c; README: Profile). A pending
+ * number has a 6-digit code (randombytes_uniform) sent by SMS through
+ * PhoneVerificationRequested; the database holds only its keyed hash. */
+#define ACCOUNTS_PHONE_CODE_LEN 6
+#define ACCOUNTS_PHONE_CODE_TRIES 5
+/* Codes sent per user and sliding hour, and per number and sliding day
+ * (PATCH with a new number and resends alike); past either, 429. */
+#define ACCOUNTS_PHONE_CODES_PER_USER_HOUR 3
+#define ACCOUNTS_PHONE_CODES_PER_NUMBER_DAY 10
+/* A fresh code. */
+void accounts_phone_code_new(char code[ACCOUNTS_PHONE_CODE_LEN + 1]);
+/* hex of the keyed BLAKE2b of (user_id, phone, code) under a's key. */
+void accounts_phone_code_hash(const accounts_t *a, const char *user_id, const char *phone,
+                              const char *code, char hash[ACCOUNTS_TOKEN_HEX + 1]);
+/* The two quotas of sending a code to phone for user_id (per user, then per
+ * number; the first given back when the second refuses); then cb(status,
+ * allowed) as accounts_quota_take, q2->retry_after_s or q1's set when
+ * refused. Returns 0 or CT_EUNAVAIL (cb never called). */
+typedef struct {
+    accounts_t *a;
+    accounts_quota_t user, number;
+    char phone[24];
+    accounts_quota_cb cb;
+    void *udata;
+} accounts_phone_quota_t;
+int accounts_phone_quota_take(accounts_t *a, accounts_phone_quota_t *q, const char *user_id,
+                              const char *phone, accounts_quota_cb cb, void *udata);
+/* POST /me/phone/verify {code} (session + CSRF): the pending number becomes
+ * the user's phone, UserProfileUpdated; 400 invalid-code (a wrong try
+ * counts). POST /me/phone/resend (session + CSRF): a new code for the
+ * pending number (the previous one void), throttled; 409 when none. */
+/* Replies 400 "invalid-code": wrong, expired, void or never sent. */
+void accounts_reply_bad_code(ct_http_req_t *req);
+/* The profile row (store.h) as the API shows it: every kind of message
+ * ("both" by default), phone_pending null when none. New reference. */
+json_t *accounts_profile_json(const PGresult *res);
+void accounts_api_phone_verify(ct_http_req_t *req, void *udata);
+void accounts_api_phone_resend(ct_http_req_t *req, void *udata);
 
 /* GET /me/export (session): everything accounts holds about the caller
  * (JSON download). POST /me/close {password} (session + CSRF): closes the

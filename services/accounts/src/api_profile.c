@@ -19,16 +19,21 @@ typedef struct {
     ct_http_req_t *req;
     accounts_t *a;
     char user_id[CT_UUID_STRLEN + 1];
-    const char *name;  /* borrowed from the body; NULL: kept */
-    bool set_phone;    /* the body has "phone" */
-    const char *phone; /* NULL: removed */
-    char *prefs;       /* JSON text of the body's preferences, or NULL */
-    json_t *out;       /* the profile as it now is */
-    accounts_event_t event;
+    const char *name;      /* borrowed from the body; NULL: kept */
+    bool remove_phone;     /* "phone": null */
+    const char *new_phone; /* a number to prove, or NULL */
+    bool pending;          /* new_phone is not the user's phone: a code goes to it */
+    char code[ACCOUNTS_PHONE_CODE_LEN + 1];
+    char hash[ACCOUNTS_TOKEN_HEX + 1];
+    accounts_phone_quota_t quota;
+    const char *customer_id; /* the first, "" when none: the code event's key */
+    const char *cur_name;    /* the name before this request */
+    char *prefs;             /* JSON text of the body's preferences, or NULL */
+    json_t *out;             /* the profile as it now is */
+    accounts_event_t event, code_event;
 } profile_ctx_t;
 
-/* The profile row as the API shows it (every kind, "both" by default). */
-static json_t *profile_json(const PGresult *res)
+json_t *accounts_profile_json(const PGresult *res)
 {
     json_error_t jerr;
     json_t *stored = json_loads(ct_db_get(res, 0, "prefs"), 0, &jerr);
@@ -38,9 +43,28 @@ static json_t *profile_json(const PGresult *res)
         json_object_set_new(prefs, accounts_pref_kinds[i], json_string(ch ? ch : "both"));
     }
     json_decref(stored);
-    return json_pack("{s:s, s:s, s:s, s:s?, s:o}", "user_id", ct_db_get(res, 0, "id"), "email",
-                     ct_db_get(res, 0, "email"), "name", ct_db_get(res, 0, "name"), "phone",
-                     ct_db_get(res, 0, "phone"), "preferences", prefs);
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:o}", "user_id", ct_db_get(res, 0, "id"),
+                     "email", ct_db_get(res, 0, "email"), "name", ct_db_get(res, 0, "name"),
+                     "phone", ct_db_get(res, 0, "phone"), "phone_pending",
+                     ct_db_get(res, 0, "phone_pending"), "preferences", prefs);
+}
+
+void accounts_profile_publish(ct_db_tx_t *tx, const accounts_t *a, const char *user_id,
+                              const PGresult *res, json_t *profile, accounts_event_t *event,
+                              ct_db_tx_cb next)
+{
+    const char *customer = ct_db_get(res, 0, "customer_id");
+    accounts_user_ref_t u = {.user_id = user_id,
+                             .customer_id = customer ? customer : "",
+                             .email = ct_db_get(res, 0, "email"),
+                             .name = ct_db_get(res, 0, "name")};
+    if (accounts_event_profile_updated(&u, ct_db_get(res, 0, "phone"),
+                                       json_object_get(profile, "preferences"), event) != 0) {
+        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+        return;
+    }
+    ct_outbox_append(tx, a->svc->topic, customer ? customer : user_id, event->data, event->len,
+                     event->event_id, next);
 }
 
 /* ---- read ---- */
@@ -57,7 +81,7 @@ static void on_profile(const ct_db_error_t *err, PGresult *res, void *udata)
         return;
     }
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
-    ct_http_reply_json(ctx->req, 200, profile_json(res));
+    ct_http_reply_json(ctx->req, 200, accounts_profile_json(res));
 }
 
 static void on_get_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
@@ -79,10 +103,23 @@ void accounts_api_profile_get(ct_http_req_t *req, void *udata)
 
 /* ---- update ---- */
 
+static void forget(profile_ctx_t *ctx)
+{
+    accounts_event_dispose(&ctx->event);
+    accounts_event_dispose(&ctx->code_event);
+    sodium_memzero(ctx->code, sizeof ctx->code);
+}
+
+/* Whether the profile itself changes (a pending number does not change it). */
+static bool profile_changes(const profile_ctx_t *ctx)
+{
+    return ctx->name || ctx->remove_phone || ctx->prefs;
+}
+
 static void on_update_done(const ct_db_error_t *err, void *udata)
 {
     profile_ctx_t *ctx = udata;
-    accounts_event_dispose(&ctx->event);
+    forget(ctx);
     if (err && err->status == CT_EUNAUTH) {
         json_decref(ctx->out);
         ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
@@ -93,19 +130,34 @@ static void on_update_done(const ct_db_error_t *err, void *udata)
         accounts_reply_db_error(ctx->req, err);
         return;
     }
-    ct_logc_info(ct_http_request_id(ctx->req), "user %s updated their profile", ctx->user_id);
+    ct_logc_info(ct_http_request_id(ctx->req), "user %s updated their profile%s", ctx->user_id,
+                 ctx->pending ? " (a new phone waits for its code)" : "");
     ct_http_add_header(ctx->req, "Cache-Control", "no-store");
     ct_http_reply_json(ctx->req, 200, ctx->out);
 }
 
-static void step_commit(ct_db_tx_t *tx, PGresult *res, void *udata)
+static void step_audit_code(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    profile_ctx_t *ctx = udata;
+    if (!ctx->pending) {
+        accounts_step_commit(tx, NULL, ctx);
+        return;
+    }
+    accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id,
+                      "phone_verification_requested", NULL, accounts_step_commit);
+}
+
+static void step_audit_profile(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     profile_ctx_t *ctx = udata;
     accounts_audit_tx(ctx->a, ctx->req, tx, NULL, ctx->user_id, ctx->user_id, "profile_updated",
-                      NULL, accounts_step_commit);
+                      NULL, step_audit_code);
 }
 
+/* The phone stays what it was (proven) until the code comes back: only
+ * the name, a removal or the preferences publish the profile now. */
 static void on_reread(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     profile_ctx_t *ctx = udata;
@@ -113,20 +165,13 @@ static void on_reread(ct_db_tx_t *tx, PGresult *res, void *udata)
         ct_db_tx_rollback(tx, CT_EUNAUTH, "user not active");
         return;
     }
-    ctx->out = profile_json(res);
-    const char *customer = ct_db_get(res, 0, "customer_id");
-    accounts_user_ref_t u = {.user_id = ctx->user_id,
-                             .customer_id = customer ? customer : "",
-                             .email = ct_db_get(res, 0, "email"),
-                             .name = ct_db_get(res, 0, "name")};
-    if (accounts_event_profile_updated(&u, ct_db_get(res, 0, "phone"),
-                                       json_object_get(ctx->out, "preferences"),
-                                       &ctx->event) != 0) {
-        ct_db_tx_rollback(tx, CT_EINTERNAL, "out of memory");
+    ctx->out = accounts_profile_json(res);
+    if (!profile_changes(ctx)) {
+        step_audit_code(tx, NULL, ctx);
         return;
     }
-    ct_outbox_append(tx, ctx->a->svc->topic, customer ? customer : ctx->user_id, ctx->event.data,
-                     ctx->event.len, ctx->event.event_id, step_commit);
+    accounts_profile_publish(tx, ctx->a, ctx->user_id, res, ctx->out, &ctx->event,
+                             step_audit_profile);
 }
 
 static void reread(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -136,14 +181,37 @@ static void reread(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_profile_lock(tx, ctx->user_id, on_reread);
 }
 
+static void on_code_put(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    profile_ctx_t *ctx = udata;
+    /* the name as this request leaves it */
+    accounts_user_ref_t u = {.user_id = ctx->user_id,
+                             .customer_id = ctx->customer_id,
+                             .name = ctx->name ? ctx->name : ctx->cur_name};
+    accounts_phone_code_append(tx, ctx->a, &u, ctx->new_phone, ctx->code,
+                               ct_db_get_int(res, 0, "expires_ms", 0), &ctx->code_event, reread);
+}
+
+static void step_code(ct_db_tx_t *tx, PGresult *res, void *udata)
+{
+    (void)res;
+    profile_ctx_t *ctx = udata;
+    if (!ctx->pending) {
+        reread(tx, NULL, ctx);
+        return;
+    }
+    accounts_store_phone_pending_put(tx, ctx->user_id, ctx->new_phone, ctx->hash,
+                                     (long)ctx->a->phone_code_ttl_s, on_code_put);
+}
+
 static void on_updated(ct_db_tx_t *tx, PGresult *res, void *udata)
 {
     (void)res;
     profile_ctx_t *ctx = udata;
     if (ctx->prefs)
-        accounts_store_preferences_put(tx, ctx->user_id, ctx->prefs, reread);
+        accounts_store_preferences_put(tx, ctx->user_id, ctx->prefs, step_code);
     else
-        reread(tx, NULL, ctx);
+        step_code(tx, NULL, ctx);
 }
 
 static void on_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -153,8 +221,13 @@ static void on_locked(ct_db_tx_t *tx, PGresult *res, void *udata)
         ct_db_tx_rollback(tx, CT_EUNAUTH, "user not active");
         return;
     }
-    accounts_store_profile_update(tx, ctx->user_id, ctx->name, ctx->set_phone, ctx->phone,
-                                  on_updated);
+    const char *phone = ct_db_get(res, 0, "phone");
+    if (ctx->pending && phone && strcmp(phone, ctx->new_phone) == 0)
+        ctx->pending = false; /* proven meanwhile */
+    const char *customer = ct_db_get(res, 0, "customer_id");
+    ctx->customer_id = ct_http_strdup(ctx->req, customer ? customer : "");
+    ctx->cur_name = ct_http_strdup(ctx->req, ct_db_get(res, 0, "name"));
+    accounts_store_profile_update(tx, ctx->user_id, ctx->name, ctx->remove_phone, NULL, on_updated);
 }
 
 static void on_update_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
@@ -164,11 +237,66 @@ static void on_update_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_profile_lock(tx, ctx->user_id, on_locked);
 }
 
+static void begin_update(profile_ctx_t *ctx)
+{
+    if (ctx->pending) {
+        accounts_phone_code_new(ctx->code);
+        accounts_phone_code_hash(ctx->a, ctx->user_id, ctx->new_phone, ctx->code, ctx->hash);
+    }
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_update_begun, on_update_done, ctx);
+    if (rc != 0) {
+        forget(ctx);
+        accounts_reply_failure(ctx->req, rc);
+    }
+}
+
+static void on_code_quota(int status, bool allowed, void *udata)
+{
+    profile_ctx_t *ctx = udata;
+    if (status != 0) {
+        accounts_reply_unavailable(ctx->req); /* fail closed: nothing changed */
+        return;
+    }
+    if (!allowed) {
+        accounts_reply_too_many(ctx->req, ctx->quota.number.retry_after_s);
+        return;
+    }
+    begin_update(ctx);
+}
+
+/* A number already the user's needs no code (a form that sends the whole
+ * profile back); any other takes a use of both quotas first. */
+static void on_current(const ct_db_error_t *err, PGresult *res, void *udata)
+{
+    profile_ctx_t *ctx = udata;
+    if (err) {
+        accounts_reply_db_error(ctx->req, err);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        ct_http_reply_error(ctx->req, CT_EUNAUTH, "sign in first");
+        return;
+    }
+    const char *phone = ct_db_get(res, 0, "phone");
+    ctx->pending = !phone || strcmp(phone, ctx->new_phone) != 0;
+    if (!ctx->pending) {
+        begin_update(ctx);
+        return;
+    }
+    if (accounts_phone_quota_take(ctx->a, &ctx->quota, ctx->user_id, ctx->new_phone, on_code_quota,
+                                  ctx) != 0)
+        accounts_reply_unavailable(ctx->req);
+}
+
 static void on_update_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
 {
     profile_ctx_t *ctx = udata;
     snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_update_begun, on_update_done, ctx);
+    if (!ctx->new_phone) {
+        begin_update(ctx);
+        return;
+    }
+    int rc = accounts_store_profile_get(ctx->a->svc->db, ctx->user_id, on_current, ctx);
     if (rc != 0)
         accounts_reply_failure(req, rc);
 }
@@ -188,12 +316,13 @@ void accounts_api_profile_update(ct_http_req_t *req, void *udata)
     if (ctx->name && !accounts_text_ok(ctx->name, 1, 200))
         ct_valid_fail(&v, "name", "expected 1 to 200 characters, not only spaces");
     json_t *phone = json_object_get(body, "phone");
-    if (phone) {
-        ctx->set_phone = true;
-        if (!json_is_null(phone)) {
-            ctx->phone = ct_valid_str(&v, body, "phone", 1, 64, true);
-            if (ctx->phone && !accounts_phone_valid(ctx->phone))
-                ct_valid_fail(&v, "phone", "expected E.164: \"+\" and 8 to 15 digits, or null");
+    if (phone && json_is_null(phone))
+        ctx->remove_phone = true;
+    else if (phone) {
+        ctx->new_phone = ct_valid_str(&v, body, "phone", 1, 64, true);
+        if (ctx->new_phone && !accounts_phone_valid(ctx->new_phone)) {
+            ct_valid_fail(&v, "phone", "expected E.164: \"+\" and 8 to 15 digits, or null");
+            ctx->new_phone = NULL;
         }
     }
     json_t *prefs = json_object_get(body, "preferences");
@@ -218,7 +347,7 @@ void accounts_api_profile_update(ct_http_req_t *req, void *udata)
             free(text);
         }
     }
-    if (ct_valid_ok(&v) && !ctx->name && !ctx->set_phone && !prefs)
+    if (ct_valid_ok(&v) && !ctx->name && !phone && !prefs)
         ct_valid_fail(&v, "name", "nothing to change: give name, phone or preferences");
     if (!ct_valid_ok(&v)) {
         ct_http_reply_invalid(req, ct_valid_take_errors(&v));

@@ -454,6 +454,24 @@ int accounts_event_email_changed(const accounts_user_ref_t *u, int64_t changed_a
     return pack(&ev, out);
 }
 
+int accounts_event_phone_verification_requested(const accounts_user_ref_t *u, const char *phone,
+                                                const char *code, int64_t expires_at_ms,
+                                                accounts_event_t *out)
+{
+    Citerne__V1__PhoneVerificationRequested body = CITERNE__V1__PHONE_VERIFICATION_REQUESTED__INIT;
+    body.user_id = str(u->user_id);
+    body.customer_id = str(u->customer_id);
+    body.phone = str(phone);
+    body.name = str(u->name);
+    body.code = str(code);
+    body.expires_at = expires_at_ms;
+
+    Citerne__V1__AccountsEvent ev = CITERNE__V1__ACCOUNTS_EVENT__INIT;
+    ev.body_case = CITERNE__V1__ACCOUNTS_EVENT__BODY_PHONE_VERIFICATION_REQUESTED;
+    ev.phone_verification_requested = &body;
+    return pack(&ev, out);
+}
+
 void accounts_event_dispose(accounts_event_t *ev)
 {
     free(ev->data);

@@ -105,6 +105,27 @@ int accounts_event_customer_linked(const accounts_user_ref_t *u, const char *rol
 int accounts_event_profile_updated(const accounts_user_ref_t *u, const char *phone, json_t *prefs,
                                    accounts_event_t *out);
 
+/* PhoneVerificationRequested: code (a secret) for phone, u->email unused. */
+int accounts_event_phone_verification_requested(const accounts_user_ref_t *u, const char *phone,
+                                                const char *code, int64_t expires_at_ms,
+                                                accounts_event_t *out);
+
+/* Appends PhoneVerificationRequested (code for phone) to the outbox in tx,
+ * keyed by u's customer (the user when none), then next(tx); event keeps
+ * the packed bytes until the caller disposes of it. Out of memory rolls tx
+ * back. Implemented in api_phone.c. */
+void accounts_phone_code_append(ct_db_tx_t *tx, const accounts_t *a, const accounts_user_ref_t *u,
+                                const char *phone, const char *code, int64_t expires_at_ms,
+                                accounts_event_t *event, ct_db_tx_cb next);
+
+/* Appends UserProfileUpdated for user_id to the outbox in tx, from res (a
+ * profile row, store.h) and profile (its JSON, accounts_profile_json:
+ * borrowed), keyed by the user's first customer (the user when none), then
+ * next(tx). Out of memory rolls tx back. Implemented in api_profile.c. */
+void accounts_profile_publish(ct_db_tx_t *tx, const accounts_t *a, const char *user_id,
+                              const PGresult *res, json_t *profile, accounts_event_t *event,
+                              ct_db_tx_cb next);
+
 /* UserClosed: customer_ids (n of them) the user acted for. */
 int accounts_event_user_closed(const char *user_id, const char *const *customer_ids, size_t n,
                                int64_t at_ms, accounts_event_t *out);

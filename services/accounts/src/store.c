@@ -648,6 +648,7 @@ void accounts_store_user_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb n
 
 #define PROFILE_SELECT                                                                             \
     "SELECT u.id, u.email, u.name, u.phone, " FIRST_CUSTOMER ","                                   \
+    " (SELECT v.phone FROM phone_verifications v WHERE v.user_id = u.id) AS phone_pending,"        \
     " COALESCE((SELECT json_object_agg(p.kind, p.channel ORDER BY p.kind)"                         \
     "           FROM user_preferences p WHERE p.user_id = u.id), '{}')::text AS prefs"             \
     " FROM users u WHERE u.id = $1 AND u.status = 'active'"
@@ -674,8 +675,11 @@ void accounts_store_profile_update(ct_db_tx_t *tx, const char *user_id, const ch
     ct_db_params_add(&p, name);
     ct_db_params_add(&p, set_phone ? "true" : "false");
     ct_db_params_add(&p, phone);
+    /* a number removed takes its pending replacement with it */
     tx_query(tx,
-             "UPDATE users SET name = COALESCE($2, name),"
+             "WITH v AS (DELETE FROM phone_verifications"
+             "           WHERE user_id = $1 AND $3::boolean AND $4::text IS NULL)"
+             " UPDATE users SET name = COALESCE($2, name),"
              " phone = CASE WHEN $3::boolean THEN $4 ELSE phone END, updated_at = now()"
              " WHERE id = $1 AND status = 'active'",
              &p, next);
@@ -751,7 +755,8 @@ void accounts_store_close(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
              " p AS (DELETE FROM user_preferences WHERE user_id = $1),"
              " pr AS (DELETE FROM password_resets WHERE user_id = $1),"
              " ua AS (DELETE FROM user_activations WHERE user_id = $1),"
-             " ec AS (DELETE FROM email_changes WHERE user_id = $1)"
+             " ec AS (DELETE FROM email_changes WHERE user_id = $1),"
+             " pv AS (DELETE FROM phone_verifications WHERE user_id = $1)"
              " UPDATE users SET status = 'disabled', password_hash = NULL, phone = NULL,"
              " name = 'Closed account', email = 'closed-' || id || '@invalid', updated_at = now()"
              " WHERE id = $1 AND status = 'active' RETURNING id",

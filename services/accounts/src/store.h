@@ -211,14 +211,31 @@ void accounts_store_totp_delete_tx(ct_db_tx_t *tx, const char *user_id, ct_db_tx
 
 /* ---- profile ---- */
 /* An active user's profile: one row (id, email, name, phone, customer_id
- * (the first), prefs: a JSON object text kind -> channel) or none. */
+ * (the first), phone_pending: the number waiting for its code or NULL,
+ * prefs: a JSON object text kind -> channel) or none. */
 int accounts_store_profile_get(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
 /* In tx: the same, locked. */
 void accounts_store_profile_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
 /* In tx: name (NULL: kept) and phone (set_phone false: kept; phone NULL:
- * removed). */
+ * removed, and the pending number with it). */
 void accounts_store_profile_update(ct_db_tx_t *tx, const char *user_id, const char *name,
                                    bool set_phone, const char *phone, ct_db_tx_cb next);
+/* ---- phone verification (store_phone.c) ---- */
+/* In tx: the user's one pending number becomes phone with the code hash
+ * hash_hex (hex of 32 bytes), all its tries, for ttl_s (replacing any
+ * earlier one): one row (expires_ms). */
+void accounts_store_phone_pending_put(ct_db_tx_t *tx, const char *user_id, const char *phone,
+                                      const char *hash_hex, long ttl_s, ct_db_tx_cb next);
+/* In tx: the user's pending number, locked: one row (phone, code_hash in
+ * hex, tries_left, live "t"/"f": not expired) or none. */
+void accounts_store_phone_pending_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* In tx: one wrong try of the pending code counted. */
+void accounts_store_phone_pending_tried(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* In tx: the pending number is proven: it becomes the active user's phone
+ * and the pending row goes: one row (id) or none when not active. */
+void accounts_store_phone_verified(ct_db_tx_t *tx, const char *user_id, const char *phone,
+                                   ct_db_tx_cb next);
+
 /* In tx: upserts preferences from a JSON object text kind -> channel
  * (checked by the caller). */
 void accounts_store_preferences_put(ct_db_tx_t *tx, const char *user_id, const char *prefs_json,
