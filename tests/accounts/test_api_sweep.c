@@ -90,6 +90,18 @@ static void sweep_deletes_exactly_the_expired_links_and_stale_pending_users(void
     link_row("email_changes", expired_change, "-1 second");
     user_row(live_change, "active", 1);
     link_row("email_changes", live_change, "10 minutes");
+    /* pending phone numbers: one expired two days ago, one a minute ago
+     * (a resend may still renew it) */
+    char old_code[37], recent_code[37];
+    user_row(old_code, "active", 3);
+    user_row(recent_code, "active", 1);
+    char code_sql[512];
+    snprintf(code_sql, sizeof code_sql,
+             "INSERT INTO phone_verifications (user_id, phone, code_hash, tries_left, expires_at)"
+             " VALUES ('%s', '+33611223344', sha256('a'), 5, now() - interval '2 days'),"
+             " ('%s', '+33611223355', sha256('b'), 5, now() - interval '1 minute')",
+             old_code, recent_code);
+    exec_sql(code_sql);
     /* pending users */
     char invited_long_ago[37], expired_recently[37], resent[37], linkless_old[37], linkless_new[37];
     user_row(invited_long_ago, "pending", 40); /* link dead for 31 days, a grant */
@@ -128,6 +140,10 @@ static void sweep_deletes_exactly_the_expired_links_and_stale_pending_users(void
     assert_int_equal(s.counts.count[ACCOUNTS_SWEEP_RESETS], 5);
     assert_int_equal(s.counts.count[ACCOUNTS_SWEEP_EMAIL_CHANGES], 1);
     assert_int_equal(s.counts.count[ACCOUNTS_SWEEP_PENDING_USERS], 2);
+    assert_int_equal(s.counts.count[ACCOUNTS_SWEEP_PHONE_CODES], 1);
+    assert_int_equal(rows_of("phone_verifications", old_code), 0);
+    assert_int_equal(rows_of("users", old_code), 1);
+    assert_int_equal(rows_of("phone_verifications", recent_code), 1);
 
     for (int i = 0; i < 5; i++) {
         assert_int_equal(rows_of("password_resets", expired_resets[i]), 0);

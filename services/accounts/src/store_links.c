@@ -127,6 +127,9 @@ static const char *const sweep_sql[] = {
         "DELETE FROM collaborator_invitations WHERE ctid IN (SELECT ctid"
         " FROM collaborator_invitations WHERE NOT awaits_activation AND expires_at < now()"
         " LIMIT $1 FOR UPDATE SKIP LOCKED)",
+    [ACCOUNTS_SWEEP_PHONE_CODES] =
+        "DELETE FROM phone_verifications WHERE ctid IN (SELECT ctid FROM phone_verifications"
+        " WHERE expires_at < now() - interval '1 day' LIMIT $1 FOR UPDATE SKIP LOCKED)",
 };
 
 int accounts_store_sweep(ct_db_t *db, accounts_sweep_what_t what, int keep_days, int limit,

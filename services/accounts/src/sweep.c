@@ -87,12 +87,14 @@ static void on_swept(int status, const accounts_sweep_counts_t *c, void *udata)
     s->running = false;
     const long long *n = c->count;
     if (n[ACCOUNTS_SWEEP_RESETS] || n[ACCOUNTS_SWEEP_EMAIL_CHANGES] ||
-        n[ACCOUNTS_SWEEP_PENDING_USERS] || n[ACCOUNTS_SWEEP_INVITATIONS])
+        n[ACCOUNTS_SWEEP_PENDING_USERS] || n[ACCOUNTS_SWEEP_INVITATIONS] ||
+        n[ACCOUNTS_SWEEP_PHONE_CODES])
         ct_log_info("sweep: deleted %lld expired reset link(s), %lld expired e-mail change"
                     " request(s), %lld pending user(s) never activated, %lld expired"
-                    " invitation(s)",
+                    " invitation(s), %lld pending phone number(s) expired a day ago",
                     n[ACCOUNTS_SWEEP_RESETS], n[ACCOUNTS_SWEEP_EMAIL_CHANGES],
-                    n[ACCOUNTS_SWEEP_PENDING_USERS], n[ACCOUNTS_SWEEP_INVITATIONS]);
+                    n[ACCOUNTS_SWEEP_PENDING_USERS], n[ACCOUNTS_SWEEP_INVITATIONS],
+                    n[ACCOUNTS_SWEEP_PHONE_CODES]);
     else if (status == 0)
         ct_log_debug("sweep: nothing to delete");
     if (status != 0 && status != CT_ECLOSED)

@@ -23,6 +23,9 @@ typedef enum {
     ACCOUNTS_SWEEP_PENDING_USERS,
     /* expired invitations of existing accounts (never accepted) */
     ACCOUNTS_SWEEP_INVITATIONS,
+    /* pending phone numbers whose code expired more than a day ago (until
+     * then a resend may still give a new code for the number) */
+    ACCOUNTS_SWEEP_PHONE_CODES,
     ACCOUNTS_SWEEP_KINDS
 } accounts_sweep_what_t;
 
