@@ -42,7 +42,7 @@ static int group_teardown(void **state)
     return flow_teardown();
 }
 
-#define PLACEHOLDER "(texte retiré : il contenait un lien à usage unique)"
+#define PLACEHOLDER "(texte retiré : il contenait un lien ou un code à usage unique)"
 
 static void a_reset_request_sends_one_email_with_the_link_and_a_replay_none(void **state)
 {

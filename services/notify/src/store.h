@@ -79,7 +79,7 @@ void notify_store_insert_notifications(ct_db_tx_t *tx, const char *rows_json,
                                        int64_t link_expires_at, ct_db_tx_cb next);
 
 /* What a body that carried a link becomes once sent, failed or expired. */
-#define NOTIFY_LINK_PLACEHOLDER "(texte retiré : il contenait un lien à usage unique)"
+#define NOTIFY_LINK_PLACEHOLDER "(texte retiré : il contenait un lien ou un code à usage unique)"
 
 /* Claims up to limit due notifications of the channels ("{email,sms}") by
  * moving next_attempt_at lease_ms ahead; pending rows whose link has
