@@ -76,6 +76,7 @@ int flow_setup(const char *db_prefix)
         .db_connections = 3,
         .migrations = notify_migrations,
         .nmigrations = notify_migrations_count,
+        .redis = true, /* sessions, for the user's export */
         .routes = routes,
         .udata = &F.app,
     };

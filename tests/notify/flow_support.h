@@ -1,5 +1,5 @@
 /* The fixture of notify's flow tests: a loop with the test stack's
- * Postgres (a fresh database, migrated), the notify API and an SMS endpoint
+ * Postgres (a fresh database, migrated) and Redis (svc.cache), the notify API and an SMS endpoint
  * on one HTTP server, a fake SMTP server, and helpers to apply events in real
  * transactions, query, and run the sender against them. */
 #ifndef NOTIFY_TEST_FLOW_SUPPORT_H

@@ -1,5 +1,6 @@
 /* GET /api/v1/notify/notifications?customer_id=X: the back office's view of
- * what was sent to a customer's users. Operator key only. */
+ * what was sent to a customer's users. Operator key only. The routes of the
+ * API (the user's export: api_me.c). */
 #include <string.h>
 
 #include "citerne/error.h"
@@ -42,5 +43,7 @@ static void list_notifications(ct_http_req_t *req, void *udata)
 
 int notify_api_register(ct_http_server_t *srv, notify_app_t *app)
 {
-    return ct_http_route(srv, "GET", "/api/v1/notify/notifications", list_notifications, app);
+    if (ct_http_route(srv, "GET", "/api/v1/notify/notifications", list_notifications, app) != 0)
+        return -1;
+    return ct_http_route(srv, "GET", "/api/v1/notify/me/export", notify_api_me_export, app);
 }

@@ -55,7 +55,8 @@ int main(void)
     const ct_service_desc_t desc = {
         .name = "notify",
         .default_http_addr = "127.0.0.1:8084",
-        .use_cache = false,
+        .use_cache = true,      /* sessions, for the user's export */
+        .cache_optional = true, /* the consumers and the sender need no Redis */
         .consumes = consumes,
         .on_message = notify_on_message,
         .migrations = notify_migrations,

@@ -17,6 +17,10 @@ typedef struct {
 
 /* Registers the /api/v1/notify routes on srv; app must outlive srv. */
 int notify_api_register(ct_http_server_t *srv, notify_app_t *app);
+/* GET /api/v1/notify/me/export (session; udata the notify_app_t): the
+ * caller's personal data. 401 without a session, 503 when Redis cannot
+ * answer. Loop thread. */
+void notify_api_me_export(ct_http_req_t *req, void *udata);
 
 /* The ct_bus_msg_cb of the service (udata: the ct_service_t, whose udata is
  * the notify_app_t). Decodes, validates, hands the event to the inbox; calls

@@ -1,6 +1,8 @@
 /* All SQL of notify. */
 #include "store.h"
 
+#include <stdio.h>
+
 void notify_store_put_customer(ct_db_tx_t *tx, const char *customer_id, const char *number,
                                const char *name, int version, ct_db_tx_cb next)
 {
@@ -337,6 +339,46 @@ int notify_store_list(ct_db_t *db, const char *customer_id, ct_db_result_cb cb, 
         " ORDER BY n.created_at DESC, n.notification_id), '[]'::json)::text AS doc"
         " FROM (SELECT * FROM notifications WHERE customer_id = $1"
         "  ORDER BY created_at DESC, notification_id LIMIT 1000) n",
+        &p, cb, udata);
+    ct_db_params_dispose(&p);
+    return rc;
+}
+
+int notify_store_export(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata)
+{
+    char max[16];
+    snprintf(max, sizeof max, "%d", NOTIFY_EXPORT_MAX);
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, NOTIFY_LINK_PLACEHOLDER);
+    ct_db_params_add(&p, max);
+    /* one row past the cap tells whether the list was cut; a pending row's
+     * live link is never shown, not even to the user it is for */
+    int rc = ct_db_query(
+        db,
+        "WITH n AS (SELECT * FROM notifications WHERE user_id = $1"
+        "  ORDER BY created_at DESC, notification_id DESC LIMIT $3::int + 1)"
+        " SELECT json_build_object('user_id', $1::uuid,"
+        " 'profile', (SELECT json_build_object('email', email, 'phone', phone, 'name', name,"
+        "  'preferences', preferences) FROM user_profiles WHERE user_id = $1),"
+        " 'memberships', coalesce((SELECT json_agg(json_build_object("
+        "  'customer_id', u.customer_id, 'customer_number', c.customer_number, 'role', u.role,"
+        "  'email', u.email, 'phone', u.phone, 'name', u.name)"
+        "  ORDER BY u.created_at, u.customer_id)"
+        "  FROM users u LEFT JOIN customers c USING (customer_id) WHERE u.user_id = $1),"
+        "  '[]'::json),"
+        " 'notifications', coalesce((SELECT json_agg(json_build_object('id', x.notification_id,"
+        "  'kind', x.kind, 'channel', x.channel, 'recipient', x.recipient, 'subject', x.subject,"
+        "  'body', CASE WHEN x.link_expires_at IS NULL THEN x.body ELSE $2 END,"
+        "  'status', x.status,"
+        "  'created_at', to_char(x.created_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+        "  'sent_at', to_char(x.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+        "  ORDER BY x.created_at DESC, x.notification_id DESC)"
+        "  FROM (SELECT * FROM n ORDER BY created_at DESC, notification_id DESC LIMIT $3::int) x),"
+        "  '[]'::json),"
+        " 'truncated', (SELECT count(*) FROM n) > $3::int)::text AS doc",
         &p, cb, udata);
     ct_db_params_dispose(&p);
     return rc;

@@ -101,4 +101,13 @@ int notify_store_mark_failed(ct_db_t *db, const char *notification_id, const cha
  * notifications (newest first, at most 1000). */
 int notify_store_list(ct_db_t *db, const char *customer_id, ct_db_result_cb cb, void *udata);
 
+/* At most this many notifications in a user's export. */
+#define NOTIFY_EXPORT_MAX 10000
+/* A user's export: one row, column "doc", the JSON text {user_id, profile
+ * (null without one), memberships, notifications (their own rows, newest
+ * first, at most NOTIFY_EXPORT_MAX), truncated}. A body that carries or
+ * carried a link or code reads NOTIFY_LINK_PLACEHOLDER, even while pending.
+ * Rows keyed on an address (no user) are not included. */
+int notify_store_export(ct_db_t *db, const char *user_id, ct_db_result_cb cb, void *udata);
+
 #endif
