@@ -447,6 +447,10 @@ def session_cases(a, b, c, free_email):
             why="B's invoice, C's number")]),
         # the caller's own
         (acc, "GET", ACC + "/me/profile", k(expect=(200,)), [k(expect=(200,), why="own")]),
+        # notify's part of the export: the caller's own rows (asked before
+        # A's /me/email below, whose notice names the address A typed: B's)
+        ("notify", "GET", "/api/v1/notify/me/export", k(expect=(200,)),
+         [k(expect=(200,), why="own rows only")]),
         (acc, "PATCH", ACC + "/me/profile", k(body={"name": "Admin A renamed"}, expect=(200,)),
          [k(body={"name": "Admin A %s" % RUN}, expect=(200,), why="own")]),
         (acc, "POST", ACC + "/me/password",
