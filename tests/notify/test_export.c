@@ -245,6 +245,41 @@ static void a_link_waiting_to_be_sent_is_not_in_the_export(void **state)
     test_resp_dispose(&resp);
 }
 
+static void the_export_stops_at_the_cap_and_says_so(void **state)
+{
+    (void)state;
+    ct_test_require_stack();
+    char user[37], customer[37], cookie[160], sql[640];
+    ct_uuid_v7(user);
+    ct_uuid_v7(customer);
+    /* one more row than the cap, the oldest the 1st */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO notifications (notification_id, customer_id, user_id, kind, channel,"
+             " recipient, body, cause_event_id, correlation_id, created_at)"
+             " SELECT gen_random_uuid(), '%s', '%s', 'invoice_issued', 'email',"
+             " 'cap@example.com', 'n' || i, gen_random_uuid(), gen_random_uuid(),"
+             " now() - make_interval(secs => %d - i) FROM generate_series(1, %d) i",
+             customer, user, NOTIFY_EXPORT_MAX + 1, NOTIFY_EXPORT_MAX + 1);
+    PGresult *res = PQexec(F.pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("%s", PQresultErrorMessage(res));
+    PQclear(res);
+    session_of(user, customer, cookie);
+    test_resp_t resp;
+    get(cookie, 200, &resp);
+    json_t *list = notifications(&resp);
+    assert_int_equal(json_array_size(list), NOTIFY_EXPORT_MAX);
+    assert_true(json_is_true(json_object_get(resp.json, "truncated")));
+    char newest[16];
+    snprintf(newest, sizeof newest, "n%d", NOTIFY_EXPORT_MAX + 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "body")),
+                        newest);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(list, NOTIFY_EXPORT_MAX - 1), "body")),
+        "n2"); /* the oldest left out */
+    test_resp_dispose(&resp);
+}
+
 static bool dead_closed;
 
 static void on_dead_closed(void *udata)
@@ -295,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_user_exports_their_own_rows_only),
         cmocka_unit_test(a_link_waiting_to_be_sent_is_not_in_the_export),
+        cmocka_unit_test(the_export_stops_at_the_cap_and_says_so),
         cmocka_unit_test(without_a_session_401_and_with_redis_down_503),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
