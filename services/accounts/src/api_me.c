@@ -61,8 +61,11 @@ static void on_sessions(int status, const accounts_session_info_t *infos, size_t
     }
     json_object_set_new(ctx->doc, "sessions", arr);
     json_object_set_new(ctx->doc, "not_included",
-                        json_string("tank levels, orders, deliveries and invoices are held by "
-                                    "other services and exported by them"));
+                        json_string("held by other services, each with its own download: "
+                                    "messages sent to you at /api/v1/notify/me/export, "
+                                    "invoices at /api/v1/billing/invoices?customer_id=, "
+                                    "tank readings at /api/v1/telemetry/sites/{site_id}/readings.csv, "
+                                    "orders and deliveries at /api/v1/orders/orders?site_id="));
     char disposition[96];
     snprintf(disposition, sizeof disposition, "attachment; filename=\"citerne-%s.json\"",
              ctx->user_id);
