@@ -132,6 +132,16 @@ static void the_right_code_sets_the_phone_once(void **state)
     call("POST", "/api/v1/accounts/me/phone/verify", si.cookie, "{\"code\":\"123456\"}", &r);
     expect_status(&r, 401, "verify without CSRF");
     test_resp_dispose(&r);
+    /* without a session the shape of the code is not even looked at */
+    call("POST", "/api/v1/accounts/me/phone/verify", NULL, "{\"code\":\"12x\"}", &r);
+    expect_status(&r, 401, "a malformed code without a session");
+    test_resp_dispose(&r);
+    /* a longer code is not cut down to one that fits */
+    char longer[32];
+    snprintf(longer, sizeof longer, "{\"code\":\"%s0\"}", code);
+    call("POST", "/api/v1/accounts/me/phone/verify", si.with_csrf, longer, &r);
+    expect_status(&r, 400, "the code with one more digit");
+    test_resp_dispose(&r);
     call("POST", "/api/v1/accounts/me/phone/verify", si.with_csrf, "{\"code\":123456}", &r);
     expect_status(&r, 400, "a code that is not a string");
     assert_true(names_field(&r, "code"));

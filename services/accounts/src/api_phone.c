@@ -91,6 +91,7 @@ typedef struct {
     char hash[ACCOUNTS_TOKEN_HEX + 1];
     char phone[24];
     bool bad_code; /* verify: the code was wrong, expired or void */
+    bool shaped;   /* verify: the code given has the shape of one we send */
     accounts_phone_quota_t quota;
     accounts_user_ref_t u; /* strings in request memory */
     json_t *out;           /* verify: the profile as it now is */
@@ -200,17 +201,6 @@ static void on_verify_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     accounts_store_phone_pending_lock(tx, ctx->user_id, on_pending_locked);
 }
 
-static void on_verify_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
-{
-    phone_ctx_t *ctx = udata;
-    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
-    int rc = ct_db_tx_begin(ctx->a->svc->db, on_verify_begun, on_verify_done, ctx);
-    if (rc != 0) {
-        forget(ctx);
-        accounts_reply_failure(req, rc);
-    }
-}
-
 static bool code_shaped(const char *s)
 {
     if (!s || strlen(s) != ACCOUNTS_PHONE_CODE_LEN)
@@ -219,6 +209,23 @@ static bool code_shaped(const char *s)
         if (*p < '0' || *p > '9')
             return false;
     return true;
+}
+
+static void on_verify_session(ct_http_req_t *req, const ct_session_t *s, void *udata)
+{
+    phone_ctx_t *ctx = udata;
+    /* no code of another shape was ever sent: no try to count (looked at
+     * after the session, so that a caller without one learns only 401) */
+    if (!ctx->shaped) {
+        accounts_reply_bad_code(req);
+        return;
+    }
+    snprintf(ctx->user_id, sizeof ctx->user_id, "%s", s->user_id);
+    int rc = ct_db_tx_begin(ctx->a->svc->db, on_verify_begun, on_verify_done, ctx);
+    if (rc != 0) {
+        forget(ctx);
+        accounts_reply_failure(req, rc);
+    }
 }
 
 void accounts_api_phone_verify(ct_http_req_t *req, void *udata)
@@ -235,14 +242,10 @@ void accounts_api_phone_verify(ct_http_req_t *req, void *udata)
         ct_http_reply_invalid(req, errors);
         return;
     }
-    /* no code of another shape was ever sent: no try to count */
-    if (!code_shaped(json_string_value(code))) {
-        accounts_reply_bad_code(req);
-        return;
-    }
     phone_ctx_t *ctx = ct_http_alloc(req, sizeof *ctx);
     ctx->req = req;
     ctx->a = a;
+    ctx->shaped = code_shaped(json_string_value(code));
     snprintf(ctx->code, sizeof ctx->code, "%s", json_string_value(code));
     accounts_auth(a, req, on_verify_session, ctx);
 }
