@@ -2,7 +2,9 @@
  * stack's Postgres (a fresh database): PATCH /customers/{id},
  * /contracts/{id}, /sites/{id}. Only the fields given change, the result
  * obeys the rules of creation, the row's version grows by one and its
- * *Updated event (with that version) is in ct_outbox, committed with it. */
+ * *Updated event (with that version) is in ct_outbox, committed with it.
+ * PATCH /users/{id}: a user's name and status (disabling ends the
+ * sessions; the last active admin of a customer cannot be disabled). */
 #define _GNU_SOURCE
 #include "api_support.h"
 
@@ -572,6 +574,231 @@ static void two_patches_in_flight_on_one_site_both_land(void **state)
     free_events(ev, n);
 }
 
+/* ---- PATCH /users/{id} ---- */
+
+#define PASSWORD "correct horse battery"
+
+/* The user's row as one text, to compare before and after (caller frees). */
+static char *user_state(const char *user_id)
+{
+    const char *params[1] = {user_id};
+    PGresult *res =
+        PQexecParams(F.pg, "SELECT row_to_json(u)::text FROM users u WHERE id = $1::uuid", 1, NULL,
+                     params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        fail_msg("user state: %s", PQerrorMessage(F.pg));
+    char *text = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return text;
+}
+
+static void audit_rows_are(const char *user_id, const char *action, long long n)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM audit_log WHERE subject_id = $1::uuid AND actor_id IS NULL"
+             " AND action = '%s'",
+             action);
+    assert_int_equal(sql_count(sql, user_id), n);
+}
+
+/* What a refused patch must leave as it was: the user's row (was, freed),
+ * the tables' rows and the outbox. */
+static void nothing_written(const char *user_id, char *was, long long rows, long long events)
+{
+    char *now = user_state(user_id);
+    assert_string_equal(now, was);
+    free(now);
+    free(was);
+    assert_int_equal(table_rows(), rows);
+    assert_int_equal(outbox_rows(), events);
+}
+
+/* The parts of a problem that must not tell one 401 from another. */
+static void expect_same_problem(const test_resp_t *a, const test_resp_t *b)
+{
+    assert_int_equal(a->status, b->status);
+    static const char *const parts[] = {"type", "title", "detail"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *x = json_string_value(json_object_get(a->json, parts[i]));
+        const char *y = json_string_value(json_object_get(b->json, parts[i]));
+        assert_true((!x && !y) || (x && y && strcmp(x, y) == 0));
+    }
+}
+
+static void disabling_a_user_ends_their_sessions_and_enabling_restores_sign_in(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PASSWORD);
+    char other_email[64], other_id[37];
+    make_user_as(&m, "admin", other_email, other_id); /* m's user is not the last admin */
+    signed_in_t s1, s2, other;
+    sign_in(&s1, "127.0.0.21", "Firefox", m.email, PASSWORD);
+    sign_in(&s2, "127.0.0.22", "Safari", m.email, PASSWORD);
+    sign_in(&other, "127.0.0.23", "Firefox", other_email, PASSWORD);
+    assert_int_equal(me_status(&s1), 200);
+
+    test_resp_t r;
+    patch("users", m.user_id, "{\"status\":\"disabled\"}", &r);
+    expect_status(&r, 200, "disable");
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "disabled");
+    assert_string_equal(json_string_value(json_object_get(r.json, "email")), m.email);
+    test_resp_dispose(&r);
+    /* at once: no session of theirs answers, someone else's does */
+    assert_int_equal(me_status(&s1), 401);
+    assert_int_equal(me_status(&s2), 401);
+    assert_int_equal(me_status(&other), 200);
+    audit_rows_are(m.user_id, "user_disabled", 1);
+
+    /* sign-in fails with the answer of a wrong password */
+    test_resp_t disabled, wrong;
+    login_from("127.0.0.24", NULL, m.email, PASSWORD, &disabled);
+    login_from("127.0.0.24", NULL, other_email, "not the password at all", &wrong);
+    assert_int_equal(disabled.status, 401);
+    expect_same_problem(&disabled, &wrong);
+    test_resp_dispose(&disabled);
+    test_resp_dispose(&wrong);
+
+    patch("users", m.user_id, "{\"status\":\"active\"}", &r);
+    expect_status(&r, 200, "enable");
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "active");
+    test_resp_dispose(&r);
+    audit_rows_are(m.user_id, "user_enabled", 1);
+    assert_int_equal(login_status(m.email, PASSWORD), 200);
+}
+
+static void a_name_change_publishes_the_profile(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PASSWORD);
+    long long events = outbox_rows();
+    test_resp_t r;
+    patch("users", m.user_id, "{\"name\":\"Marie Curie\"}", &r);
+    expect_status(&r, 200, "rename");
+    assert_string_equal(json_string_value(json_object_get(r.json, "name")), "Marie Curie");
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "active");
+    test_resp_dispose(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1::uuid"
+                               " AND name = 'Marie Curie'",
+                               m.user_id),
+                     1);
+    assert_int_equal(outbox_rows(), events + 1);
+    Citerne__V1__AccountsEvent *ev = last_event(m.customer_id, BC(USER_PROFILE_UPDATED));
+    assert_non_null(ev);
+    assert_string_equal(ev->user_profile_updated->user_id, m.user_id);
+    assert_string_equal(ev->user_profile_updated->name, "Marie Curie");
+    citerne__v1__accounts_event__free_unpacked(ev, NULL);
+}
+
+static void the_last_active_admin_cannot_be_disabled(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PASSWORD);
+    char other_email[64], other_id[37];
+    make_user_as(&m, "admin", other_email, other_id);
+    test_resp_t r;
+    /* the other admin disabled: m's user is the last active one */
+    patch("users", other_id, "{\"status\":\"disabled\"}", &r);
+    expect_status(&r, 200, "disable the other admin");
+    test_resp_dispose(&r);
+    signed_in_t si;
+    sign_in(&si, "127.0.0.25", "Firefox", m.email, PASSWORD);
+    char *was = user_state(m.user_id);
+    long long rows = table_rows(), events = outbox_rows();
+
+    patch("users", m.user_id, "{\"status\":\"disabled\",\"name\":\"Partie\"}", &r);
+    expect_status(&r, 409, "last admin");
+    expect_problem_type(&r, "last-admin");
+    test_resp_dispose(&r);
+    nothing_written(m.user_id, was, rows, events);
+    audit_rows_are(m.user_id, "user_disabled", 0);
+    assert_int_equal(me_status(&si), 200);
+}
+
+static void user_patches_refuse_email_phone_and_what_cannot_be(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PASSWORD);
+    char *was = user_state(m.user_id);
+    long long rows = table_rows(), events = outbox_rows();
+    static const struct {
+        const char *body, *field;
+    } cases[] = {
+        {"{\"email\":\"someone.else@example.test\"}", "email"},
+        {"{\"name\":\"Marie Curie\",\"phone\":\"+33612345678\"}", "phone"},
+        {"{\"status\":\"pending\"}", "status"},
+        {"{\"status\":null}", "status"},
+        {"{\"name\":\"   \"}", "name"},
+        {"{}", "name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_resp_t r;
+        patch("users", m.user_id, cases[i].body, &r);
+        expect_status(&r, 400, cases[i].body);
+        if (!names_field(&r, cases[i].field))
+            fail_msg("%s: %s not named in %s", cases[i].body, cases[i].field, r.body);
+        test_resp_dispose(&r);
+    }
+    nothing_written(m.user_id, was, rows, events);
+
+    /* a pending user activates through their link, not the back office */
+    const char *params[1] = {m.user_id};
+    PQclear(PQexecParams(F.pg, "UPDATE users SET status = 'pending' WHERE id = $1::uuid", 1, NULL,
+                         params, NULL, NULL, 0));
+    test_resp_t r;
+    patch("users", m.user_id, "{\"status\":\"active\"}", &r);
+    expect_status(&r, 409, "pending");
+    expect_problem_type(&r, "cannot-activate");
+    test_resp_dispose(&r);
+    assert_int_equal(sql_count("SELECT count(*) FROM users WHERE id = $1::uuid"
+                               " AND status = 'pending'",
+                               m.user_id),
+                     1);
+}
+
+static void user_patch_of_an_unknown_id_or_without_the_key(void **state)
+{
+    REQUIRE_STACK();
+    made_t m;
+    make_customer(&m, "household");
+    make_user(&m, PASSWORD);
+    signed_in_t si; /* an admin's session is not the operator's key */
+    sign_in(&si, "127.0.0.26", "Firefox", m.email, PASSWORD);
+    char unknown[37];
+    ct_uuid_v7(unknown);
+    char *was = user_state(m.user_id);
+    long long rows = table_rows(), events = outbox_rows();
+    test_resp_t r;
+    patch("users", unknown, "{\"status\":\"disabled\"}", &r);
+    expect_status(&r, 404, "unknown user");
+    expect_problem_type(&r, "not-found");
+    test_resp_dispose(&r);
+    patch("users", "not-a-uuid", "{\"name\":\"X\"}", &r);
+    expect_status(&r, 404, "not a uuid");
+    test_resp_dispose(&r);
+
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/accounts/users/%s", m.user_id);
+    const char *const headers[] = {NULL, "Authorization: Bearer not-the-operator-key-at-all\r\n",
+                                   si.with_csrf};
+    for (size_t i = 0; i < 3; i++) {
+        call("PATCH", path, headers[i], "{\"status\":\"disabled\"}", &r);
+        expect_status(&r, 401, "no key");
+        expect_problem_type(&r, "unauthenticated");
+        test_resp_dispose(&r);
+    }
+    nothing_written(m.user_id, was, rows, events);
+    assert_int_equal(me_status(&si), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +814,12 @@ int main(void)
         cmocka_unit_test_setup(unknown_id_is_404_with_nothing_written, test_setup),
         cmocka_unit_test_setup(updates_need_the_operator_key, test_setup),
         cmocka_unit_test_setup(two_patches_in_flight_on_one_site_both_land, test_setup),
+        cmocka_unit_test_setup(disabling_a_user_ends_their_sessions_and_enabling_restores_sign_in,
+                               test_setup),
+        cmocka_unit_test_setup(a_name_change_publishes_the_profile, test_setup),
+        cmocka_unit_test_setup(the_last_active_admin_cannot_be_disabled, test_setup),
+        cmocka_unit_test_setup(user_patches_refuse_email_phone_and_what_cannot_be, test_setup),
+        cmocka_unit_test_setup(user_patch_of_an_unknown_id_or_without_the_key, test_setup),
     };
     srandom((unsigned)getpid());
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

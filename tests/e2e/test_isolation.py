@@ -557,6 +557,8 @@ def key_only_cases(a, b):
           "name": "Intruder", "role": "admin", "password": password()}, None),
         (acc, "POST", ACC + "/users/{id}/2fa/disable", {"id": B["admin user"]}, None, None,
          None),
+        (acc, "PATCH", ACC + "/users/{id}", {"id": B["admin user"]}, None,
+         {"status": "disabled"}, None),
         (acc, "POST", ACC + "/import", None, None, None,
          ("customer_number,name,segment,delivery_mode,price_per_tonne_cents,capacity_kg,"
           "address\r\n%s,Intruder,household,automatic,1,1000,1 rue X\r\n" % number(),

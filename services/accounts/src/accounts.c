@@ -142,6 +142,7 @@ int accounts_routes(accounts_t *a, ct_http_server_t *srv)
         {"PATCH", "/api/v1/accounts/contracts/{id}", accounts_api_contract_update},
         {"PATCH", "/api/v1/accounts/sites/{id}", accounts_api_site_update},
         {"POST", "/api/v1/accounts/users", accounts_api_user_create},
+        {"PATCH", "/api/v1/accounts/users/{id}", accounts_api_user_update},
         {"POST", "/api/v1/accounts/import", accounts_api_import},
         {"POST", "/api/v1/accounts/users/{id}/2fa/disable", accounts_api_totp_operator_disable},
         {"POST", "/api/v1/accounts/login", accounts_api_login},

@@ -262,6 +262,9 @@ void accounts_api_site_update(ct_http_req_t *req, void *udata);
 /* POST /users (operator): argon2id on the thread pool, then user, grant and
  * UserCreated in one transaction. */
 void accounts_api_user_create(ct_http_req_t *req, void *udata);
+/* PATCH /users/{id} (operator): name and status (active, disabled); a
+ * disabling ends every session of the user (api_user_update.c). */
+void accounts_api_user_update(ct_http_req_t *req, void *udata);
 /* POST /login: verify on the thread pool, create the session in Redis. */
 void accounts_api_login(ct_http_req_t *req, void *udata);
 /* POST /logout (session + CSRF): deletes the session's Redis key. */

@@ -136,6 +136,17 @@ static void on_begun(ct_db_tx_t *tx, PGresult *res, void *udata)
     p->kind->lock(tx, p->id, on_locked);
 }
 
+void accounts_patch_reply(accounts_patch_t *p)
+{
+    if (p->version > 0)
+        ct_logc_info(ct_http_request_id(p->req), "%s %s updated (version %d)", p->kind->what, p->id,
+                     p->version);
+    else
+        ct_logc_info(ct_http_request_id(p->req), "%s %s updated", p->kind->what, p->id);
+    ct_http_reply_json(p->req, 200, p->out);
+    p->out = NULL;
+}
+
 static void on_done(const ct_db_error_t *err, void *udata)
 {
     accounts_patch_t *p = udata;
@@ -143,21 +154,24 @@ static void on_done(const ct_db_error_t *err, void *udata)
     json_decref(p->stored);
     json_decref(p->merged);
     p->stored = p->merged = NULL;
-    if (err && err->status == CT_ENOTFOUND)
+    bool replied = err && p->kind->refused && p->kind->refused(p, err);
+    if (replied)
+        (void)0;
+    else if (err && err->status == CT_ENOTFOUND)
         reply_not_found(p->req, p->kind->what);
     else if (err && err->status == CT_EINPUT)
         ct_http_reply_invalid(p->req, ct_valid_take_errors(&p->v));
     else if (err)
         accounts_reply_db_error(p->req, err);
+    ct_valid_dispose(&p->v);
     if (err) {
         json_decref(p->out);
+        p->out = NULL;
+    } else if (p->kind->committed) {
+        p->kind->committed(p);
     } else {
-        ct_logc_info(ct_http_request_id(p->req), "%s %s updated (version %d)", p->kind->what, p->id,
-                     p->version);
-        ct_http_reply_json(p->req, 200, p->out);
+        accounts_patch_reply(p);
     }
-    p->out = NULL;
-    ct_valid_dispose(&p->v);
 }
 
 void accounts_patch_run(ct_http_req_t *req, accounts_t *a, const accounts_patch_kind_t *kind,

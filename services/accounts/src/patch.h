@@ -33,6 +33,12 @@ typedef struct {
      * commits, or calls accounts_patch_invalid. Before commit, sets
      * p->out (the answer) and p->version. */
     void (*apply)(accounts_patch_t *p, ct_db_tx_t *tx, PGresult *res);
+    /* Optional. refused: replies to an error apply raised (a 409) and
+     * returns true, or returns false for the usual answer. committed: runs
+     * after the commit instead of the 200, and calls accounts_patch_reply
+     * once (so what lives outside the database follows first). */
+    bool (*refused)(accounts_patch_t *p, const ct_db_error_t *err);
+    void (*committed)(accounts_patch_t *p);
 } accounts_patch_kind_t;
 
 struct accounts_patch {
@@ -54,6 +60,9 @@ struct accounts_patch {
  * bytes the kind wants in p->state (from the request's pool). */
 void accounts_patch_run(ct_http_req_t *req, accounts_t *a, const accounts_patch_kind_t *kind,
                         size_t state_size);
+
+/* Replies 200 with p->out (see committed). */
+void accounts_patch_reply(accounts_patch_t *p);
 
 /* Whether the patch gives field (null included). */
 bool accounts_patch_has(const accounts_patch_t *p, const char *field);

@@ -312,5 +312,17 @@ void accounts_store_site_patch_lock(ct_db_tx_t *tx, const char *site_id, ct_db_t
 /* In tx: writes s (all but its contract), version + 1: one row (version,
  * customer_id, delivery_mode: the contract's). */
 void accounts_store_site_update(ct_db_tx_t *tx, const accounts_site_t *s, ct_db_tx_cb next);
+/* The user row FOR UPDATE: one row (doc: {id, name, status}, has_password)
+ * or none. */
+void accounts_store_user_patch_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* Locks the admins' grants of every customer the user acts for (in one
+ * order), so two disablings, or a disabling and a demotion, of the admins of
+ * one customer wait for each other; the next statement counts afresh. */
+void accounts_store_user_admins_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* The customers the user is the last active admin of: rows (customer_id). */
+void accounts_store_user_last_admin(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next);
+/* Writes name and status: one row (id, email, phone, name, status). */
+void accounts_store_user_update(ct_db_tx_t *tx, const char *user_id, const char *name,
+                                const char *status, ct_db_tx_cb next);
 
 #endif

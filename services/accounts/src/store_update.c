@@ -120,3 +120,46 @@ void accounts_store_site_update(ct_db_tx_t *tx, const accounts_site_t *s, ct_db_
                    &p, next);
     ct_db_params_dispose(&p);
 }
+
+void accounts_store_user_patch_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    tx_query1(tx,
+              "SELECT json_build_object('id', id, 'name', name, 'status', status)::text AS doc,"
+              " password_hash IS NOT NULL AS has_password FROM users WHERE id = $1 FOR UPDATE",
+              user_id, next);
+}
+
+void accounts_store_user_admins_lock(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    tx_query1(tx,
+              "SELECT 1 FROM user_customers WHERE role = 'admin' AND customer_id IN"
+              " (SELECT customer_id FROM user_customers WHERE user_id = $1)"
+              " ORDER BY customer_id, user_id FOR UPDATE",
+              user_id, next);
+}
+
+void accounts_store_user_last_admin(ct_db_tx_t *tx, const char *user_id, ct_db_tx_cb next)
+{
+    tx_query1(tx,
+              "SELECT uc.customer_id FROM user_customers uc WHERE uc.user_id = $1"
+              " AND uc.role = 'admin' AND NOT EXISTS (SELECT 1 FROM user_customers o"
+              "   JOIN users ou ON ou.id = o.user_id WHERE o.customer_id = uc.customer_id"
+              "   AND o.role = 'admin' AND o.user_id <> uc.user_id AND ou.status = 'active')"
+              " ORDER BY uc.customer_id",
+              user_id, next);
+}
+
+void accounts_store_user_update(ct_db_tx_t *tx, const char *user_id, const char *name,
+                                const char *status, ct_db_tx_cb next)
+{
+    ct_db_params_t p;
+    ct_db_params_init(&p);
+    ct_db_params_add(&p, user_id);
+    ct_db_params_add(&p, name);
+    ct_db_params_add(&p, status);
+    ct_db_tx_query(tx,
+                   "UPDATE users SET name = $2, status = $3, updated_at = now() WHERE id = $1"
+                   " RETURNING id, email, phone, name, status",
+                   &p, next);
+    ct_db_params_dispose(&p);
+}
