@@ -13,6 +13,7 @@
 #include "citerne/log.h"
 #include "citerne/metrics.h"
 #include "citerne/outbox.h"
+#include "citerne/accounts_snapshot.h"
 #include "citerne/v1/accounts.pb-c.h"
 #include "citerne/v1/billing.pb-c.h"
 #include "citerne/v1/orders.pb-c.h"
@@ -125,12 +126,7 @@ static int decode_site(billing_event_t *ev, const Citerne__V1__SiteCreated *m, c
 static int decode_customer_updated(billing_event_t *ev, const Citerne__V1__CustomerUpdated *m,
                                    const char **why)
 {
-    Citerne__V1__CustomerCreated c = CITERNE__V1__CUSTOMER_CREATED__INIT;
-    c.customer_id = m->customer_id;
-    c.customer_number = m->customer_number;
-    c.segment = m->segment;
-    c.vat_rate_bp = m->vat_rate_bp;
-    c.name = m->name;
+    Citerne__V1__CustomerCreated c = ct_customer_updated_view(m);
     ev->version = m->version;
     REQUIRE(m->version >= 2, "version");
     return decode_customer(ev, &c, why);
@@ -139,12 +135,7 @@ static int decode_customer_updated(billing_event_t *ev, const Citerne__V1__Custo
 static int decode_contract_updated(billing_event_t *ev, const Citerne__V1__ContractUpdated *m,
                                    const char **why)
 {
-    Citerne__V1__ContractCreated c = CITERNE__V1__CONTRACT_CREATED__INIT;
-    c.contract_id = m->contract_id;
-    c.customer_id = m->customer_id;
-    c.delivery_mode = m->delivery_mode;
-    c.price_per_tonne_cents = m->price_per_tonne_cents;
-    c.maintenance_plan = m->maintenance_plan;
+    Citerne__V1__ContractCreated c = ct_contract_updated_view(m);
     ev->version = m->version;
     REQUIRE(m->version >= 2, "version");
     return decode_contract(ev, &c, why);
@@ -153,10 +144,7 @@ static int decode_contract_updated(billing_event_t *ev, const Citerne__V1__Contr
 static int decode_site_updated(billing_event_t *ev, const Citerne__V1__SiteUpdated *m,
                                const char **why)
 {
-    Citerne__V1__SiteCreated c = CITERNE__V1__SITE_CREATED__INIT;
-    c.site_id = m->site_id;
-    c.contract_id = m->contract_id;
-    c.customer_id = m->customer_id;
+    Citerne__V1__SiteCreated c = ct_site_updated_view(m);
     ev->version = m->version;
     REQUIRE(m->version >= 2, "version");
     return decode_site(ev, &c, why);

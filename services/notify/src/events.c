@@ -16,6 +16,7 @@
 #include "citerne/inbox.h"
 #include "citerne/log.h"
 #include "citerne/metrics.h"
+#include "citerne/accounts_snapshot.h"
 #include "citerne/v1/accounts.pb-c.h"
 #include "citerne/v1/billing.pb-c.h"
 #include "citerne/v1/orders.pb-c.h"
@@ -107,12 +108,7 @@ static int decode_customer(notify_event_t *ev, const Citerne__V1__CustomerCreate
 static int decode_customer_updated(notify_event_t *ev, const Citerne__V1__CustomerUpdated *m,
                                    const char **why)
 {
-    Citerne__V1__CustomerCreated c = CITERNE__V1__CUSTOMER_CREATED__INIT;
-    c.customer_id = m->customer_id;
-    c.customer_number = m->customer_number;
-    c.segment = m->segment;
-    c.vat_rate_bp = m->vat_rate_bp;
-    c.name = m->name;
+    Citerne__V1__CustomerCreated c = ct_customer_updated_view(m);
     ev->version = m->version;
     NOTIFY_REQUIRE(m->version >= 2, "version");
     return decode_customer(ev, &c, why);
