@@ -8,7 +8,6 @@
 
 #include "citerne/auth.h"
 #include "citerne/bus.h"
-#include "citerne/cache.h"
 #include "citerne/db.h"
 #include "citerne/http.h"
 #include "citerne/service.h"
